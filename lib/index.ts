@@ -1,0 +1,8 @@
+// clsa — Contrastive Learning with Stronger Augmentations on fused native kernels.
+export { clsaHead, clsaHeadSync, PRECISIONS } from './head';
+export type { HeadInputs, HeadOptions, HeadResult, HostTensor, Precision } from './head';
+export { momentumUpdate, Queue } from './update';
+export type { QueueOptions, EnqueueOptions } from './update';
+export { backend, setCpuThreads } from './backend';
+export type { BackendInfo, DeviceInfo } from './backend';
+export { Rng } from './random';

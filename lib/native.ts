@@ -1,0 +1,78 @@
+// Loads the compiled addon (build/Release or prebuilds/, through node-gyp-build) and types it.
+import * as path from 'path';
+
+export interface NativeHeadArgs {
+  n: number; d: number; k: number; w: number; s: number;
+  temperature: number; ddmTemperature: number; ddmWeight: number;
+  normalize: boolean; precision: number;
+  weak: NativeTensor; strong?: NativeTensor | null; keys: NativeTensor; queue: NativeTensor;
+  gradWeak?: NativeTensor | null; gradStrong?: NativeTensor | null; stats: NativeTensor;
+}
+
+export interface NativeDeviceBuffer {
+  readonly length: number;
+  readonly disposed: boolean;
+  readonly deviceIndex: number;
+  upload(src: Float32Array, offset?: number): void;
+  download(dst: Float32Array, offset?: number): void;
+  fill(value: number): void;
+  copyFrom(other: NativeDeviceBuffer): void;
+  dispose(): void;
+}
+
+export type NativeTensor = Float32Array | NativeDeviceBuffer;
+
+export interface NativeBackend {
+  version: string;
+  cudaCompiled: boolean;
+  cudaState: 'usable' | 'not-compiled' | 'no-driver' | 'driver-too-old' | 'no-device' | 'error';
+  cudaMessage: string;
+  cudaRuntimeVersion: number;
+  cudaDriverVersion: number;
+  devices: { index: number; name: string; computeCapability: string; multiprocessors: number;
+             totalMemory: number; freeMemory: number }[];
+  cpuThreads: number;
+  cpuKernel: string;
+}
+
+export interface NativeBinding {
+  backend(): NativeBackend;
+  setCpuThreads(threads: number): void;
+  DeviceBuffer: new (deviceIndex: number, length: number) => NativeDeviceBuffer;
+  headSync(args: NativeHeadArgs): void;
+  head(args: NativeHeadArgs): Promise<void>;
+  headReference(args: NativeHeadArgs): void;
+  headWorkspaceSize(args: NativeHeadArgs): number;
+  momentumUpdate(target: NativeTensor, source: NativeTensor, m: number): void;
+  queueEnqueue(queue: NativeTensor, k: number, d: number, keys: NativeTensor, n: number,
+               normalize: boolean, pointer: number): number;
+  scanRows(data: NativeTensor, rows: number, cols: number): { nonFinite: number; zeroRow: number };
+}
+
+let cached: NativeBinding | undefined;
+
+/** The addon, loaded once. Throws an Error listing where it looked when nothing loads. */
+export function native(): NativeBinding {
+  if (cached) return cached;
+  const root = path.resolve(__dirname, '..');
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const load = require('node-gyp-build') as (dir: string) => unknown;
+    cached = load(root) as NativeBinding;
+    return cached;
+  } catch (err) {
+    const tried = [
+      path.join(root, 'build', 'Release', 'clsa.node'),
+      path.join(root, 'build', 'Debug', 'clsa.node'),
+      path.join(root, 'prebuilds', `${process.platform}-${process.arch}`, '*.node'),
+    ];
+    const e = new Error(
+      `clsa: could not load the native addon for ${process.platform}-${process.arch} (Node ${process.versions.node}, ` +
+        `N-API ${process.versions.napi}). Looked for:\n  ${tried.join('\n  ')}\n` +
+        `Build it from source with \`npm run build:native\` (needs cmake and a C++17 compiler). ` +
+        `Cause: ${(err as Error).message}`,
+    );
+    (e as Error & { cause?: unknown }).cause = err;
+    throw e;
+  }
+}

@@ -1,0 +1,18 @@
+// Module entry: each binding file registers its own exports.
+#include "common.h"
+
+namespace clsa_addon {
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  InitBackend(env, exports);
+  InitDeviceBuffer(env, exports);
+  InitHead(env, exports);
+  InitUpdate(env, exports);
+  return exports;
+}
+
+}  // namespace clsa_addon
+
+static Napi::Object InitModule(Napi::Env env, Napi::Object exports) { return clsa_addon::Init(env, exports); }
+
+NODE_API_MODULE(clsa, InitModule)
