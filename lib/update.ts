@@ -23,7 +23,7 @@ export function momentumUpdate(target: Float32Array | DeviceTensor, source: Floa
                                opts: MomentumOptions = {}): void {
   checkNumber('m', m, (x) => x >= 0 && x <= 1, 'a number in [0, 1]');
   if (typeof opts !== 'object' || opts === null) throw new TypeError(`opts: expected an object but got ${describe(opts)}`);
-  const requested = checkEnum('opts.device', opts.device ?? 'cpu', DEVICE_NAMES);
+  const requested = checkEnum('opts.device', opts.device ?? 'auto', DEVICE_NAMES);
   if (isDeviceTensor(target) || isDeviceTensor(source)) {
     if (!isDeviceTensor(target) || !isDeviceTensor(source))
       throw new TypeError(`${isDeviceTensor(target) ? 'source' : 'target'}: expected a DeviceTensor like ${isDeviceTensor(target) ? 'target' : 'source'} but got ${describe(isDeviceTensor(target) ? source : target)}`);
@@ -37,7 +37,9 @@ export function momentumUpdate(target: Float32Array | DeviceTensor, source: Floa
   }
   checkFloat32('target', target);
   checkFloat32('source', source, target.length);
-  if (resolveDevice('opts.device', requested) === 'cpu' || target.length === 0) {
+  // Host arrays stay on the CPU unless 'cuda' or 'auto' is asked for explicitly.
+  const where = opts.device === undefined ? 'cpu' : resolveDevice('opts.device', requested);
+  if (where === 'cpu' || target.length === 0) {
     native().momentumUpdate(target, source, m);
     return;
   }

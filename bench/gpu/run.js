@@ -3,8 +3,10 @@
 // build/Release/clsa.node, dist/ and node_modules/node-gyp-build):
 //   1. backend()                      2. parity of every CUDA kernel against its CPU twin
 //   3. CUDA-event timings             4. one input set + our results exported for torch_head.py
-// Usage: node bench/gpu/run.js [--quick] [--no-timing] [--out DIR] [--data DIR]
+// Usage: node bench/gpu/run.js [--quick] [--no-timing] [--no-parity] [--dry-run] [--out DIR] [--data DIR]
 //   --quick: small parity shapes only (what compute-sanitizer runs).
+//   --dry-run: no GPU needed; host-memory stand-ins for the device calls (dryrun-shim.js) to
+//              test this script and the TypeScript device paths. Its numbers mean nothing.
 // Exit status 1 when a parity check fails (after everything else ran), 2 when there is no GPU.
 'use strict';
 const fs = require('fs');
@@ -24,6 +26,8 @@ const { native } = require(path.join(root, 'dist', 'native'));
 const { DeviceTensor } = require(path.join(root, 'dist', 'device'));
 const { Rng } = lib;
 const nat = native();
+const DRY = flag('--dry-run');
+if (DRY) require('./dryrun-shim')(nat);
 
 const results = { backend: null, parity: [], timing: [], memory: [], errors: [] };
 const log = (...a) => console.log(...a);
@@ -378,15 +382,15 @@ if (!results.backend || !results.backend.cudaUsable) {
   process.exit(2);
 }
 
-stage('parity head', parityHead);
-stage('parity ema', parityMomentum);
-stage('parity enqueue', parityEnqueue);
-stage('parity scan', parityScan);
+if (!flag('--no-parity')) {
+  stage('parity head', parityHead);
+  stage('parity ema', parityMomentum);
+  stage('parity enqueue', parityEnqueue);
+  stage('parity scan', parityScan);
+}
 const failed = results.parity.filter((r) => !r.pass).length;
 log(`parity: ${results.parity.length - failed}/${results.parity.length} PASS`);
-if (!QUICK && !flag('--no-timing')) {
-  stage('timing', timing);
-  stage('export for torch', exportForTorch);
-}
+if (!QUICK && !flag('--no-timing')) stage('timing', timing);
+if (!QUICK && (!DRY || flag('--export'))) stage('export for torch', exportForTorch);
 writeResults();
 process.exit(failed > 0 || results.errors.length > 0 ? 1 : 0);

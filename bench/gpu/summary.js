@@ -16,6 +16,7 @@ p('================ clsa GPU check: summary ================');
 if (!r) p('no results.json (the node stage did not run or crashed)');
 else if (r.skipped) p(`node stage skipped: ${r.skipped}`);
 else {
+  if (/DRY RUN/.test(r.backend?.cudaMessage || '')) p('*** DRY RUN: host-memory stand-ins, every number below is fake ***');
   const d = (r.backend?.devices || [])[0];
   if (d) p(`GPU: ${d.name} sm_${d.computeCapability.replace('.', '')} ${d.multiprocessors} SMs; CUDA runtime ${r.backend.cudaRuntimeVersion}, driver ${r.backend.cudaDriverVersion}`);
   const fails = r.parity.filter((x) => !x.pass);
