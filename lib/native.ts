@@ -47,6 +47,21 @@ export interface NativeBinding {
   queueEnqueue(queue: NativeTensor, k: number, d: number, keys: NativeTensor, n: number,
                normalize: boolean, pointer: number): number;
   scanRows(data: NativeTensor, rows: number, cols: number): { nonFinite: number; zeroRow: number };
+  // Bench-only (bench/gpu): CUDA-event timings; not part of the public API.
+  cudaBenchHead(args: NativeHeadArgs, sets: { weak: NativeTensor; strong?: NativeTensor | null; keys: NativeTensor;
+                                              queue: NativeTensor }[], timing?: NativeTiming): NativeHeadTiming;
+  cudaBenchMomentum(target: NativeTensor, source: NativeTensor, m: number, timing?: NativeTiming): { timesMs: number[] };
+  cudaBenchEnqueue(queue: NativeTensor, k: number, d: number, keys: NativeTensor, n: number, normalize: boolean,
+                   timing?: NativeTiming): { timesMs: number[] };
+}
+
+export interface NativeTiming { warmup?: number; samples?: number }
+export interface NativeHeadTiming {
+  /** Mean ms per call of each sample (a sample runs every input set once). */
+  timesMs: number[];
+  workspaceBytes: number;
+  /** Drop of cudaMemGetInfo's free bytes when the workspace was allocated. */
+  freeDrop: number;
 }
 
 let cached: NativeBinding | undefined;

@@ -29,6 +29,14 @@ TensorArg GetOptionalTensor(Napi::Env env, Napi::Value v, const char* name);
 [[noreturn]] void ThrowStatus(Napi::Env env, clsa_status s);
 Napi::Error StatusError(Napi::Env env, clsa_status s, const std::string& message);
 
+// The fused head's descriptor + tensors, read from the facade's prepared plain object
+// (head.cpp; also used by the bench-only bindings).
+struct HeadCall {
+  clsa_head_desc desc{};
+  clsa_head_tensors t{};
+};
+HeadCall ReadHeadCall(Napi::Env env, Napi::Object o);
+
 int64_t GetInt(Napi::Object o, const char* key);
 double GetNumber(Napi::Object o, const char* key);
 bool GetBool(Napi::Object o, const char* key);
@@ -38,5 +46,6 @@ void InitBackend(Napi::Env env, Napi::Object exports);
 void InitHead(Napi::Env env, Napi::Object exports);
 void InitUpdate(Napi::Env env, Napi::Object exports);
 void InitDeviceBuffer(Napi::Env env, Napi::Object exports);
+void InitBench(Napi::Env env, Napi::Object exports);
 
 }  // namespace clsa_addon

@@ -6,14 +6,8 @@
 #include "common.h"
 
 namespace clsa_addon {
-namespace {
 
 // The prepared call: descriptor + tensors, read from the facade's plain object.
-struct HeadCall {
-  clsa_head_desc desc{};
-  clsa_head_tensors t{};
-};
-
 HeadCall ReadHeadCall(Napi::Env env, Napi::Object o) {
   HeadCall c;
   c.desc.n = GetInt(o, "n");
@@ -34,9 +28,9 @@ HeadCall ReadHeadCall(Napi::Env env, Napi::Object o) {
   TensorArg gs = GetOptionalTensor(env, o.Get("gradStrong"), "gradStrong");
   TensorArg stats = GetTensor(env, o.Get("stats"), "stats");
   // Every tensor must live in one memory space; the facade guarantees it, we re-check.
-  const TensorArg* all[] = {&weak, &keys, &queue, &stats};
+  const TensorArg* all[] = {&weak, &strong, &keys, &queue, &gw, &gs, &stats};
   for (const TensorArg* a : all)
-    if (a->device != weak.device || a->device_index != weak.device_index)
+    if (a->data && (a->device != weak.device || a->device_index != weak.device_index))
       throw Napi::Error::New(env, "head: all tensors must be on the same device");
   c.desc.device = weak.device;
   c.desc.device_index = weak.device_index;
@@ -50,6 +44,8 @@ HeadCall ReadHeadCall(Napi::Env env, Napi::Object o) {
   if (stats.length < 4) throw Napi::RangeError::New(env, "stats: expected 4 floats");
   return c;
 }
+
+namespace {
 
 Napi::Value HeadSync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();

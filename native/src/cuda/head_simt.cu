@@ -1,0 +1,163 @@
+// The exact-fp32 sweep (CLSA_PRECISION_FP32): plain FFMA, any D. The safe baseline the
+// tensor-core kernels are compared with; same algorithm as the CPU's head_fused.inl.
+//
+// Block: 64 slots x one split of X's column tiles (32 columns each), 256 threads; thread
+// (rg, cg) owns rows 4rg..4rg+3 and columns cg, cg+16 of the S tile, and the O columns
+// d0 + cg + 16i (i < 8) of its rows. S = Q X^T is accumulated over D in chunks of 32 through
+// shared memory; O lives in registers for a 128-column slice (blockIdx.z picks the slice, so
+// D > 128 recomputes S once per slice — correct for any D, fast for D <= 128).
+#include <cmath>
+
+#include "common.cuh"
+#include "head_kernels.cuh"
+
+namespace clsa::cuda {
+namespace {
+
+constexpr int BM = kSimtRows, BN = kSimtTileN, DS = kSimtSlice, DC = 32, NT = 256;
+static_assert(BM == 16 * 4 && BN == 16 * 2 && DS == 16 * 8, "thread (rg, cg) tiling assumes 16 x 16 threads");
+static_assert(NT == 256, "16 x 16 threads");
+
+__global__ __launch_bounds__(NT) void sweep_simt_kernel(SweepArgs a) {
+  __shared__ float Qs[BM][DC + 1];
+  __shared__ float Xs[BN][DC + 1];
+  __shared__ float Ps[BM][BN + 1];
+  __shared__ float Xv[BN][DS + 1];
+  const int tid = threadIdx.x, rg = tid >> 4, cg = tid & 15;
+  const int64_t slot0 = int64_t(blockIdx.x) * BM;
+  const int sp = blockIdx.y;
+  const int64_t d0 = int64_t(blockIdx.z) * DS;
+  const int64_t t0 = a.tiles * sp / a.splits, t1 = a.tiles * (sp + 1) / a.splits;
+  const float* q = static_cast<const float*>(a.q);
+  const float* xk = static_cast<const float*>(a.xk);
+  const float* xq = static_cast<const float*>(a.xq);
+
+  float mrow[4], lrow[4], scale[4], o[4][8];
+  int64_t ownc[4];
+#pragma unroll
+  for (int r = 0; r < 4; ++r) {
+    const int64_t slot = slot0 + rg * 4 + r;
+    scale[r] = slot < a.wn ? a.scale1 : a.scale2;
+    ownc[r] = (slot < a.m && blockIdx.z == 0) ? slot % a.n : -1;
+    mrow[r] = -INFINITY;
+    lrow[r] = 0.0f;
+#pragma unroll
+    for (int i = 0; i < 8; ++i) o[r][i] = 0.0f;
+  }
+
+  for (int64_t t = t0; t < t1; ++t) {
+    const int64_t j0 = t * BN;
+    float s[4][2] = {};
+    for (int64_t e0 = 0; e0 < a.d; e0 += DC) {
+      for (int idx = tid; idx < BM * DC; idx += NT) {
+        const int r = idx / DC, e = idx % DC;
+        const int64_t slot = slot0 + r, gd = e0 + e;
+        float v = 0.0f;
+        if (slot < a.slots && gd < a.d) v = q[(slot < a.m ? slot : slot - a.m) * a.ldq + gd];
+        Qs[r][e] = v;
+      }
+      for (int idx = tid; idx < BN * DC; idx += NT) {
+        const int c = idx / DC, e = idx % DC;
+        const int64_t j = j0 + c, gd = e0 + e;
+        float v = 0.0f;
+        if (j < a.c && gd < a.d) v = j < a.n ? xk[j * a.ldxk + gd] : xq[(j - a.n) * a.ldxq + gd];
+        Xs[c][e] = v;
+      }
+      __syncthreads();
+#pragma unroll 8
+      for (int e = 0; e < DC; ++e) {
+        const float x0 = Xs[cg][e], x1 = Xs[cg + 16][e];
+#pragma unroll
+        for (int r = 0; r < 4; ++r) {
+          const float qv = Qs[rg * 4 + r][e];
+          s[r][0] = fmaf(qv, x0, s[r][0]);
+          s[r][1] = fmaf(qv, x1, s[r][1]);
+        }
+      }
+      __syncthreads();
+    }
+
+    // Own-key logit, mask past the end, online softmax (log2 domain), P to shared memory.
+#pragma unroll
+    for (int r = 0; r < 4; ++r) {
+      float z[2];
+#pragma unroll
+      for (int c = 0; c < 2; ++c) {
+        const int64_t j = j0 + cg + 16 * c;
+        if (j == ownc[r]) a.own[slot0 + rg * 4 + r] = s[r][c];
+        z[c] = j < a.c ? __fmul_rn(s[r][c], scale[r]) : -INFINITY;
+      }
+      float mx = fmaxf(z[0], z[1]);
+#pragma unroll
+      for (int off = 8; off > 0; off >>= 1) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, off));
+      const float mnew = fmaxf(mrow[r], mx);
+      const float f = exp2f(mrow[r] - mnew);  // 0 at the first tile (m = -inf)
+      const float p0 = exp2f(z[0] - mnew), p1 = exp2f(z[1] - mnew);
+      mrow[r] = mnew;
+      lrow[r] = lrow[r] * f + (p0 + p1);
+#pragma unroll
+      for (int i = 0; i < 8; ++i) o[r][i] *= f;
+      Ps[rg * 4 + r][cg] = p0;
+      Ps[rg * 4 + r][cg + 16] = p1;
+    }
+
+    // O += P X over this slice of D.
+    for (int idx = tid; idx < BN * DS; idx += NT) {
+      const int c = idx / DS, e = idx % DS;
+      const int64_t j = j0 + c, gd = d0 + e;
+      float v = 0.0f;
+      if (j < a.c && gd < a.d) v = j < a.n ? xk[j * a.ldxk + gd] : xq[(j - a.n) * a.ldxq + gd];
+      Xv[c][e] = v;
+    }
+    __syncthreads();
+#pragma unroll 4
+    for (int c = 0; c < BN; ++c) {
+      float x[8];
+#pragma unroll
+      for (int i = 0; i < 8; ++i) x[i] = Xv[c][cg + 16 * i];
+#pragma unroll
+      for (int r = 0; r < 4; ++r) {
+        const float p = Ps[rg * 4 + r][c];
+#pragma unroll
+        for (int i = 0; i < 8; ++i) o[r][i] = fmaf(p, x[i], o[r][i]);
+      }
+    }
+    __syncthreads();
+  }
+
+#pragma unroll
+  for (int r = 0; r < 4; ++r) {
+    float l = lrow[r];
+#pragma unroll
+    for (int off = 8; off > 0; off >>= 1) l += __shfl_xor_sync(0xffffffffu, l, off);
+    const int64_t slot = slot0 + rg * 4 + r;
+    if (slot >= a.slots) continue;
+    float* dst = a.state_o + (int64_t(sp) * a.slots + slot) * a.dpad;
+#pragma unroll
+    for (int i = 0; i < 8; ++i) {
+      const int64_t d = d0 + cg + 16 * i;
+      if (d < a.dpad) dst[d] = o[r][i];
+    }
+    if (blockIdx.z == 0 && cg == 0) {
+      float* ml = a.state_ml + (int64_t(sp) * a.slots + slot) * 2;
+      ml[0] = mrow[r];
+      ml[1] = l;
+    }
+  }
+}
+
+}  // namespace
+
+clsa_status launch_sweep_simt(const SweepArgs& a, cudaStream_t stream) {
+  const int64_t rowblocks = (a.slots + BM - 1) / BM;
+  const int64_t slices = (a.d + DS - 1) / DS;
+  if (rowblocks > INT32_MAX || a.splits > 65535 || slices > 65535)
+    return fail(CLSA_ERR_UNSUPPORTED, "fused head (fp32): grid of %lld x %d x %lld blocks is too large",
+                (long long)rowblocks, a.splits, (long long)slices);
+  dim3 grid(unsigned(rowblocks), unsigned(a.splits), unsigned(slices));
+  sweep_simt_kernel<<<grid, NT, 0, stream>>>(a);
+  CLSA_CUDA_LAUNCH_CHECK("sweep_simt_kernel");
+  return CLSA_OK;
+}
+
+}  // namespace clsa::cuda
