@@ -11,7 +11,7 @@ import * as path from 'path';
 
 const root = path.resolve(__dirname, '..');
 const PREBUILD = path.join('prebuilds', 'linux-x64', 'node.napi.glibc.node');
-// The newest symbol versions the prebuilt binary may need (docs/packaging.md, README):
+// The newest symbol versions the prebuilt binary may need (README "Install", docs/c-api.md "Binary compatibility"):
 // built on Debian 12 (glibc 2.36, GCC 12), it needs glibc >= 2.34 and libstdc++ >= GCC 12's.
 const MAX_GLIBC = '2.34';
 const MAX_GLIBCXX = '3.4.30';
