@@ -227,6 +227,13 @@ describeLinux('the npm package, installed as a new user would', () => {
     expect(r.stderr).toMatch(/cmake-js is not installed/);
     expect(r.stderr).toMatch(/To build from source: install CMake >= 3\.19 and a C\+\+17 compiler/);
 
+    // The loader, at require time (when no install script ran), explains the same.
+    const load = run('node', ['-e', `require(${JSON.stringify(copy)}).backend()`], { cwd: app, env });
+    expect(load.status).not.toBe(0);
+    expect(load.stderr).toContain('clsa: could not load the native addon for linux-x64');
+    expect(load.stderr).toContain(path.join(copy, 'prebuilds', 'linux-x64', '*.node'));
+    expect(load.stderr).toMatch(/build from source: `cd .* && npx cmake-js@~8\.0\.0 rebuild`/);
+
     // A prebuild that exists but does not load (here: not an ELF file) is reported as such.
     fs.mkdirSync(path.join(copy, 'prebuilds', 'linux-x64'), { recursive: true });
     fs.writeFileSync(path.join(copy, PREBUILD), 'not a shared object');
