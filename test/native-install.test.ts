@@ -42,7 +42,7 @@ describeUnix('libclsa installed with cmake --install', () => {
   afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
   test('installs the libraries, every public header, the CMake package and clsa.pc', () => {
-    const files = ['lib/libclsa.a', 'lib/libclsa.so', 'lib/libclsa.so.0', 'lib/cmake/clsa/clsaConfig.cmake',
+    const files = ['lib/libclsa.a', 'lib/libclsa.so', 'lib/libclsa.so.0.1', 'lib/cmake/clsa/clsaConfig.cmake',
       'lib/cmake/clsa/clsaConfigVersion.cmake', 'lib/cmake/clsa/clsaTargets.cmake', 'lib/cmake/clsa/clsaStaticTargets.cmake',
       'lib/pkgconfig/clsa.pc',
       ...fs.readdirSync(path.join(root, 'native', 'include', 'clsa')).map((h) => `include/clsa/${h}`)];
@@ -68,7 +68,7 @@ describeUnix('libclsa installed with cmake --install', () => {
     }
     // The shared target really is the shared library.
     const ldd = ok(run('ldd', [path.join(build, 'clsa_example')]), 'ldd').stdout;
-    expect(ldd).toContain(path.join(prefix, 'lib', 'libclsa.so.0'));
+    expect(ldd).toContain(path.join(prefix, 'lib', 'libclsa.so.0.1'));
   });
 
   test('a version the package does not satisfy is refused (SameMinorVersion)', () => {
