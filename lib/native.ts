@@ -84,7 +84,9 @@ export function native(): NativeBinding {
     const e = new Error(
       `clsa: could not load the native addon for ${process.platform}-${process.arch} (Node ${process.versions.node}, ` +
         `N-API ${process.versions.napi}). Looked for:\n  ${tried.join('\n  ')}\n` +
-        `Build it from source with \`npm run build:native\` (needs cmake and a C++17 compiler). ` +
+        `Prebuilt binaries ship for linux-x64 with glibc >= 2.34 and libstdc++ >= GCC 12 (GLIBCXX_3.4.30). ` +
+        `Elsewhere, build from source: \`cd ${root} && npx cmake-js@~8.0.0 rebuild\` (needs CMake >= 3.19, ` +
+        `a C++17 compiler, and nvcc for the GPU back end). ` +
         `Cause: ${(err as Error).message}`,
     );
     (e as Error & { cause?: unknown }).cause = err;
