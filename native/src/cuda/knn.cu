@@ -75,11 +75,11 @@ __global__ void __launch_bounds__(kThreads) knn_kernel(const float* __restrict__
   __shared__ float worst[kRows];  // current root similarity (valid when the heap is full)
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int64_t r0 = int64_t(blockIdx.x) * kRows;
-  const int rows = int(min<int64_t>(kRows, nq - r0));
+  const int rows = int(nq - r0 < kRows ? nq - r0 : int64_t(kRows));
   if (threadIdx.x < kRows) heap_size[threadIdx.x] = 0;
   __syncthreads();
   for (int64_t t0 = 0; t0 < nt; t0 += kTile) {
-    const int cols = int(min<int64_t>(kTile, nt - t0));
+    const int cols = int(nt - t0 < kTile ? nt - t0 : int64_t(kTile));
     // Similarities of the block's test rows with this tile.
     for (int j = warp; j < cols; j += kRows) {
       const float* b = train + (t0 + j) * d;
