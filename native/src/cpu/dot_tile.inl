@@ -1,9 +1,11 @@
-// A small dense "A B^T" block product for the kNN sweep, written once over GCC vector
-// extensions and compiled per instruction set (dot_avx512.cpp, dot_avx2.cpp, dot_generic.cpp
-// define CLSA_VBYTES, CLSA_NR and CLSA_VARIANT, then include this file).
+// The kNN sweep's block product S = A B^T, written once over GCC vector extensions and compiled
+// per instruction set (dot_avx512.cpp, dot_avx2.cpp, dot_generic.cpp define CLSA_VBYTES, CLSA_NV
+// and CLSA_VARIANT, then include this file).
 //
-// Each MR x NR micro-block keeps MR*NR vector accumulators running along d (lane-wise, so no
-// reassociation is needed for the compiler to vectorise), then reduces them horizontally once.
+// B (a tile of train rows) arrives packed transposed, [d, T], so the micro-kernel is the usual
+// GEMM shape: MR test rows broadcast against NV vectors of consecutive train columns, MR x NV
+// accumulators in registers, no horizontal sums. A is padded to a multiple of MR rows and T is a
+// multiple of NV * VW by construction (knn.cpp), so there are no remainders here.
 #include <cstring>
 
 #include "knn.h"
@@ -13,7 +15,7 @@ namespace {
 
 constexpr int VW = CLSA_VBYTES / 4;
 constexpr int MR = 4;
-constexpr int NR = CLSA_NR;
+constexpr int NV = CLSA_NV;
 
 typedef float vf __attribute__((vector_size(CLSA_VBYTES)));
 
@@ -22,50 +24,33 @@ inline vf loadu(const float* p) {
   std::memcpy(&v, p, sizeof v);
   return v;
 }
-inline float hsum(vf v) {
-  float s = 0.0f;
-  for (int i = 0; i < VW; ++i) s += v[i];
-  return s;
-}
+inline void storeu(float* p, vf v) { std::memcpy(p, &v, sizeof v); }
 
-template <int R, int T>
-inline void block(const float* a, const float* b, int64_t d, float* s, int64_t lds) {
-  const int64_t dv = d - d % VW;
-  vf acc[R][T];
-  for (int r = 0; r < R; ++r)
-    for (int t = 0; t < T; ++t) acc[r][t] = vf{};
-  for (int64_t c = 0; c < dv; c += VW) {
-    vf av[R], bv[T];
-    for (int r = 0; r < R; ++r) av[r] = loadu(a + r * d + c);
-    for (int t = 0; t < T; ++t) bv[t] = loadu(b + t * d + c);
-    for (int r = 0; r < R; ++r)
-      for (int t = 0; t < T; ++t) acc[r][t] += av[r] * bv[t];
-  }
-  for (int r = 0; r < R; ++r)
-    for (int t = 0; t < T; ++t) {
-      float x = hsum(acc[r][t]);
-      for (int64_t c = dv; c < d; ++c) x += a[r * d + c] * b[t * d + c];
-      s[r * lds + t] = x;
+void gemm_tile(const float* a, int64_t rows, const float* bt, int64_t cols, int64_t d, float* s) {
+  for (int64_t i = 0; i < rows; i += MR) {
+    const float* a0 = a + i * d;
+    for (int64_t j = 0; j < cols; j += NV * VW) {
+      vf acc[MR][NV];
+      for (int r = 0; r < MR; ++r)
+        for (int v = 0; v < NV; ++v) acc[r][v] = vf{};
+      const float* b = bt + j;
+      for (int64_t c = 0; c < d; ++c, b += cols) {
+        vf bv[NV];
+        for (int v = 0; v < NV; ++v) bv[v] = loadu(b + v * VW);
+        for (int r = 0; r < MR; ++r) {
+          const vf av = vf{} + a0[r * d + c];
+          for (int v = 0; v < NV; ++v) acc[r][v] += av * bv[v];
+        }
+      }
+      for (int r = 0; r < MR; ++r)
+        for (int v = 0; v < NV; ++v) storeu(s + (i + r) * cols + j + v * VW, acc[r][v]);
     }
-}
-
-void dot_tile(const float* a, int64_t ra, const float* b, int64_t rb, int64_t d, float* s, int64_t lds) {
-  int64_t i = 0;
-  for (; i + MR <= ra; i += MR) {
-    int64_t j = 0;
-    for (; j + NR <= rb; j += NR) block<MR, NR>(a + i * d, b + j * d, d, s + i * lds + j, lds);
-    for (; j < rb; ++j) block<MR, 1>(a + i * d, b + j * d, d, s + i * lds + j, lds);
-  }
-  for (; i < ra; ++i) {
-    int64_t j = 0;
-    for (; j + NR <= rb; j += NR) block<1, NR>(a + i * d, b + j * d, d, s + i * lds + j, lds);
-    for (; j < rb; ++j) block<1, 1>(a + i * d, b + j * d, d, s + i * lds + j, lds);
   }
 }
 
 }  // namespace
 
 extern const DotKernels dot_kernels_variant;
-const DotKernels dot_kernels_variant = {CLSA_VARIANT_NAME, dot_tile};
+const DotKernels dot_kernels_variant = {CLSA_VARIANT_NAME, MR, NV * VW, gemm_tile};
 
 }  // namespace clsa::cpu::CLSA_VARIANT

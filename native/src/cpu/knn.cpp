@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <new>
 #include <string>
 #include <vector>
@@ -114,36 +115,60 @@ const DotKernels& dot_kernels() {
 clsa_status knn_topk(const clsa_knn_desc& desc, const float* train, const float* test, int32_t* out_index,
                      float* out_sim) {
   const int64_t nt = desc.n_train, nq = desc.n_test, d = desc.d, k = desc.k;
-  constexpr int64_t kRows = 32;  // test rows per task
-  // Train rows per tile: keep a tile near 128 KiB so it stays in L2 while the block sweeps it.
-  const int64_t tile = std::max<int64_t>(16, std::min<int64_t>(512, (32768 / std::max<int64_t>(d, 1)) / 4 * 4));
+  const DotKernels& dk = dot_kernels();
+  constexpr int64_t kRows = 64;  // test rows per task (a multiple of every variant's mr)
+  // Train rows per tile, a multiple of every variant's column step (48, 24, 12); the packed tile
+  // is d x tile floats and should stay in L2 while the block of test rows sweeps it.
+  const int64_t tile = d <= 1024 ? 192 : 96;
   const int workers = pool_threads();
+  const int64_t per_worker = kRows * d + d * tile + kRows * tile;
   std::vector<float> inv_train, inv_test, buf;
   try {
     inv_train.resize(size_t(nt));
     inv_test.resize(size_t(nq));
-    buf.resize(size_t(workers) * size_t(kRows * tile));
+    buf.resize(size_t(workers) * size_t(per_worker));
   } catch (const std::bad_alloc&) {
     return fail(CLSA_ERR_OUT_OF_MEMORY, "knn: could not allocate %lld floats of norms and tile buffers",
-                (long long)(nt + nq + workers * kRows * tile));
+                (long long)(nt + nq + workers * per_worker));
   }
   inverse_norms(train, nt, d, inv_train.data());
   inverse_norms(test, nq, d, inv_test.data());
-  const DotTileFn dot = dot_kernels().dot_tile;
   parallel_for((nq + kRows - 1) / kRows, [&](int64_t task, int worker) {
     const int64_t r0 = task * kRows, rows = std::min(kRows, nq - r0);
-    float* s = buf.data() + size_t(worker) * size_t(kRows * tile);
+    const int64_t rows_pad = (rows + dk.mr - 1) / dk.mr * dk.mr;
+    float* a = buf.data() + size_t(worker) * size_t(per_worker);
+    float* bt = a + kRows * d;
+    float* s = bt + d * tile;
+    std::memcpy(a, test + r0 * d, size_t(rows * d) * sizeof(float));
+    std::memset(a + rows * d, 0, size_t((rows_pad - rows) * d) * sizeof(float));
     Heap heaps[kRows];
     for (int64_t r = 0; r < rows; ++r) heaps[r] = Heap{out_sim + (r0 + r) * k, out_index + (r0 + r) * k, 0, k};
     for (int64_t t0 = 0; t0 < nt; t0 += tile) {
       const int64_t cols = std::min(tile, nt - t0);
-      dot(test + r0 * d, rows, train + t0 * d, cols, d, s, tile);
+      const int64_t cols_pad = (cols + dk.cols_step - 1) / dk.cols_step * dk.cols_step;
+      // Pack the tile transposed, [d, cols_pad], zero columns past the end.
+      for (int64_t t = 0; t < cols; ++t) {
+        const float* src = train + (t0 + t) * d;
+        for (int64_t c = 0; c < d; ++c) bt[c * cols_pad + t] = src[c];
+      }
+      for (int64_t t = cols; t < cols_pad; ++t)
+        for (int64_t c = 0; c < d; ++c) bt[c * cols_pad + t] = 0.0f;
+      dk.gemm_tile(a, rows_pad, bt, cols_pad, d, s);
+      const float* it = inv_train.data() + t0;
       for (int64_t r = 0; r < rows; ++r) {
         const float ir = inv_test[r0 + r];
-        const float* sr = s + r * tile;
-        const float* it = inv_train.data() + t0;
+        const float* sr = s + r * cols_pad;
         Heap& h = heaps[r];
-        for (int64_t j = 0; j < cols; ++j) h.offer(sr[j] * ir * it[j], int32_t(t0 + j));
+        if (h.size == h.cap) {
+          // Full heap: most candidates lose to the root; test them before calling offer.
+          const float root = h.sim[0];
+          for (int64_t j = 0; j < cols; ++j) {
+            const float v = sr[j] * ir * it[j];
+            if (v >= root) h.offer(v, int32_t(t0 + j));
+          }
+        } else {
+          for (int64_t j = 0; j < cols; ++j) h.offer(sr[j] * ir * it[j], int32_t(t0 + j));
+        }
       }
     }
     for (int64_t r = 0; r < rows; ++r) heaps[r].sort_best_first();

@@ -6,11 +6,15 @@
 
 namespace clsa::cpu {
 
-// s[r * lds + t] = a_r . b_t for r < ra, t < rb (a: [ra, d], b: [rb, d], both row-major).
-using DotTileFn = void (*)(const float* a, int64_t ra, const float* b, int64_t rb, int64_t d, float* s, int64_t lds);
+// s[r * cols + t] = a_r . bt[:, t] for r < rows, t < cols. a: [rows, d] row-major with rows a
+// multiple of `mr`; bt: [d, cols] (a tile of train rows, packed transposed) with cols a multiple
+// of `cols_step`.
+using GemmTileFn = void (*)(const float* a, int64_t rows, const float* bt, int64_t cols, int64_t d, float* s);
 struct DotKernels {
   const char* name;
-  DotTileFn dot_tile;
+  int mr;
+  int cols_step;
+  GemmTileFn gemm_tile;
 };
 const DotKernels& dot_kernels();  // the best variant this CPU supports
 
