@@ -9,6 +9,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitHead(env, exports);
   InitUpdate(env, exports);
   InitBench(env, exports);
+  InitEval(env, exports);
   return exports;
 }
 

@@ -47,5 +47,6 @@ void InitHead(Napi::Env env, Napi::Object exports);
 void InitUpdate(Napi::Env env, Napi::Object exports);
 void InitDeviceBuffer(Napi::Env env, Napi::Object exports);
 void InitBench(Napi::Env env, Napi::Object exports);
+void InitEval(Napi::Env env, Napi::Object exports);
 
 }  // namespace clsa_addon

@@ -325,4 +325,7 @@ CLSA_API clsa_status clsa_queue_enqueue(int32_t device, int32_t device_index, fl
 } /* extern "C" */
 #endif
 
+/* Evaluation kernels: kNN top-k and the linear probe. */
+#include "eval.h"
+
 #endif /* CLSA_CLSA_H */

@@ -1,0 +1,301 @@
+// Data sets: IDX files (MNIST family), folders of images (decoded once with sharp, cached),
+// in-memory arrays, and 'fashion-mnist' (the Debian package's full set when installed, else the
+// class-balanced subset shipped in data/fashion-mnist-subset/).
+import * as crypto from 'crypto';
+import * as fs from 'fs';
+import * as path from 'path';
+import { readIdx } from './idx';
+import { writeFileAtomicSync } from './fsutil';
+import { describe } from './validate';
+
+export type Split = 'train' | 'test';
+
+export interface ImageTensor {
+  /** Pixels, uint8, row-major [n, H, W, C]. */
+  data: Uint8Array;
+  shape: [number, number, number, number];
+}
+
+export interface Dataset {
+  images: ImageTensor;
+  labels?: Int32Array;
+  classes?: string[];
+  /** Where it came from, for reports: a path, 'memory', 'fashion-mnist (full)' ... */
+  source: string;
+}
+
+export interface LoadOptions {
+  split?: Split;
+  /** Image folders: every image is resized to size x size (default 32). */
+  size?: number;
+  /** Image folders: 1 (grayscale) or 3 (RGB, default). */
+  channels?: 1 | 3;
+  /** Image folders: where the decoded tensor is cached (default DIR/.clsa-cache); false = no cache. */
+  cacheDir?: string | false;
+  /** 'fashion-mnist': directories searched for the full set (default FASHION_MNIST_DIRS). */
+  fashionMnistDirs?: string[];
+}
+
+export const FASHION_MNIST_CLASSES = [
+  'T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot',
+];
+
+/** Where the Debian package dataset-fashion-mnist puts the four IDX gzip files. */
+export const FASHION_MNIST_DIRS = ['/usr/share/datasets/fashion-mnist'];
+
+/** The compact subset shipped inside the package. */
+export const FASHION_MNIST_SUBSET_DIR = path.resolve(__dirname, '..', 'data', 'fashion-mnist-subset');
+
+const IDX_NAMES: Record<Split, [string, string]> = {
+  train: ['train-images-idx3-ubyte', 'train-labels-idx1-ubyte'],
+  test: ['t10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte'],
+};
+
+const IMAGE_EXT = new Set(['.png', '.jpg', '.jpeg', '.webp']);
+
+function findFile(dir: string, base: string): string | undefined {
+  for (const name of [base, base + '.gz', base.replace(/-idx(\d)-/, '.idx$1-')]) {
+    const p = path.join(dir, name);
+    if (fs.existsSync(p)) return p;
+  }
+  return undefined;
+}
+
+/** True when `dir` holds the IDX pair of `split` (plain or .gz). */
+export function hasIdx(dir: string, split: Split = 'train'): boolean {
+  const [im, lb] = IDX_NAMES[split];
+  return findFile(dir, im) !== undefined && findFile(dir, lb) !== undefined;
+}
+
+/** Loads an IDX image file and its label file; checks dims and counts. */
+export function loadIdxPair(imagesFile: string, labelsFile: string | undefined): { images: ImageTensor; labels?: Int32Array } {
+  const im = readIdx(imagesFile);
+  if (im.dims.length !== 3 && im.dims.length !== 4)
+    throw new Error(`${imagesFile}: expected images of 3 dims [n, H, W] or 4 dims [n, H, W, C] but got [${im.dims.join(', ')}]`);
+  if (im.dims.slice(1).some((d) => d === 0))
+    throw new Error(`${imagesFile}: expected non-zero image dims but got [${im.dims.join(', ')}]`);
+  const [n, h, w] = im.dims;
+  const c = im.dims.length === 4 ? im.dims[3] : 1;
+  const images: ImageTensor = { data: new Uint8Array(im.data), shape: [n, h, w, c] };
+  if (!labelsFile) return { images };
+  const lb = readIdx(labelsFile);
+  if (lb.dims.length !== 1) throw new Error(`${labelsFile}: expected labels of 1 dim [n] but got [${lb.dims.join(', ')}]`);
+  if (lb.dims[0] !== n)
+    throw new Error(`${labelsFile}: label count ${lb.dims[0]} does not match the image count ${n} of ${imagesFile}`);
+  return { images, labels: Int32Array.from(lb.data) };
+}
+
+function loadIdxDir(dir: string, split: Split): Dataset {
+  const [imName, lbName] = IDX_NAMES[split];
+  const im = findFile(dir, imName);
+  if (!im) throw new Error(`${dir}: expected ${imName}(.gz) for split '${split}' but it is not there`);
+  const lb = findFile(dir, lbName);
+  const { images, labels } = loadIdxPair(im, lb);
+  return { images, labels, source: dir };
+}
+
+/**
+ * Which Fashion-MNIST to use: the first directory of `dirs` holding all four IDX files (the full
+ * set), else the shipped subset. `dirs` is injectable for tests.
+ */
+export function resolveFashionMnist(dirs: string[] = FASHION_MNIST_DIRS,
+                                    subsetDir: string = FASHION_MNIST_SUBSET_DIR): { dir: string; full: boolean } {
+  for (const d of dirs) if (hasIdx(d, 'train') && hasIdx(d, 'test')) return { dir: d, full: true };
+  if (hasIdx(subsetDir, 'train') && hasIdx(subsetDir, 'test')) return { dir: subsetDir, full: false };
+  throw new Error(`fashion-mnist: neither the full set (searched ${dirs.join(', ') || 'nothing'}; install it with ` +
+    `scripts/install-fashion-mnist.sh) nor the shipped subset (${subsetDir}) was found`);
+}
+
+// ---- image folders -------------------------------------------------------------------------
+
+interface FolderEntry { file: string; label?: number }
+
+function listImages(dir: string): { entries: FolderEntry[]; classes?: string[] } {
+  const names = fs.readdirSync(dir, { withFileTypes: true }).filter((e) => !e.name.startsWith('.'))
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const subdirs = names.filter((e) => e.isDirectory());
+  const files = names.filter((e) => e.isFile() && IMAGE_EXT.has(path.extname(e.name).toLowerCase()));
+  if (subdirs.length > 0) {
+    // Class sub-folders: labels are the sorted sub-folder names' indices (torchvision ImageFolder).
+    if (files.length > 0)
+      throw new Error(`${dir}: found both images and sub-folders at the top level; expected class sub-folders only (or images only)`);
+    const classes = subdirs.map((e) => e.name);
+    const entries: FolderEntry[] = [];
+    classes.forEach((c, label) => {
+      const walk = (d: string): void => {
+        for (const e of fs.readdirSync(d, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+          if (e.name.startsWith('.')) continue;
+          const p = path.join(d, e.name);
+          if (e.isDirectory()) walk(p);
+          else if (e.isFile() && IMAGE_EXT.has(path.extname(e.name).toLowerCase())) entries.push({ file: p, label });
+        }
+      };
+      walk(path.join(dir, c));
+    });
+    return { entries, classes };
+  }
+  return { entries: files.map((e) => ({ file: path.join(dir, e.name) })) };
+}
+
+const CACHE_MAGIC = 'CLSAIMG1';
+
+function cacheKey(entries: FolderEntry[], size: number, channels: number): string {
+  const h = crypto.createHash('sha256');
+  h.update(`${CACHE_MAGIC} ${size} ${channels}\n`);
+  for (const e of entries) {
+    const st = fs.statSync(e.file);
+    h.update(`${e.file}\0${e.label ?? -1}\0${st.size}\0${st.mtimeMs}\n`);
+  }
+  return h.digest('hex').slice(0, 32);
+}
+
+function readCache(file: string, n: number, size: number, channels: number): Uint8Array | undefined {
+  try {
+    const b = fs.readFileSync(file);
+    const expect = n * size * size * channels;
+    if (b.length !== 8 + expect || b.subarray(0, 8).toString('latin1') !== CACHE_MAGIC) return undefined;
+    return new Uint8Array(b.buffer, b.byteOffset + 8, expect);
+  } catch {
+    return undefined;
+  }
+}
+
+async function decodeAll(entries: FolderEntry[], size: number, channels: 1 | 3): Promise<Uint8Array> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const sharp = require('sharp') as typeof import('sharp');
+  const per = size * size * channels;
+  const out = new Uint8Array(entries.length * per);
+  const width = 8;  // decode a few at a time: libvips is multithreaded per image already
+  for (let i = 0; i < entries.length; i += width) {
+    await Promise.all(entries.slice(i, i + width).map(async (e, j) => {
+      let px: Buffer;
+      try {
+        let img = sharp(e.file).resize(size, size, { fit: 'fill' }).removeAlpha();
+        img = channels === 1 ? img.toColourspace('b-w') : img.toColourspace('srgb');
+        const r = await img.raw().toBuffer({ resolveWithObject: true });
+        if (r.info.channels !== channels) {
+          // 1-channel sources asked for 3 come back as 1 from some codecs: expand.
+          if (r.info.channels === 1 && channels === 3) {
+            px = Buffer.alloc(per);
+            for (let p = 0; p < size * size; p++) px[3 * p] = px[3 * p + 1] = px[3 * p + 2] = r.data[p];
+          } else throw new Error(`decoded ${r.info.channels} channels, expected ${channels}`);
+        } else px = r.data;
+      } catch (err) {
+        throw new Error(`${e.file}: could not decode the image (${(err as Error).message})`);
+      }
+      if (px.length !== per) throw new Error(`${e.file}: decoded ${px.length} bytes, expected ${per}`);
+      out.set(px, (i + j) * per);
+    }));
+  }
+  return out;
+}
+
+async function loadFolder(dir: string, opts: LoadOptions): Promise<Dataset> {
+  const split = opts.split ?? 'train';
+  // A folder with train/ and test/ (or val/) sub-folders holds both splits.
+  const sub = split === 'train' ? ['train'] : ['test', 'val'];
+  const splitDirs = sub.map((s) => path.join(dir, s)).filter((p) => fs.existsSync(p) && fs.statSync(p).isDirectory());
+  const hasSplits = fs.existsSync(path.join(dir, 'train')) && (fs.existsSync(path.join(dir, 'test')) || fs.existsSync(path.join(dir, 'val')));
+  const root = hasSplits ? splitDirs[0] : dir;
+  if (!root) throw new Error(`${dir}: expected a '${sub.join("' or '")}' sub-folder for split '${split}'`);
+  const size = opts.size ?? 32;
+  const channels = opts.channels ?? 3;
+  if (!Number.isInteger(size) || size < 1 || size > 4096) throw new RangeError(`size: expected an integer in [1, 4096] but got ${describe(size)}`);
+  if (channels !== 1 && channels !== 3) throw new RangeError(`channels: expected 1 or 3 but got ${describe(channels)}`);
+  const { entries, classes } = listImages(root);
+  if (entries.length === 0) throw new Error(`${root}: expected images (${[...IMAGE_EXT].join(', ')}) or class sub-folders of images but found none`);
+  const shape: ImageTensor['shape'] = [entries.length, size, size, channels];
+  const labels = classes ? Int32Array.from(entries.map((e) => e.label as number)) : undefined;
+  let data: Uint8Array | undefined;
+  let cacheFile: string | undefined;
+  if (opts.cacheDir !== false) {
+    const cdir = opts.cacheDir ?? path.join(dir, '.clsa-cache');
+    const splitTag = hasSplits ? split : 'all';
+    cacheFile = path.join(cdir, `${splitTag}-${cacheKey(entries, size, channels)}.bin`);
+    data = readCache(cacheFile, entries.length, size, channels);
+  }
+  if (!data) {
+    data = await decodeAll(entries, size, channels);
+    if (cacheFile) {
+      try {
+        fs.mkdirSync(path.dirname(cacheFile), { recursive: true });
+        // Drop stale caches of this split (files changed), then write the new one atomically.
+        const prefix = path.basename(cacheFile).split('-')[0] + '-';
+        for (const f of fs.readdirSync(path.dirname(cacheFile)))
+          if (f.startsWith(prefix) && f.endsWith('.bin')) fs.rmSync(path.join(path.dirname(cacheFile), f), { force: true });
+        writeFileAtomicSync(cacheFile, [Buffer.from(CACHE_MAGIC, 'latin1'), data]);
+      } catch {
+        /* a read-only data folder: just no cache */
+      }
+    }
+  }
+  return { images: { data, shape }, labels, classes, source: root };
+}
+
+// ---- in-memory -------------------------------------------------------------------------------
+
+function fromMemory(src: { images: unknown; labels?: unknown; classes?: unknown }): Dataset {
+  const im = src.images as { data?: unknown; shape?: unknown };
+  if (typeof im !== 'object' || im === null) throw new TypeError(`source.images: expected { data: Uint8Array, shape: [n, H, W, C] } but got ${describe(im)}`);
+  if (Object.prototype.toString.call(im.data) !== '[object Uint8Array]')
+    throw new TypeError(`source.images.data: expected a Uint8Array but got ${describe(im.data)}`);
+  const shape = im.shape;
+  if (!Array.isArray(shape) || shape.length !== 4 || !shape.every((s) => Number.isInteger(s) && s >= 1))
+    throw new RangeError(`source.images.shape: expected [n, H, W, C] of integers >= 1 but got ${JSON.stringify(shape)}`);
+  const data = im.data as Uint8Array;
+  const count = (shape as number[]).reduce((a, b) => a * b, 1);
+  if (data.length !== count) throw new RangeError(`source.images.data: expected ${count} bytes for shape [${shape.join(', ')}] but got ${data.length}`);
+  let labels: Int32Array | undefined;
+  if (src.labels !== undefined) {
+    if (Object.prototype.toString.call(src.labels) !== '[object Int32Array]')
+      throw new TypeError(`source.labels: expected an Int32Array but got ${describe(src.labels)}`);
+    labels = src.labels as Int32Array;
+    if (labels.length !== shape[0]) throw new RangeError(`source.labels: expected ${shape[0]} labels (one per image) but got ${labels.length}`);
+    const bad = labels.findIndex((l) => l < 0);
+    if (bad >= 0) throw new RangeError(`source.labels[${bad}]: expected a class index >= 0 but got ${labels[bad]}`);
+  }
+  let classes: string[] | undefined;
+  if (src.classes !== undefined) {
+    if (!Array.isArray(src.classes) || !src.classes.every((c) => typeof c === 'string'))
+      throw new TypeError(`source.classes: expected an array of strings but got ${describe(src.classes)}`);
+    classes = src.classes as string[];
+  }
+  return { images: { data, shape: shape as ImageTensor['shape'] }, labels, classes, source: 'memory' };
+}
+
+export type DatasetSource =
+  | string
+  | { images: ImageTensor; labels?: Int32Array; classes?: string[] };
+
+/**
+ * Loads a data set:
+ * - 'fashion-mnist' (or 'fashion-mnist:PATH'): full set when installed, else the shipped subset;
+ * - a directory holding IDX files (train-images-idx3-ubyte[.gz] ..., t10k-* for the test split);
+ * - a directory of images (optionally train/ and test/ sub-folders; class sub-folders give labels);
+ * - an in-memory { images: { data, shape }, labels?, classes? }.
+ */
+export async function loadDataset(source: DatasetSource, options: LoadOptions = {}): Promise<Dataset> {
+  const split = options.split ?? 'train';
+  if (split !== 'train' && split !== 'test') throw new RangeError(`options.split: expected 'train' or 'test' but got ${describe(split)}`);
+  if (typeof source === 'object' && source !== null) return fromMemory(source);
+  if (typeof source !== 'string') throw new TypeError(`source: expected a path, 'fashion-mnist' or { images, labels } but got ${describe(source)}`);
+  if (source === 'fashion-mnist' || source.startsWith('fashion-mnist:')) {
+    const given = source.startsWith('fashion-mnist:') ? source.slice('fashion-mnist:'.length) : undefined;
+    const { dir, full } = given ? { dir: given, full: true } : resolveFashionMnist(options.fashionMnistDirs);
+    const ds = loadIdxDir(dir, split);
+    return { ...ds, classes: FASHION_MNIST_CLASSES.slice(), source: `fashion-mnist (${full ? 'full' : 'subset'}: ${dir})` };
+  }
+  if (!fs.existsSync(source)) throw new Error(`source: the path ${source} does not exist`);
+  const st = fs.statSync(source);
+  if (!st.isDirectory()) throw new Error(`source: expected a directory (IDX files or images) but ${source} is a file`);
+  if (hasIdx(source, 'train') || hasIdx(source, 'test')) return loadIdxDir(source, split);
+  return loadFolder(source, options);
+}
+
+/** Pixels as float features in [0, 1], one row per image: [n, H*W*C]. */
+export function imagesToFeatures(images: ImageTensor): { data: Float32Array; shape: [number, number] } {
+  const [n, h, w, c] = images.shape;
+  const out = new Float32Array(images.data.length);
+  for (let i = 0; i < out.length; i++) out[i] = images.data[i] / 255;
+  return { data: out, shape: [n, h * w * c] };
+}

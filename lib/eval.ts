@@ -1,0 +1,337 @@
+// Evaluation on frozen features: the weighted cosine kNN monitor of the MoCo CIFAR demo and a
+// linear probe (multinomial logistic regression), both on native kernels, plus the raw-pixel
+// baselines used by reports and ablations.
+import { imagesToFeatures, Dataset } from './data';
+import { native, NativeBinding } from './native';
+import { Rng } from './random';
+import { checkHostTensor, checkInt, checkNumber, checkValues, describe } from './validate';
+
+export interface FeatureMatrix {
+  /** Row-major float32 [n, d]. */
+  data: Float32Array;
+  shape: [number, number] | number[];
+}
+
+export interface LabelledFeatures {
+  features: FeatureMatrix;
+  labels: Int32Array;
+}
+
+interface NativeEval {
+  knnTopkSync(a: NativeKnnArgs): void;
+  knnTopk(a: NativeKnnArgs): Promise<void>;
+  probeTrainSync(a: NativeProbeArgs): void;
+  probeTrain(a: NativeProbeArgs): Promise<void>;
+  probePredict(a: { n: number; d: number; classes: number; x: Float32Array; weight: Float32Array; bias: Float32Array; out: Int32Array }): void;
+}
+interface NativeKnnArgs {
+  nTrain: number; nTest: number; d: number; k: number; device: number; deviceIndex: number;
+  train: Float32Array; test: Float32Array; outIndex: Int32Array; outSim: Float32Array;
+}
+interface NativeProbeArgs {
+  n: number; d: number; classes: number; epochs: number; batch: number; lr: number; weightDecay: number;
+  beta1: number; beta2: number; eps: number;
+  x: Float32Array; labels: Int32Array; order: Int32Array; weight: Float32Array; bias: Float32Array; epochLoss: Float32Array;
+}
+
+function bindings(): NativeBinding & NativeEval {
+  return native() as NativeBinding & NativeEval;
+}
+
+function checkLabels(name: string, labels: unknown, n: number): Int32Array {
+  if (Object.prototype.toString.call(labels) !== '[object Int32Array]')
+    throw new TypeError(`${name}: expected an Int32Array of ${n} class indices but got ${describe(labels)}`);
+  const l = labels as Int32Array;
+  if (l.length !== n) throw new RangeError(`${name}: expected ${n} labels (one per feature row) but got ${l.length}`);
+  for (let i = 0; i < n; i++)
+    if (l[i] < 0) throw new RangeError(`${name}[${i}]: expected a class index >= 0 but got ${l[i]}`);
+  return l;
+}
+
+function maxLabel(...ls: Int32Array[]): number {
+  let m = -1;
+  for (const l of ls) for (let i = 0; i < l.length; i++) if (l[i] > m) m = l[i];
+  return m;
+}
+
+// ---- kNN ------------------------------------------------------------------------------------
+
+export interface KnnTopkOptions {
+  k: number;
+  /** 'cpu' (default) or 'cuda' (device `deviceIndex`). */
+  device?: 'cpu' | 'cuda';
+  deviceIndex?: number;
+}
+
+export interface KnnTopkResult {
+  /** [nTest, k] train row indices, most similar first (ties: smaller train index first). */
+  index: Int32Array;
+  /** [nTest, k] cosine similarities, descending. */
+  sim: Float32Array;
+  k: number;
+}
+
+function prepareTopk(train: FeatureMatrix, test: FeatureMatrix, options: KnnTopkOptions): NativeKnnArgs {
+  const dims: Record<string, number> = {};
+  checkHostTensor('train', train, ['NTrain', 'D'], dims);
+  checkHostTensor('test', test, ['NTest', 'D'], dims);
+  const k = checkInt('options.k', options?.k, 1, dims.NTrain);
+  const device = options.device ?? 'cpu';
+  if (device !== 'cpu' && device !== 'cuda') throw new RangeError(`options.device: expected 'cpu' or 'cuda' but got ${describe(device)}`);
+  const deviceIndex = checkInt('options.deviceIndex', options.deviceIndex ?? 0, 0, 15);
+  checkValues('train', train.data, dims.NTrain, dims.D, false);
+  checkValues('test', test.data, dims.NTest, dims.D, false);
+  return {
+    nTrain: dims.NTrain, nTest: dims.NTest, d: dims.D, k, device: device === 'cuda' ? 1 : 0, deviceIndex,
+    train: train.data, test: test.data, outIndex: new Int32Array(dims.NTest * k), outSim: new Float32Array(dims.NTest * k),
+  };
+}
+
+/** The k most cosine-similar train rows of every test row (fused native kernel, never the full matrix). Requires k <= nTrain. */
+export async function knnTopk(train: FeatureMatrix, test: FeatureMatrix, options: KnnTopkOptions): Promise<KnnTopkResult> {
+  const a = prepareTopk(train, test, options);
+  await bindings().knnTopk(a);
+  return { index: a.outIndex, sim: a.outSim, k: a.k };
+}
+
+export function knnTopkSync(train: FeatureMatrix, test: FeatureMatrix, options: KnnTopkOptions): KnnTopkResult {
+  const a = prepareTopk(train, test, options);
+  bindings().knnTopkSync(a);
+  return { index: a.outIndex, sim: a.outSim, k: a.k };
+}
+
+/**
+ * Weighted vote of the MoCo demo: class score = sum over the k neighbours of exp(sim / t);
+ * prediction = the class with the largest score (ties: the smallest class index).
+ */
+export function knnVote(top: KnnTopkResult, trainLabels: Int32Array, classes: number, t: number): Int32Array {
+  const k = top.k, n = top.index.length / k;
+  const out = new Int32Array(n);
+  const score = new Float64Array(classes);
+  for (let i = 0; i < n; i++) {
+    score.fill(0);
+    for (let j = 0; j < k; j++) score[trainLabels[top.index[i * k + j]]] += Math.exp(top.sim[i * k + j] / t);
+    let best = 0;
+    for (let c = 1; c < classes; c++) if (score[c] > score[best]) best = c;
+    out[i] = best;
+  }
+  return out;
+}
+
+export interface KnnOptions {
+  /** Neighbours (default 200, the MoCo demo). Clamped to the number of train rows. */
+  k?: number;
+  /** Temperature of the weights exp(sim / t) (default 0.1). */
+  t?: number;
+  /** Number of classes (default: largest label + 1 over train and test). */
+  classes?: number;
+  device?: 'cpu' | 'cuda';
+  deviceIndex?: number;
+}
+
+export interface AccuracyResult {
+  /** Fraction of test rows classified correctly. */
+  accuracy: number;
+  correct: number;
+  total: number;
+  /** Accuracy per class (null where the test set has no row of that class). */
+  perClass: (number | null)[];
+  predictions: Int32Array;
+}
+
+export interface KnnResult extends AccuracyResult {
+  /** The k actually used (options.k clamped to the train size). */
+  k: number;
+}
+
+function score(pred: Int32Array, labels: Int32Array, classes: number): AccuracyResult {
+  const hit = new Float64Array(classes), tot = new Float64Array(classes);
+  let correct = 0;
+  for (let i = 0; i < pred.length; i++) {
+    tot[labels[i]]++;
+    if (pred[i] === labels[i]) { correct++; hit[labels[i]]++; }
+  }
+  return {
+    accuracy: pred.length ? correct / pred.length : 0, correct, total: pred.length,
+    perClass: Array.from(tot, (n, c) => (n > 0 ? hit[c] / n : null)), predictions: pred,
+  };
+}
+
+function prepareKnn(train: LabelledFeatures, test: LabelledFeatures, options: KnnOptions) {
+  if (typeof train !== 'object' || train === null) throw new TypeError(`train: expected { features, labels } but got ${describe(train)}`);
+  if (typeof test !== 'object' || test === null) throw new TypeError(`test: expected { features, labels } but got ${describe(test)}`);
+  const nTrain = Array.isArray(train.features?.shape) ? train.features.shape[0] : NaN;
+  const nTest = Array.isArray(test.features?.shape) ? test.features.shape[0] : NaN;
+  checkHostTensor('train.features', train.features, ['NTrain', 'D'], {});
+  checkHostTensor('test.features', test.features, ['NTest', 'D'], {});
+  const trl = checkLabels('train.labels', train.labels, nTrain);
+  const tel = checkLabels('test.labels', test.labels, nTest);
+  const classes = options.classes === undefined ? maxLabel(trl, tel) + 1 : checkInt('options.classes', options.classes, 1, 1 << 20);
+  if (maxLabel(trl, tel) >= classes) throw new RangeError(`options.classes: expected more than the largest label ${maxLabel(trl, tel)} but got ${classes}`);
+  const kWanted = checkInt('options.k', options.k ?? 200, 1);
+  const t = checkNumber('options.t', options.t ?? 0.1, (x) => x > 0, 'a number > 0');
+  const k = Math.min(kWanted, nTrain);
+  return { trl, tel, classes, k, t };
+}
+
+/** Weighted cosine kNN accuracy (k = 200, t = 0.1 by default); features are L2-normalised inside. */
+export async function knnAccuracy(train: LabelledFeatures, test: LabelledFeatures, options: KnnOptions = {}): Promise<KnnResult> {
+  const p = prepareKnn(train, test, options);
+  const top = await knnTopk(train.features, test.features, { k: p.k, device: options.device, deviceIndex: options.deviceIndex });
+  return { ...score(knnVote(top, p.trl, p.classes, p.t), p.tel, p.classes), k: p.k };
+}
+
+export function knnAccuracySync(train: LabelledFeatures, test: LabelledFeatures, options: KnnOptions = {}): KnnResult {
+  const p = prepareKnn(train, test, options);
+  const top = knnTopkSync(train.features, test.features, { k: p.k, device: options.device, deviceIndex: options.deviceIndex });
+  return { ...score(knnVote(top, p.trl, p.classes, p.t), p.tel, p.classes), k: p.k };
+}
+
+// ---- linear probe ---------------------------------------------------------------------------
+
+export interface LinearProbeOptions {
+  /** Passes over the train set (default 100). */
+  epochs?: number;
+  /** Rows per AdamW step (default 256; >= n means full batch). */
+  batchSize?: number;
+  /** AdamW step size (default 0.01). */
+  lr?: number;
+  /** Decoupled weight decay on W (default 5e-4). */
+  weightDecay?: number;
+  /** Seeds the initial weights and the per-epoch order (default 0). */
+  seed?: number;
+  /** Standardise features with the train mean/std (default true). */
+  standardize?: boolean;
+  classes?: number;
+}
+
+export interface LinearProbeResult {
+  testAccuracy: number;
+  trainAccuracy: number;
+  test: AccuracyResult;
+  /** Mean training loss of each epoch. */
+  lossCurve: number[];
+  weight: Float32Array;
+  bias: Float32Array;
+  mean: Float32Array;
+  std: Float32Array;
+}
+
+/** Train-set mean and std per feature (float64 sums); std 0 becomes 1. */
+export function featureStats(x: Float32Array, n: number, d: number): { mean: Float32Array; std: Float32Array } {
+  const s = new Float64Array(d), s2 = new Float64Array(d);
+  for (let i = 0; i < n; i++) for (let f = 0; f < d; f++) { const v = x[i * d + f]; s[f] += v; s2[f] += v * v; }
+  const mean = new Float32Array(d), std = new Float32Array(d);
+  for (let f = 0; f < d; f++) {
+    const m = s[f] / n, v = Math.max(0, s2[f] / n - m * m);
+    mean[f] = m;
+    std[f] = v > 1e-12 ? Math.sqrt(v) : 1;
+  }
+  return { mean, std };
+}
+
+export function standardize(x: Float32Array, n: number, d: number, mean: Float32Array, std: Float32Array): Float32Array {
+  const out = new Float32Array(n * d);
+  for (let i = 0; i < n; i++) for (let f = 0; f < d; f++) out[i * d + f] = (x[i * d + f] - mean[f]) / std[f];
+  return out;
+}
+
+/** Initial weights of the probe: N(0, 0.01^2) from the seed, bias 0 (shared with the tests' reference). */
+export function probeInit(d: number, classes: number, seed: number): { weight: Float32Array; bias: Float32Array } {
+  const rng = new Rng(seed);
+  const weight = new Float32Array(classes * d);
+  for (let i = 0; i < weight.length; i++) weight[i] = 0.01 * rng.normal();
+  return { weight, bias: new Float32Array(classes) };
+}
+
+/** One seeded Fisher-Yates permutation of [0, n) per epoch, concatenated. */
+export function probeOrder(n: number, epochs: number, seed: number): Int32Array {
+  const rng = new Rng(seed ^ 0x5bd1e995);
+  const out = new Int32Array(n * epochs);
+  for (let e = 0; e < epochs; e++) {
+    const p = out.subarray(e * n, (e + 1) * n);
+    for (let i = 0; i < n; i++) p[i] = i;
+    for (let i = n - 1; i > 0; i--) {
+      const j = rng.nextU32() % (i + 1);
+      const tmp = p[i]; p[i] = p[j]; p[j] = tmp;
+    }
+  }
+  return out;
+}
+
+export const PROBE_ADAM = { beta1: 0.9, beta2: 0.999, eps: 1e-8 };
+
+function prepareProbe(train: LabelledFeatures, test: LabelledFeatures, options: LinearProbeOptions) {
+  const dims: Record<string, number> = {};
+  checkHostTensor('train.features', train?.features, ['NTrain', 'D'], dims);
+  checkHostTensor('test.features', test?.features, ['NTest', 'D'], dims);
+  const trl = checkLabels('train.labels', train.labels, dims.NTrain);
+  const tel = checkLabels('test.labels', test.labels, dims.NTest);
+  checkValues('train.features', train.features.data, dims.NTrain, dims.D, false);
+  checkValues('test.features', test.features.data, dims.NTest, dims.D, false);
+  const classes = Math.max(2, options.classes === undefined ? maxLabel(trl, tel) + 1 : checkInt('options.classes', options.classes, 2, 1 << 20));
+  if (maxLabel(trl, tel) >= classes) throw new RangeError(`options.classes: expected more than the largest label ${maxLabel(trl, tel)} but got ${classes}`);
+  const epochs = checkInt('options.epochs', options.epochs ?? 100, 1, 100000);
+  const batch = Math.min(checkInt('options.batchSize', options.batchSize ?? 256, 1), dims.NTrain);
+  const lr = checkNumber('options.lr', options.lr ?? 0.01, (x) => x > 0, 'a number > 0');
+  const weightDecay = checkNumber('options.weightDecay', options.weightDecay ?? 5e-4, (x) => x >= 0, 'a number >= 0');
+  const seed = checkInt('options.seed', options.seed ?? 0, 0, 2 ** 32 - 1);
+  const std = options.standardize ?? true;
+  const n = dims.NTrain, nt = dims.NTest, d = dims.D;
+  let xtr = train.features.data, xte = test.features.data;
+  let stats: { mean: Float32Array; std: Float32Array } = { mean: new Float32Array(d), std: new Float32Array(d).fill(1) };
+  if (std) {
+    stats = featureStats(xtr, n, d);
+    xtr = standardize(xtr, n, d, stats.mean, stats.std);
+    xte = standardize(xte, nt, d, stats.mean, stats.std);
+  }
+  const { weight, bias } = probeInit(d, classes, seed);
+  const args: NativeProbeArgs = {
+    n, d, classes, epochs, batch, lr, weightDecay, ...PROBE_ADAM, x: xtr, labels: trl,
+    order: probeOrder(n, epochs, seed), weight, bias, epochLoss: new Float32Array(epochs),
+  };
+  const finish = (): LinearProbeResult => {
+    const predict = (x: Float32Array, rows: number): Int32Array => {
+      const out = new Int32Array(rows);
+      bindings().probePredict({ n: rows, d, classes, x, weight, bias, out });
+      return out;
+    };
+    const trainRes = score(predict(xtr, n), trl, classes);
+    const testRes = score(predict(xte, nt), tel, classes);
+    return {
+      testAccuracy: testRes.accuracy, trainAccuracy: trainRes.accuracy, test: testRes,
+      lossCurve: Array.from(args.epochLoss), weight, bias, mean: stats.mean, std: stats.std,
+    };
+  };
+  return { args, finish };
+}
+
+/** Linear probe on frozen features: AdamW on multinomial logistic regression, deterministic from the seed. */
+export async function linearProbe(train: LabelledFeatures, test: LabelledFeatures, options: LinearProbeOptions = {}): Promise<LinearProbeResult> {
+  const p = prepareProbe(train, test, options);
+  await bindings().probeTrain(p.args);
+  return p.finish();
+}
+
+export function linearProbeSync(train: LabelledFeatures, test: LabelledFeatures, options: LinearProbeOptions = {}): LinearProbeResult {
+  const p = prepareProbe(train, test, options);
+  bindings().probeTrainSync(p.args);
+  return p.finish();
+}
+
+// ---- raw-pixel baselines --------------------------------------------------------------------
+
+export interface RawBaselineResult {
+  knn: KnnResult;
+  linear?: LinearProbeResult;
+}
+
+/** kNN (and, unless `linear: false`, a linear probe) on raw pixels scaled to [0, 1]. */
+export async function rawPixelBaseline(train: Dataset, test: Dataset, options: { knn?: KnnOptions; linear?: LinearProbeOptions | false } = {}): Promise<RawBaselineResult> {
+  if (!train.labels || !test.labels) throw new Error('rawPixelBaseline: both data sets need labels');
+  const tr: LabelledFeatures = { features: imagesToFeatures(train.images), labels: train.labels };
+  const te: LabelledFeatures = { features: imagesToFeatures(test.images), labels: test.labels };
+  const knn = await knnAccuracy(tr, te, options.knn ?? {});
+  const linear = options.linear === false ? undefined : await linearProbe(tr, te, options.linear ?? {});
+  return { knn, linear };
+}

@@ -1,0 +1,217 @@
+// Bindings of the evaluation kernels: knnTopk / knnTopkSync (fused similarity + top-k, CPU or
+// CUDA) and probeTrain / probeTrainSync / probePredict (the linear probe, CPU). The async forms
+// run on a libuv worker (KnnWorker, ProbeWorker) and resolve a Promise on the main thread.
+// For device 1 (CUDA) the worker stages host arrays through device memory with the C API, so
+// callers pass plain typed arrays either way.
+#include <string>
+#include <vector>
+
+#include "common.h"
+
+namespace clsa_addon {
+namespace {
+
+struct KnnCall {
+  clsa_knn_desc desc{};
+  const float* train = nullptr;
+  const float* test = nullptr;
+  int32_t* out_index = nullptr;
+  float* out_sim = nullptr;
+};
+
+template <typename T>
+T* TypedData(Napi::Env env, Napi::Value v, napi_typedarray_type type, int64_t need, const char* name) {
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != type)
+    throw Napi::TypeError::New(env, std::string(name) + ": expected a typed array of the right type");
+  Napi::TypedArray ta = v.As<Napi::TypedArray>();
+  if (int64_t(ta.ElementLength()) < need)
+    throw Napi::RangeError::New(env, std::string(name) + ": expected at least " + std::to_string(need) +
+                                         " elements but got " + std::to_string(ta.ElementLength()));
+  auto* base = static_cast<uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
+  return reinterpret_cast<T*>(base);
+}
+
+KnnCall ReadKnnCall(Napi::Env env, Napi::Object o) {
+  KnnCall c;
+  c.desc.n_train = GetInt(o, "nTrain");
+  c.desc.n_test = GetInt(o, "nTest");
+  c.desc.d = GetInt(o, "d");
+  c.desc.k = GetInt(o, "k");
+  c.desc.device = int32_t(GetInt(o, "device"));
+  c.desc.device_index = int32_t(GetInt(o, "deviceIndex"));
+  c.train = TypedData<float>(env, o.Get("train"), napi_float32_array, c.desc.n_train * c.desc.d, "train");
+  c.test = TypedData<float>(env, o.Get("test"), napi_float32_array, c.desc.n_test * c.desc.d, "test");
+  c.out_index = TypedData<int32_t>(env, o.Get("outIndex"), napi_int32_array, c.desc.n_test * c.desc.k, "outIndex");
+  c.out_sim = TypedData<float>(env, o.Get("outSim"), napi_float32_array, c.desc.n_test * c.desc.k, "outSim");
+  return c;
+}
+
+// Runs the call; for CUDA, copies the host arrays to the device and the results back.
+clsa_status RunKnn(const KnnCall& c) {
+  if (c.desc.device != CLSA_DEVICE_CUDA) return clsa_knn_topk(&c.desc, c.train, c.test, c.out_index, c.out_sim);
+  const int32_t dev = c.desc.device_index;
+  const size_t b_train = size_t(c.desc.n_train * c.desc.d) * 4, b_test = size_t(c.desc.n_test * c.desc.d) * 4,
+               b_out = size_t(c.desc.n_test * c.desc.k) * 4;
+  void* p[4] = {nullptr, nullptr, nullptr, nullptr};
+  const size_t bytes[4] = {b_train, b_test, b_out, b_out};
+  clsa_status s = CLSA_OK;
+  for (int i = 0; i < 4 && s == CLSA_OK; ++i) s = clsa_device_alloc(dev, bytes[i], &p[i]);
+  if (s == CLSA_OK) s = clsa_device_copy(dev, p[0], c.train, b_train, CLSA_COPY_HOST_TO_DEVICE, nullptr);
+  if (s == CLSA_OK) s = clsa_device_copy(dev, p[1], c.test, b_test, CLSA_COPY_HOST_TO_DEVICE, nullptr);
+  if (s == CLSA_OK)
+    s = clsa_knn_topk(&c.desc, static_cast<float*>(p[0]), static_cast<float*>(p[1]), static_cast<int32_t*>(p[2]),
+                      static_cast<float*>(p[3]));
+  if (s == CLSA_OK) s = clsa_device_copy(dev, c.out_index, p[2], b_out, CLSA_COPY_DEVICE_TO_HOST, nullptr);
+  if (s == CLSA_OK) s = clsa_device_copy(dev, c.out_sim, p[3], b_out, CLSA_COPY_DEVICE_TO_HOST, nullptr);
+  for (void* q : p)
+    if (q) clsa_device_free(dev, q);  // keeps the first error's message: frees of valid pointers do not fail
+  return s;
+}
+
+Napi::Value KnnTopkSync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  KnnCall c = ReadKnnCall(env, info[0].As<Napi::Object>());
+  clsa_status s = RunKnn(c);
+  if (s != CLSA_OK) ThrowStatus(env, s);
+  return env.Undefined();
+}
+
+// A blocking native call on a libuv worker; `Run` returns a status and fills `message_`.
+class StatusWorker : public Napi::AsyncWorker {
+ public:
+  StatusWorker(Napi::Env env, const char* name, Napi::Object args)
+      : Napi::AsyncWorker(env, name), deferred_(Napi::Promise::Deferred::New(env)) {
+    args_ = Napi::Persistent(args);  // keeps every buffer alive until the worker is done
+  }
+  Napi::Promise Promise() { return deferred_.Promise(); }
+  void Execute() override {
+    status_ = Run();
+    if (status_ != CLSA_OK) message_ = std::string(clsa_status_string(status_)) + ": " + clsa_last_error();
+  }
+  void OnOK() override {
+    if (status_ != CLSA_OK)
+      deferred_.Reject(StatusError(Env(), status_, message_).Value());
+    else
+      deferred_.Resolve(Env().Undefined());
+  }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ protected:
+  virtual clsa_status Run() = 0;
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  Napi::ObjectReference args_;
+  clsa_status status_ = CLSA_OK;
+  std::string message_;
+};
+
+class KnnWorker : public StatusWorker {
+ public:
+  KnnWorker(Napi::Env env, Napi::Object args, KnnCall c) : StatusWorker(env, "clsa.KnnWorker", args), c_(c) {}
+
+ protected:
+  clsa_status Run() override { return RunKnn(c_); }
+
+ private:
+  KnnCall c_;
+};
+
+Napi::Value KnnTopk(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object args = info[0].As<Napi::Object>();
+  auto* w = new KnnWorker(env, args, ReadKnnCall(env, args));
+  Napi::Promise p = w->Promise();
+  w->Queue();
+  return p;
+}
+
+struct ProbeCall {
+  clsa_probe_desc desc{};
+  const float* x = nullptr;
+  const int32_t* labels = nullptr;
+  const int32_t* order = nullptr;
+  float* weight = nullptr;
+  float* bias = nullptr;
+  float* epoch_loss = nullptr;
+};
+
+ProbeCall ReadProbeCall(Napi::Env env, Napi::Object o) {
+  ProbeCall c;
+  c.desc.n = GetInt(o, "n");
+  c.desc.d = GetInt(o, "d");
+  c.desc.classes = int32_t(GetInt(o, "classes"));
+  c.desc.epochs = int32_t(GetInt(o, "epochs"));
+  c.desc.batch = GetInt(o, "batch");
+  c.desc.lr = float(GetNumber(o, "lr"));
+  c.desc.weight_decay = float(GetNumber(o, "weightDecay"));
+  c.desc.beta1 = float(GetNumber(o, "beta1"));
+  c.desc.beta2 = float(GetNumber(o, "beta2"));
+  c.desc.eps = float(GetNumber(o, "eps"));
+  c.x = TypedData<float>(env, o.Get("x"), napi_float32_array, c.desc.n * c.desc.d, "x");
+  c.labels = TypedData<int32_t>(env, o.Get("labels"), napi_int32_array, c.desc.n, "labels");
+  c.order = TypedData<int32_t>(env, o.Get("order"), napi_int32_array, int64_t(c.desc.epochs) * c.desc.n, "order");
+  c.weight = TypedData<float>(env, o.Get("weight"), napi_float32_array, int64_t(c.desc.classes) * c.desc.d, "weight");
+  c.bias = TypedData<float>(env, o.Get("bias"), napi_float32_array, c.desc.classes, "bias");
+  c.epoch_loss = TypedData<float>(env, o.Get("epochLoss"), napi_float32_array, c.desc.epochs, "epochLoss");
+  return c;
+}
+
+clsa_status RunProbe(const ProbeCall& c) {
+  return clsa_probe_train(&c.desc, c.x, c.labels, c.order, c.weight, c.bias, c.epoch_loss);
+}
+
+Napi::Value ProbeTrainSync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ProbeCall c = ReadProbeCall(env, info[0].As<Napi::Object>());
+  clsa_status s = RunProbe(c);
+  if (s != CLSA_OK) ThrowStatus(env, s);
+  return env.Undefined();
+}
+
+class ProbeWorker : public StatusWorker {
+ public:
+  ProbeWorker(Napi::Env env, Napi::Object args, ProbeCall c) : StatusWorker(env, "clsa.ProbeWorker", args), c_(c) {}
+
+ protected:
+  clsa_status Run() override { return RunProbe(c_); }
+
+ private:
+  ProbeCall c_;
+};
+
+Napi::Value ProbeTrain(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object args = info[0].As<Napi::Object>();
+  auto* w = new ProbeWorker(env, args, ReadProbeCall(env, args));
+  Napi::Promise p = w->Promise();
+  w->Queue();
+  return p;
+}
+
+// probePredict({ n, d, classes, x, weight, bias, out })
+Napi::Value ProbePredict(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = info[0].As<Napi::Object>();
+  const int64_t n = GetInt(o, "n"), d = GetInt(o, "d");
+  const int32_t classes = int32_t(GetInt(o, "classes"));
+  const float* x = TypedData<float>(env, o.Get("x"), napi_float32_array, n * d, "x");
+  const float* w = TypedData<float>(env, o.Get("weight"), napi_float32_array, int64_t(classes) * d, "weight");
+  const float* b = TypedData<float>(env, o.Get("bias"), napi_float32_array, classes, "bias");
+  int32_t* out = TypedData<int32_t>(env, o.Get("out"), napi_int32_array, n, "out");
+  clsa_status s = clsa_probe_predict(n, d, classes, x, w, b, out);
+  if (s != CLSA_OK) ThrowStatus(env, s);
+  return env.Undefined();
+}
+
+}  // namespace
+
+void InitEval(Napi::Env env, Napi::Object exports) {
+  exports.Set("knnTopkSync", Napi::Function::New(env, KnnTopkSync, "knnTopkSync"));
+  exports.Set("knnTopk", Napi::Function::New(env, KnnTopk, "knnTopk"));
+  exports.Set("probeTrainSync", Napi::Function::New(env, ProbeTrainSync, "probeTrainSync"));
+  exports.Set("probeTrain", Napi::Function::New(env, ProbeTrain, "probeTrain"));
+  exports.Set("probePredict", Napi::Function::New(env, ProbePredict, "probePredict"));
+}
+
+}  // namespace clsa_addon
