@@ -47,6 +47,16 @@ export interface NativeBinding {
   queueEnqueue(queue: NativeTensor, k: number, d: number, keys: NativeTensor, n: number,
                normalize: boolean, pointer: number): number;
   scanRows(data: NativeTensor, rows: number, cols: number): { nonFinite: number; zeroRow: number };
+  augmentDraw(view: object, n: number, height: number, width: number, channels: number, seed: number,
+              imageOffset: number, viewIndex: number): object[];
+  augmentApply(args: NativeAugmentArgs, params: object[][]): void;
+  augmentSync(args: NativeAugmentArgs): void;
+  augment(args: NativeAugmentArgs): Promise<void>;
+}
+
+export interface NativeAugmentArgs {
+  images: Uint8Array; n: number; height: number; width: number; channels: number;
+  views: object[]; seed: number; imageOffset: number; outputs: NativeTensor[];
 }
 
 let cached: NativeBinding | undefined;

@@ -237,4 +237,7 @@ CLSA_API clsa_status clsa_queue_enqueue(int32_t device, int32_t device_index, fl
 } /* extern "C" */
 #endif
 
+/* The augmentation pipelines (weak, strong/RandAugment, multi-crop). */
+#include "augment.h"
+
 #endif /* CLSA_CLSA_H */
