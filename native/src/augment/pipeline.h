@@ -419,7 +419,8 @@ AUG_FN void run_view(const Ctx& ctx, const clsa_augment_view& view, const ViewCo
         case 0: op_brightness(ctx, cur, count, p.brightness); break;
         case 1: op_contrast(ctx, cur, pixels, C, p.contrast); break;
         case 2: op_color(ctx, cur, pixels, C, p.saturation); break;
-        default: op_hue(ctx, cur, pixels, C, p.hue_shift); break;
+        case 3: op_hue(ctx, cur, pixels, C, p.hue_shift); break;
+        default: break;  // -1: a zero-strength transform, skipped
       }
     }
   }
