@@ -22,3 +22,13 @@ export { writeFileAtomic, writeFileAtomicSync, writeDirAtomic, appendLineSync } 
 export { appendMetrics, readMetrics, METRICS_FILE } from './metrics';
 export { writeReport, renderReport } from './report';
 export type { ReportInput, HistoryEntry } from './report';
+export {
+  augmentBatch, augmentBatchSync, augmentBatchDevice, applyAugmentParams, drawAugmentParams, cropPresets,
+  weakView, strongView, RA_OPS, IMAGENET_MEAN, IMAGENET_STD, FASHION_MNIST_MEAN, FASHION_MNIST_STD,
+} from './augment';
+export type {
+  ViewSpec, JitterOptions, BlurOptions, RandAugmentOptions, RandAugmentOp, ImageBatch, AugmentOptions,
+  AugmentedView, DeviceAugmentedView, AugmentParams, DrawnParams, CropPreset, DrawOptions,
+} from './augment';
+export { augmentPreview, writeAugmentPreview } from './preview';
+export type { PreviewOptions } from './preview';

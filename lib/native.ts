@@ -53,6 +53,11 @@ export interface NativeBinding {
   cudaBenchMomentum(target: NativeTensor, source: NativeTensor, m: number, timing?: NativeTiming): { timesMs: number[] };
   cudaBenchEnqueue(queue: NativeTensor, k: number, d: number, keys: NativeTensor, n: number, normalize: boolean,
                    timing?: NativeTiming): { timesMs: number[] };
+  augmentDraw(view: object, n: number, height: number, width: number, channels: number, seed: number,
+              imageOffset: number, viewIndex: number): object[];
+  augmentApply(args: NativeAugmentArgs, params: object[][]): void;
+  augmentSync(args: NativeAugmentArgs): void;
+  augment(args: NativeAugmentArgs): Promise<void>;
 }
 
 export interface NativeTiming { warmup?: number; samples?: number }
@@ -62,6 +67,11 @@ export interface NativeHeadTiming {
   workspaceBytes: number;
   /** Drop of cudaMemGetInfo's free bytes when the workspace was allocated. */
   freeDrop: number;
+}
+
+export interface NativeAugmentArgs {
+  images: Uint8Array; n: number; height: number; width: number; channels: number;
+  views: object[]; seed: number; imageOffset: number; outputs: NativeTensor[];
 }
 
 let cached: NativeBinding | undefined;

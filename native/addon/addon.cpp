@@ -10,6 +10,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitUpdate(env, exports);
   InitBench(env, exports);
   InitEval(env, exports);
+  InitAugment(env, exports);
   return exports;
 }
 

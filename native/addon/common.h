@@ -48,5 +48,6 @@ void InitUpdate(Napi::Env env, Napi::Object exports);
 void InitDeviceBuffer(Napi::Env env, Napi::Object exports);
 void InitBench(Napi::Env env, Napi::Object exports);
 void InitEval(Napi::Env env, Napi::Object exports);
+void InitAugment(Napi::Env env, Napi::Object exports);
 
 }  // namespace clsa_addon

@@ -327,5 +327,7 @@ CLSA_API clsa_status clsa_queue_enqueue(int32_t device, int32_t device_index, fl
 
 /* Evaluation kernels: kNN top-k and the linear probe. */
 #include "eval.h"
+/* The augmentation pipelines (weak, strong/RandAugment, multi-crop). */
+#include "augment.h"
 
 #endif /* CLSA_CLSA_H */
