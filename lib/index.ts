@@ -6,3 +6,5 @@ export type { QueueOptions, EnqueueOptions } from './update';
 export { backend, setCpuThreads } from './backend';
 export type { BackendInfo, DeviceInfo } from './backend';
 export { Rng } from './random';
+export { ClsaModel, cosineLr, ARCHS } from './model';
+export type { Arch, ModelConfig, ResolvedModelConfig, StepViews, StepResult, ModelState } from './model';

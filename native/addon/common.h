@@ -38,5 +38,6 @@ void InitBackend(Napi::Env env, Napi::Object exports);
 void InitHead(Napi::Env env, Napi::Object exports);
 void InitUpdate(Napi::Env env, Napi::Object exports);
 void InitDeviceBuffer(Napi::Env env, Napi::Object exports);
+void InitModel(Napi::Env env, Napi::Object exports);
 
 }  // namespace clsa_addon

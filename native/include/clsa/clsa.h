@@ -237,4 +237,7 @@ CLSA_API clsa_status clsa_queue_enqueue(int32_t device, int32_t device_index, fl
 } /* extern "C" */
 #endif
 
+/* The model: encoder, momentum encoder, queue, one native call per training step. */
+#include "model.h"
+
 #endif /* CLSA_CLSA_H */
