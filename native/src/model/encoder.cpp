@@ -10,8 +10,10 @@ namespace clsa::model {
 namespace nn = clsa::cpu::nn;
 namespace {
 
+// Grow-only: buffers are reused across blocks and steps with varying sizes, and resize()
+// would zero-fill every regrowth. Callers track the logical size themselves.
 float* sized(Buf& b, int64_t n) {
-  if (b.size() != size_t(n)) b.resize(size_t(n));
+  if (b.size() < size_t(n)) b.resize(size_t(n));
   return b.data();
 }
 

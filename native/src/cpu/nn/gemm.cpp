@@ -13,6 +13,7 @@ using GemmFn = void (*)(const GemmArgs&);
 struct Variant {
   GemmFn fn;
   const char* name;
+  int (*nr)();
 };
 
 Variant choose() {
@@ -20,10 +21,10 @@ Variant choose() {
   __builtin_cpu_init();
   if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw") &&
       __builtin_cpu_supports("avx512dq"))
-    return {avx512::gemm, "avx512"};
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return {avx2::gemm, "avx2"};
+    return {avx512::gemm, "avx512", avx512::nr};
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return {avx2::gemm, "avx2", avx2::nr};
 #endif
-  return {generic::gemm, "generic"};
+  return {generic::gemm, "generic", generic::nr};
 }
 
 const Variant& variant() {
@@ -35,6 +36,7 @@ const Variant& variant() {
 
 void gemm(const GemmArgs& g) { variant().fn(g); }
 const char* gemm_variant() { return variant().name; }
+int gemm_nr() { return variant().nr(); }
 
 void gemm_parallel(const GemmArgs& g) {
   const double flops = 2.0 * double(g.m) * double(g.n) * double(g.k);
@@ -53,6 +55,7 @@ void gemm_parallel(const GemmArgs& g) {
   const int64_t tasks = (len + block - 1) / block;
   parallel_for(tasks, [&](int64_t t, int) {
     GemmArgs s = g;
+    s.b_packed = nullptr;  // (gemm_parallel takes plain operands only)
     const int64_t lo = t * block, hi = std::min(len, lo + block);
     if (split_n) {
       s.n = hi - lo;

@@ -18,6 +18,10 @@ struct GemmArgs {
   float* c;
   int64_t ldc;       // C(i, j) = c[i * ldc + j]
   bool accumulate;   // C += A B instead of C = A B
+  // Optional: B already packed as [ceil(n / gemm_nr())][k][gemm_nr()] (column panels, each
+  // k-major, padding columns zero); then b, rsb, csb are ignored. Lets im2col write the
+  // layout the micro-kernel streams, saving the packing pass.
+  const float* b_packed = nullptr;
 };
 
 // Single-threaded: safe to call from inside a parallel_for task.
@@ -26,10 +30,12 @@ void gemm(const GemmArgs& g);
 void gemm_parallel(const GemmArgs& g);
 // Name of the variant chosen for this CPU ("avx512", "avx2", "generic").
 const char* gemm_variant();
+// Column-panel width of the chosen variant (for GemmArgs::b_packed).
+int gemm_nr();
 
 // Per-variant entry points (defined in gemm_<variant>.cpp).
-namespace avx512 { void gemm(const GemmArgs& g); }
-namespace avx2 { void gemm(const GemmArgs& g); }
-namespace generic { void gemm(const GemmArgs& g); }
+namespace avx512 { void gemm(const GemmArgs& g); int nr(); }
+namespace avx2 { void gemm(const GemmArgs& g); int nr(); }
+namespace generic { void gemm(const GemmArgs& g); int nr(); }
 
 }  // namespace clsa::cpu::nn
