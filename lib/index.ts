@@ -32,3 +32,5 @@ export type {
 } from './augment';
 export { augmentPreview, writeAugmentPreview } from './preview';
 export type { PreviewOptions } from './preview';
+export { ClsaModel, cosineLr, ARCHS } from './model';
+export type { Arch, ModelConfig, ResolvedModelConfig, StepViews, StepResult, ModelState } from './model';

@@ -11,6 +11,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitBench(env, exports);
   InitEval(env, exports);
   InitAugment(env, exports);
+  InitModel(env, exports);
   return exports;
 }
 

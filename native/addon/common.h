@@ -49,5 +49,6 @@ void InitDeviceBuffer(Napi::Env env, Napi::Object exports);
 void InitBench(Napi::Env env, Napi::Object exports);
 void InitEval(Napi::Env env, Napi::Object exports);
 void InitAugment(Napi::Env env, Napi::Object exports);
+void InitModel(Napi::Env env, Napi::Object exports);
 
 }  // namespace clsa_addon

@@ -1,0 +1,263 @@
+// ClsaModel: the whole CLSA model (query encoder + projection head, momentum key encoder,
+// queue, SGD state) living natively; one native call per training step (clsa/model.h).
+// Policy and validation live here; the addon only plumbs prepared arguments.
+import { native } from './native';
+import { checkEnum, checkFloat32, checkHostTensor, checkInt, checkNumber, describe, HostTensor } from './validate';
+
+export type Arch = 'resnet-mini' | 'resnet18';
+export const ARCHS: readonly Arch[] = ['resnet-mini', 'resnet18'];
+
+export interface ModelConfig {
+  /** 'resnet-mini' (default; widths w/2w/4w, one block per stage) or 'resnet18' ([2,2,2,2] blocks). Both use the small-image stem (3x3 conv stride 1, no max-pool). */
+  arch?: Arch;
+  /** Channels of the first stage (default 32 for resnet-mini, 64 for resnet18). */
+  width?: number;
+  /** Basic blocks per stage (default 1 for resnet-mini, 2 for resnet18). */
+  depth?: number;
+  /** Image channels: 1 or 3 (default 3). */
+  inChannels?: number;
+  /** Hidden width of the projection MLP (default: the backbone's feature size). */
+  projHidden?: number;
+  /** Embedding dimension D (default 128). */
+  projDim?: number;
+  /** Queue rows K (default 4096). */
+  queueSize?: number;
+  /** Contrastive temperature tau (default 0.2). */
+  temperature?: number;
+  /** DDM temperature tau2 (default 0.2). */
+  ddmTemperature?: number;
+  /** DDM weight alpha (default 1). */
+  ddmWeight?: number;
+  /** Momentum m of the key encoder (default 0.99). */
+  encoderMomentum?: number;
+  /** Base learning rate, used when step() gets none (default 0.06). */
+  lr?: number;
+  /** SGD momentum (default 0.9). */
+  momentum?: number;
+  /** SGD weight decay, applied to every parameter as torch SGD (default 5e-4, the MoCo CIFAR-10 demo; DESIGN.md §4 gives 1e-4 for ImageNet). */
+  weightDecay?: number;
+  /** Split-BN groups G (default 8); every batch must be divisible by G. */
+  splitBN?: number;
+  /** BN running-statistics momentum (default 0.1, as torch). */
+  bnMomentum?: number;
+  /** Seed of initialisation, queue and batch shuffle (default 0). */
+  seed?: number;
+  /** Only 'cpu' for now. */
+  device?: 'cpu';
+}
+
+export type ResolvedModelConfig = Required<ModelConfig>;
+
+export interface StepViews {
+  /** Key view [N, C, H, W] (encoded by the momentum encoder). */
+  key: HostTensor;
+  /** W >= 1 weak query views [N, C, Hi, Wi]; sizes may differ from each other and from the key. */
+  weak: HostTensor[];
+  /** S >= 0 strong query views [N, C, Hi, Wi]. */
+  strong?: HostTensor[];
+}
+
+export interface StepResult {
+  loss: number;
+  nceLoss: number;
+  ddmLoss: number;
+  accuracy: number;
+  /** Wall-clock seconds of the step's phases, timed natively. */
+  seconds: { keyForward: number; queryForward: number; head: number; backward: number; update: number };
+}
+
+export interface ModelState {
+  config: ResolvedModelConfig;
+  /** query_params, key_params, sgd_momentum, query_bn_stats, key_bn_stats, queue */
+  buffers: Record<string, Float32Array>;
+  queuePointer: number;
+  step: number;
+  /** The batch-shuffle generator's four 32-bit words. */
+  rng: number[];
+}
+
+interface NativeModelHandle {
+  info(): { parameterCount: number; statsCount: number; featureDim: number; projDim: number; queueSize: number };
+  step(args: unknown): Promise<StepResult>;
+  embed(images: unknown, out: Float32Array): Promise<void>;
+  getBuffer(index: number): Float32Array;
+  setBuffer(index: number, data: Float32Array): void;
+  bufferNames(): string[];
+  getCounters(): { queuePointer: number; step: number; rng: number[] };
+  setCounters(c: { queuePointer: number; step: number; rng: number[] }): void;
+  dispose(): void;
+}
+
+const DEFAULTS: ResolvedModelConfig = {
+  arch: 'resnet-mini', width: 0, depth: 0, inChannels: 3, projHidden: 0, projDim: 128, queueSize: 4096,
+  temperature: 0.2, ddmTemperature: 0.2, ddmWeight: 1, encoderMomentum: 0.99, lr: 0.06, momentum: 0.9,
+  weightDecay: 5e-4, splitBN: 8, bnMomentum: 0.1, seed: 0, device: 'cpu',
+};
+
+/** Cosine schedule as the reference: lr * 0.5 * (1 + cos(pi * progress)), progress in [0, 1]. */
+export function cosineLr(baseLr: number, progress: number): number {
+  checkNumber('cosineLr(baseLr)', baseLr, (x) => x >= 0, 'a number >= 0');
+  checkNumber('cosineLr(progress)', progress, (x) => x >= 0 && x <= 1, 'a number in [0, 1]');
+  return baseLr * 0.5 * (1 + Math.cos(Math.PI * progress));
+}
+
+function resolveConfig(config: ModelConfig | undefined): ResolvedModelConfig {
+  if (config !== undefined && (typeof config !== 'object' || config === null))
+    throw new TypeError(`ClsaModel.create(config): expected an object but got ${describe(config)}`);
+  const c = { ...DEFAULTS, ...(config ?? {}) } as ResolvedModelConfig;
+  for (const key of Object.keys(config ?? {}))
+    if (!(key in DEFAULTS)) throw new RangeError(`config.${key}: unknown option (known: ${Object.keys(DEFAULTS).join(', ')})`);
+  checkEnum('config.arch', c.arch, ARCHS);
+  checkEnum('config.device', c.device, ['cpu'] as const);
+  if (config?.width !== undefined) checkInt('config.width', c.width, 1, 4096);
+  if (config?.depth !== undefined) checkInt('config.depth', c.depth, 1, 64);
+  checkInt('config.inChannels', c.inChannels, 1, 64);
+  if (config?.projHidden !== undefined) checkInt('config.projHidden', c.projHidden, 1, 65536);
+  checkInt('config.projDim', c.projDim, 1, 65536);
+  checkInt('config.queueSize', c.queueSize, 1, 2 ** 26);
+  checkNumber('config.temperature', c.temperature, (x) => x > 0, 'a number > 0');
+  checkNumber('config.ddmTemperature', c.ddmTemperature, (x) => x > 0, 'a number > 0');
+  checkNumber('config.ddmWeight', c.ddmWeight, (x) => x >= 0, 'a number >= 0');
+  checkNumber('config.encoderMomentum', c.encoderMomentum, (x) => x >= 0 && x <= 1, 'a number in [0, 1]');
+  checkNumber('config.lr', c.lr, (x) => x >= 0, 'a number >= 0');
+  checkNumber('config.momentum', c.momentum, (x) => x >= 0, 'a number >= 0');
+  checkNumber('config.weightDecay', c.weightDecay, (x) => x >= 0, 'a number >= 0');
+  checkInt('config.splitBN', c.splitBN, 1, 4096);
+  checkNumber('config.bnMomentum', c.bnMomentum, (x) => x >= 0 && x <= 1, 'a number in [0, 1]');
+  checkInt('config.seed', c.seed, 0, 2 ** 32 - 1);
+  // Make the arch's defaults explicit, so state().config describes the model completely.
+  const r18 = c.arch === 'resnet18';
+  if (c.width === 0) c.width = r18 ? 64 : 32;
+  if (c.depth === 0) c.depth = r18 ? 2 : 1;
+  if (c.projHidden === 0) c.projHidden = c.width * (r18 ? 8 : 4);
+  return c;
+}
+
+function imagesArg(name: string, t: unknown, channels: number, dims: Record<string, number>) {
+  const local: Record<string, number> = { N: dims.N, C: channels };
+  if (local.N === undefined) delete local.N;
+  const shape = checkHostTensor(name, t, ['N', 'C', 'H', 'W'], local, { H: 8, W: 8 }).shape;
+  dims.N = shape[0];
+  const [n, c, h, w] = shape;
+  return { data: (t as HostTensor).data, n, c, h, w };
+}
+
+export class ClsaModel {
+  private handle: NativeModelHandle | undefined;
+  private busy = false;
+  /** Floats in one encoder's parameter buffer (backbone + projection head). */
+  readonly parameterCount: number;
+  /** Backbone feature size (columns of embed()). */
+  readonly featureDim: number;
+  readonly config: ResolvedModelConfig;
+
+  private constructor(config: ResolvedModelConfig) {
+    const Native = (native() as unknown as { NativeModel: new (c: unknown) => NativeModelHandle }).NativeModel;
+    this.handle = new Native({ ...config, arch: ARCHS.indexOf(config.arch), bnEps: 1e-5 });
+    const info = this.handle.info();
+    this.parameterCount = info.parameterCount;
+    this.featureDim = info.featureDim;
+    this.config = config;
+  }
+
+  /** A freshly initialised model (deterministic from config.seed). */
+  static create(config?: ModelConfig): ClsaModel {
+    return new ClsaModel(resolveConfig(config));
+  }
+
+  /** Restores a model from state() bit-exactly. */
+  static fromState(state: ModelState): ClsaModel {
+    if (typeof state !== 'object' || state === null)
+      throw new TypeError(`ClsaModel.fromState(state): expected an object from model.state() but got ${describe(state)}`);
+    const m = new ClsaModel(resolveConfig(state.config));
+    const h = m.live('fromState');
+    h.bufferNames().forEach((name, i) => {
+      const data = state.buffers?.[name];
+      checkFloat32(`state.buffers.${name}`, data, h.getBuffer(i).length);
+      h.setBuffer(i, data);
+    });
+    checkInt('state.queuePointer', state.queuePointer, 0, m.config.queueSize - 1);
+    checkInt('state.step', state.step, 0);
+    if (!Array.isArray(state.rng) || state.rng.length !== 4)
+      throw new RangeError(`state.rng: expected 4 unsigned 32-bit integers but got ${describe(state.rng)}`);
+    state.rng.forEach((v, i) => checkInt(`state.rng[${i}]`, v, 0, 2 ** 32 - 1));
+    h.setCounters({ queuePointer: state.queuePointer, step: state.step, rng: state.rng });
+    return m;
+  }
+
+  private live(what: string): NativeModelHandle {
+    if (!this.handle) throw new Error(`${what}: the model has been disposed`);
+    return this.handle;
+  }
+
+  private claim(what: string): NativeModelHandle {
+    const h = this.live(what);
+    if (this.busy) throw new Error(`${what}: another step() or embed() of this model is still running; await it first`);
+    return h;
+  }
+
+  /** One CLSA training step on already-augmented views; resolves with the step's loss terms. */
+  async step(views: StepViews, options: { lr?: number } = {}): Promise<StepResult> {
+    const h = this.claim('step');
+    if (typeof views !== 'object' || views === null)
+      throw new TypeError(`step(views): expected { key, weak, strong } but got ${describe(views)}`);
+    const lr = options.lr ?? this.config.lr;
+    checkNumber('step(options.lr)', lr, (x) => x >= 0, 'a number >= 0');
+    const c = this.config.inChannels;
+    const dims: Record<string, number> = {};
+    const key = imagesArg('views.key', views.key, c, dims);
+    if (!Array.isArray(views.weak) || views.weak.length < 1)
+      throw new RangeError(`views.weak: expected an array of at least one weak view but got ${describe(views.weak)}`);
+    const strongList = views.strong ?? [];
+    if (!Array.isArray(strongList)) throw new TypeError(`views.strong: expected an array but got ${describe(views.strong)}`);
+    const weak = views.weak.map((v, i) => imagesArg(`views.weak[${i}]`, v, c, dims));
+    const strong = strongList.map((v, i) => imagesArg(`views.strong[${i}]`, v, c, dims));
+    if (dims.N % this.config.splitBN !== 0)
+      throw new RangeError(`views: the batch size must be divisible by config.splitBN = ${this.config.splitBN} (split batch norm) but got N = ${dims.N}`);
+    this.busy = true;
+    try {
+      return await h.step({ key, weak, strong, lr });
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  /** Backbone features [N, featureDim] of the query encoder, BN in evaluation mode (running statistics). */
+  async embed(images: HostTensor): Promise<HostTensor> {
+    const h = this.claim('embed');
+    const im = imagesArg('images', images, this.config.inChannels, {});
+    const out = new Float32Array(im.n * this.featureDim);
+    this.busy = true;
+    try {
+      await h.embed(im, out);
+    } finally {
+      this.busy = false;
+    }
+    return { data: out, shape: [im.n, this.featureDim] };
+  }
+
+  /** Every tensor and counter of a checkpoint (copies). */
+  state(): ModelState {
+    const h = this.claim('state');
+    const buffers: Record<string, Float32Array> = {};
+    h.bufferNames().forEach((name, i) => { buffers[name] = h.getBuffer(i); });
+    const c = h.getCounters();
+    return { config: { ...this.config }, buffers, queuePointer: c.queuePointer, step: c.step, rng: c.rng };
+  }
+
+  /** Steps taken so far. */
+  get steps(): number {
+    return this.live('steps').getCounters().step;
+  }
+
+  dispose(): void {
+    if (!this.handle) return;
+    if (this.busy) throw new Error('dispose: a step() or embed() is still running; await it first');
+    this.handle.dispose();
+    this.handle = undefined;
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+}

@@ -1,0 +1,156 @@
+/*
+ * model.h — a whole CLSA model (query encoder + projection head, momentum key encoder, queue,
+ * SGD state) behind an opaque handle, trained one native call per step.
+ *
+ * Encoder: a small-image ResNet (3x3 stem conv stride 1, no max-pool, basic blocks, global
+ * average pooling) followed by the MoCo v2 MLP projection head (feat -> hidden -> ReLU -> dim).
+ * Batch norm uses split statistics ("split-BN", `split_bn` groups of N/split_bn images each,
+ * standing in for shuffle-BN on one device) in training and running statistics in `embed`.
+ *
+ * One clsa_model_step, in the reference code's order (MoCo's forward, then optimizer.step):
+ *   1. momentum update of the key encoder, theta_k = m theta_k + (1-m) theta_q (MoCo calls
+ *      _momentum_update_key_encoder() under no_grad at the start of the key branch, i.e. with
+ *      the query parameters from before this step's SGD update);
+ *   2. key encoder forward, no gradient, train mode: the key view's images are permuted by a
+ *      seeded permutation, encoded with split-BN (updating the key encoder's own BN running
+ *      statistics), and the key rows un-permuted;
+ *   3. query encoder forward of every weak and strong view (each view a separate pass, as the
+ *      reference calls encoder_q once per crop: BN statistics per view);
+ *   4. the fused head (clsa_head_forward_backward, normalize = 1);
+ *   5. backward through head and query encoder, SGD (momentum, weight decay on every
+ *      parameter, torch semantics: buf = mu * buf + (g + wd * p); p -= lr * buf);
+ *   6. enqueue of the L2-normalised keys (clsa_queue_enqueue).
+ *
+ * Parameters of each encoder live in one flat float buffer (query and key identically ordered,
+ * so step 1 is one clsa_momentum_update). BN running statistics are a separate flat buffer per
+ * encoder and are NOT averaged by the momentum update (MoCo updates parameters() only; the key
+ * encoder's BN buffers are its own running statistics from its train-mode forward passes).
+ * Flat order: per conv its weight [cout][cin][k][k]; per BN gamma[c], beta[c]; per linear
+ * weight [out][in], bias[out]; layers in forward order (stem, blocks (conv1, bn1, conv2, bn2,
+ * shortcut conv, shortcut bn), fc1, fc2). Running statistics: per BN mean[c], var[c].
+ */
+#ifndef CLSA_MODEL_H
+#define CLSA_MODEL_H
+
+#include "clsa.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum clsa_arch {
+  CLSA_ARCH_RESNET_MINI = 0, /* widths w, 2w, 4w (w = 32), 1 block per stage, strides 1/2/2 */
+  CLSA_ARCH_RESNET18 = 1     /* widths w .. 8w (w = 64), [2,2,2,2] blocks, strides 1/2/2/2 */
+} clsa_arch;
+
+typedef struct clsa_model_config {
+  int32_t device;          /* clsa_device; only CLSA_DEVICE_CPU is implemented */
+  int32_t device_index;
+  int32_t arch;            /* clsa_arch */
+  int32_t width;           /* base width (channels of the first stage); 0 = the arch's default */
+  int32_t depth;           /* basic blocks per stage; 0 = the arch's default */
+  int32_t in_channels;     /* 1 or 3 */
+  int32_t proj_hidden;     /* hidden width of the projection MLP; 0 = feature dim */
+  int32_t proj_dim;        /* embedding dimension D (128) */
+  int64_t queue_size;      /* K >= 1 */
+  float temperature;       /* tau */
+  float ddm_temperature;   /* tau2 */
+  float ddm_weight;        /* alpha */
+  float encoder_momentum;  /* m of the key encoder EMA, in [0, 1] */
+  float momentum;          /* SGD momentum */
+  float weight_decay;      /* SGD weight decay */
+  int32_t split_bn;        /* BN groups G >= 1; the batch must be divisible by G */
+  float bn_momentum;       /* running-statistics momentum (torch: 0.1) */
+  float bn_eps;            /* 1e-5 */
+  uint32_t seed;           /* initialisation, queue and shuffle seed */
+} clsa_model_config;
+
+/* Fills *config with the reference defaults (resnet-mini, 3 channels, D 128, K 4096, tau 0.2,
+ * tau2 0.2, alpha 1, m 0.99, SGD 0.9 / 1e-4, split-BN 8, BN 0.1 / 1e-5, seed 0). */
+CLSA_API void clsa_model_config_default(clsa_model_config* config);
+
+typedef struct clsa_model clsa_model;
+
+/* A batch of images in host memory, float NCHW [n][c][h][w], already augmented and normalised. */
+typedef struct clsa_images {
+  const float* data;
+  int64_t n, c, h, w;
+} clsa_images;
+
+/* One step's views: a key view, W >= 1 weak and S >= 0 strong query views. All share n; sizes
+ * may differ (multi-crop), each side >= 8. */
+typedef struct clsa_step_views {
+  clsa_images key;
+  const clsa_images* weak;
+  int64_t num_weak;
+  const clsa_images* strong;
+  int64_t num_strong;
+} clsa_step_views;
+
+typedef struct clsa_step_result {
+  float loss, nce_loss, ddm_loss, accuracy;
+  /* wall-clock seconds of the step's phases */
+  double seconds_key_forward;    /* momentum update + key encoder forward */
+  double seconds_query_forward;  /* query encoder forwards (all views) */
+  double seconds_head;           /* fused head */
+  double seconds_backward;       /* backward through projection head and encoder */
+  double seconds_update;         /* SGD update + enqueue */
+} clsa_step_result;
+
+typedef struct clsa_model_info {
+  int64_t parameter_count;  /* floats in one encoder's parameter buffer */
+  int64_t stats_count;      /* floats in one encoder's BN running-statistics buffer */
+  int64_t feature_dim;      /* backbone feature size (embed's output columns) */
+  int64_t proj_dim;         /* D */
+  int64_t queue_size;       /* K */
+} clsa_model_info;
+
+/* Creates a model with deterministic initialisation from config->seed: convs Kaiming normal
+ * (fan_out, ReLU gain, as torchvision), BN weight 1 bias 0, linear layers torch's default
+ * U(-1/sqrt(fan_in), 1/sqrt(fan_in)); key parameters = query parameters; the queue random unit
+ * rows; SGD momentum zero; BN running mean 0, var 1. */
+CLSA_API clsa_status clsa_model_create(const clsa_model_config* config, clsa_model** model);
+CLSA_API void clsa_model_destroy(clsa_model* model);
+CLSA_API clsa_status clsa_model_get_info(const clsa_model* model, clsa_model_info* info);
+
+/* One training step (see the top of this file). Not reentrant on one model: a concurrent call
+ * on the same model returns CLSA_ERR_INVALID_ARGUMENT ("model is busy"). */
+CLSA_API clsa_status clsa_model_step(clsa_model* model, const clsa_step_views* views, float lr,
+                                     clsa_step_result* result);
+
+/* Backbone features [n][feature_dim] of the query encoder with BN in evaluation mode
+ * (running statistics). Any n >= 1 (processed in chunks), sides >= 8. */
+CLSA_API clsa_status clsa_model_embed(clsa_model* model, const clsa_images* images, float* features);
+
+/* State buffers, enumerated; clsa_model_buffer_name gives their names ("query_params", ...). */
+typedef enum clsa_model_buffer {
+  CLSA_MODEL_QUERY_PARAMS = 0,
+  CLSA_MODEL_KEY_PARAMS = 1,
+  CLSA_MODEL_SGD_MOMENTUM = 2,
+  CLSA_MODEL_QUERY_BN_STATS = 3,
+  CLSA_MODEL_KEY_BN_STATS = 4,
+  CLSA_MODEL_QUEUE = 5,
+  CLSA_MODEL_BUFFER_COUNT = 6
+} clsa_model_buffer;
+
+CLSA_API const char* clsa_model_buffer_name(int32_t buffer);
+/* Floats in buffer `buffer`. */
+CLSA_API clsa_status clsa_model_buffer_size(const clsa_model* model, int32_t buffer, int64_t* count);
+/* Copies `count` floats (exactly the buffer's size) out of / into the model. */
+CLSA_API clsa_status clsa_model_get_buffer(const clsa_model* model, int32_t buffer, float* dst, int64_t count);
+CLSA_API clsa_status clsa_model_set_buffer(clsa_model* model, int32_t buffer, const float* src, int64_t count);
+
+/* The counters of a checkpoint: queue pointer, steps taken, the shuffle RNG's state. */
+typedef struct clsa_model_counters {
+  int64_t queue_pointer;
+  int64_t step;
+  uint32_t rng[4];
+} clsa_model_counters;
+CLSA_API clsa_status clsa_model_get_counters(const clsa_model* model, clsa_model_counters* counters);
+CLSA_API clsa_status clsa_model_set_counters(clsa_model* model, const clsa_model_counters* counters);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* CLSA_MODEL_H */

@@ -1,0 +1,30 @@
+// Batch normalisation over CNHW activations with split statistics ("split-BN", the MoCo
+// CIFAR demo's stand-in for shuffle-BN on one device): the batch is cut into `groups`
+// contiguous groups of n/groups images, each normalised with its own mean and variance.
+// n must be divisible by groups (the model checks this and says so).
+#pragma once
+#include <cstdint>
+
+namespace clsa::cpu::nn {
+
+struct BnShape {
+  int64_t c, n, hw;
+  int64_t groups;  // >= 1, divides n
+  float eps;       // 1e-5 as torch
+};
+
+// Training mode. y = gamma * (x - mean_g) * invstd_g + beta, per channel and group.
+// mean, invstd: [c * groups] out (saved for the backward pass). When running_mean/var are
+// non-null they are updated as torch's SplitBatchNorm does: every group updates its own copy
+// with `momentum` (unbiased variance) and the copies are averaged, i.e.
+// r = (1 - momentum) r + momentum * mean_g(stat_g).
+void bn_forward_train(const BnShape& s, const float* x, const float* gamma, const float* beta, float* y, float* mean,
+                      float* invstd, float* running_mean, float* running_var, float momentum);
+// Evaluation mode: the running statistics, no split.
+void bn_forward_eval(const BnShape& s, const float* x, const float* gamma, const float* beta, const float* running_mean,
+                     const float* running_var, float* y);
+// dx (overwritten), dgamma/dbeta (+=) from dy and the saved statistics. dx may alias dy.
+void bn_backward(const BnShape& s, const float* x, const float* gamma, const float* mean, const float* invstd,
+                 const float* dy, float* dx, float* dgamma, float* dbeta);
+
+}  // namespace clsa::cpu::nn

@@ -1,0 +1,183 @@
+// Convolution as im2col + GEMM over chunks of whole images: each pool task unfolds a few
+// images into its own column buffer and runs one single-threaded GEMM, so the unfolded
+// matrix stays cache-sized and chunks never write the same output (col2im of a chunk touches
+// only its own images' rows of dx). Backward = the same two GEMMs transposed.
+#include "conv.h"
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "../threadpool.h"
+#include "gemm.h"
+
+namespace clsa::cpu::nn {
+namespace {
+
+struct Chunks {
+  int64_t images;  // images per chunk
+  int64_t count;
+};
+
+Chunks plan(const ConvShape& s) {
+  const int64_t pix = s.ho() * s.wo();
+  // ~4k output pixels per chunk keeps col (kdim x pixels) near L2/L3 size; at least one image.
+  int64_t per = std::max<int64_t>(1, 4096 / std::max<int64_t>(1, pix));
+  const int64_t threads = pool_threads();
+  // Enough chunks to keep every worker busy when the batch is small.
+  while (per > 1 && (s.n + per - 1) / per < threads * 2) per = (per + 1) / 2;
+  return {per, (s.n + per - 1) / per};
+}
+
+// Unfolds images n0 .. n0+nb: for every row r = (c*k + ky)*k + kx of the column matrix and every
+// output row (i, oy), hands the run of wo values (columns base .. base+wo, base = (i*ho + oy)*wo)
+// to store(r, base, run). The layout of the column matrix is the store's business.
+template <class Store>
+void unfold(const ConvShape& s, const float* x, int64_t n0, int64_t nb, float* run, Store&& store) {
+  const int64_t ho = s.ho(), wo = s.wo(), hw = s.h * s.w, plane = s.n * hw;
+  for (int64_t c = 0; c < s.cin; ++c)
+    for (int64_t ky = 0; ky < s.k; ++ky)
+      for (int64_t kx = 0; kx < s.k; ++kx) {
+        const int64_t r = (c * s.k + ky) * s.k + kx;
+        for (int64_t i = 0; i < nb; ++i) {
+          const float* img = x + c * plane + (n0 + i) * hw;
+          for (int64_t oy = 0; oy < ho; ++oy) {
+            const int64_t iy = oy * s.stride - s.pad + ky;
+            if (iy < 0 || iy >= s.h) {
+              std::memset(run, 0, sizeof(float) * size_t(wo));
+            } else {
+              const float* in = img + iy * s.w;
+              if (s.stride == 1) {
+                const int64_t off = kx - s.pad;
+                const int64_t lo = std::min<int64_t>(wo, std::max<int64_t>(0, -off));
+                const int64_t hi = std::max<int64_t>(lo, std::min<int64_t>(wo, s.w - off));
+                for (int64_t ox = 0; ox < lo; ++ox) run[ox] = 0.0f;
+                if (hi > lo) std::memcpy(run + lo, in + lo + off, sizeof(float) * size_t(hi - lo));
+                for (int64_t ox = hi; ox < wo; ++ox) run[ox] = 0.0f;
+              } else {
+                for (int64_t ox = 0; ox < wo; ++ox) {
+                  const int64_t ix = ox * s.stride - s.pad + kx;
+                  run[ox] = (ix >= 0 && ix < s.w) ? in[ix] : 0.0f;
+                }
+              }
+            }
+            store(r, (i * ho + oy) * wo, run, wo);
+          }
+        }
+      }
+}
+
+// The column matrix col[kd][cols] as GEMM operand B packed in column panels of nr:
+// out[(c / nr)][r][c % nr] (forward: Y = W col).
+void im2col_panels(const ConvShape& s, const float* x, int64_t n0, int64_t nb, int64_t nr, float* run, float* out) {
+  const int64_t kd = s.kdim(), cols = nb * s.ho() * s.wo(), panels = (cols + nr - 1) / nr;
+  if (cols % nr)  // padding columns of the last panel: zero, so they stay finite
+    for (int64_t r = 0; r < kd; ++r)
+      for (int64_t c = cols % nr; c < nr; ++c) out[((panels - 1) * kd + r) * nr + c] = 0.0f;
+  unfold(s, x, n0, nb, run, [&](int64_t r, int64_t base, const float* v, int64_t len) {
+    int64_t c = base;
+    for (int64_t j = 0; j < len;) {
+      const int64_t p = c / nr, o = c % nr, take = std::min(len - j, nr - o);
+      std::memcpy(out + (p * kd + r) * nr + o, v + j, sizeof(float) * size_t(take));
+      j += take;
+      c += take;
+    }
+  });
+}
+
+// col^T[cols][kd] as GEMM operand B packed in panels of nr rows of col: out[(r / nr)][c][r % nr]
+// (weight gradient: dW = dY col^T).
+void im2col_t_panels(const ConvShape& s, const float* x, int64_t n0, int64_t nb, int64_t nr, float* run, float* out) {
+  const int64_t kd = s.kdim(), cols = nb * s.ho() * s.wo(), panels = (kd + nr - 1) / nr;
+  if (kd % nr)
+    for (int64_t c = 0; c < cols; ++c)
+      for (int64_t r = kd % nr; r < nr; ++r) out[((panels - 1) * cols + c) * nr + r] = 0.0f;
+  unfold(s, x, n0, nb, run, [&](int64_t r, int64_t base, const float* v, int64_t len) {
+    float* dst = out + ((r / nr) * cols + base) * nr + r % nr;
+    for (int64_t j = 0; j < len; ++j) dst[j * nr] = v[j];
+  });
+}
+
+// dx rows of images n0 .. n0+nb (zeroed first) += fold(dcol).
+void col2im(const ConvShape& s, const float* dcol, int64_t n0, int64_t nb, float* dx) {
+  const int64_t ho = s.ho(), wo = s.wo(), hw = s.h * s.w, plane = s.n * hw, cols = nb * ho * wo;
+  for (int64_t c = 0; c < s.cin; ++c) std::memset(dx + c * plane + n0 * hw, 0, sizeof(float) * size_t(nb * hw));
+  for (int64_t c = 0; c < s.cin; ++c)
+    for (int64_t ky = 0; ky < s.k; ++ky)
+      for (int64_t kx = 0; kx < s.k; ++kx) {
+        const float* row = dcol + ((c * s.k + ky) * s.k + kx) * cols;
+        for (int64_t i = 0; i < nb; ++i) {
+          float* img = dx + c * plane + (n0 + i) * hw;
+          for (int64_t oy = 0; oy < ho; ++oy) {
+            const int64_t iy = oy * s.stride - s.pad + ky;
+            if (iy < 0 || iy >= s.h) continue;
+            const float* in = row + (i * ho + oy) * wo;
+            float* out = img + iy * s.w;
+            for (int64_t ox = 0; ox < wo; ++ox) {
+              const int64_t ix = ox * s.stride - s.pad + kx;
+              if (ix >= 0 && ix < s.w) out[ix] += in[ox];
+            }
+          }
+        }
+      }
+}
+
+thread_local std::vector<float> t_col, t_dcol, t_run;
+
+float* scratch(std::vector<float>& v, int64_t n) {
+  if (v.size() < size_t(n)) v.resize(size_t(n));
+  return v.data();
+}
+
+}  // namespace
+
+void conv_forward(const ConvShape& s, const float* x, const float* w, float* y) {
+  const Chunks ch = plan(s);
+  const int64_t pix = s.ho() * s.wo(), total = s.n * pix, kd = s.kdim();
+  parallel_for(ch.count, [&](int64_t t, int) {
+    const int64_t n0 = t * ch.images, nb = std::min(ch.images, s.n - n0), cols = nb * pix;
+    const int64_t nr = gemm_nr();
+    float* col = scratch(t_col, kd * ((cols + nr - 1) / nr) * nr);
+    im2col_panels(s, x, n0, nb, nr, scratch(t_run, s.wo()), col);
+    GemmArgs g{s.cout, cols, kd, w, kd, 1, nullptr, 0, 0, y + n0 * pix, total, false};
+    g.b_packed = col;
+    gemm(g);
+  });
+}
+
+void conv_backward(const ConvShape& s, const float* x, const float* w, const float* dy, float* dx, float* dw) {
+  const Chunks ch = plan(s);
+  const int64_t pix = s.ho() * s.wo(), total = s.n * pix, kd = s.kdim(), wsize = s.cout * kd;
+  // Chunks are dealt to a fixed number of lanes, lane l taking chunks l, l+L, ...; each lane
+  // sums into its own dW and the lanes are added in order, so the result does not depend on
+  // which worker ran what (bit-identical steps after a checkpoint restore).
+  const int64_t lanes = std::min<int64_t>(ch.count, int64_t(pool_threads()) * 2);
+  // Kept between calls (the step's thread): a fresh allocation per call would be page-faulted in.
+  thread_local std::vector<float> t_partial;
+  float* partial = scratch(t_partial, lanes * wsize);
+  std::fill(partial, partial + lanes * wsize, 0.0f);
+  parallel_for(lanes, [&](int64_t lane, int) {
+    for (int64_t t = lane; t < ch.count; t += lanes) {
+      const int64_t n0 = t * ch.images, nb = std::min(ch.images, s.n - n0), cols = nb * pix;
+      const int64_t nr = gemm_nr();
+      float* colt = scratch(t_col, cols * ((kd + nr - 1) / nr) * nr);
+      im2col_t_panels(s, x, n0, nb, nr, scratch(t_run, s.wo()), colt);
+      // dW += dY_chunk [cout, cols] x col^T [cols, kd]
+      GemmArgs g{s.cout, kd, cols, dy + n0 * pix, total, 1, nullptr, 0, 0, partial + lane * wsize, kd, true};
+      g.b_packed = colt;
+      gemm(g);
+      if (dx) {
+        float* dcol = scratch(t_dcol, kd * cols);
+        // dcol [kd, cols] = W^T [kd, cout] x dY_chunk [cout, cols]
+        gemm({kd, cols, s.cout, w, 1, kd, dy + n0 * pix, total, 1, dcol, cols, false});
+        col2im(s, dcol, n0, nb, dx);
+      }
+    }
+  });
+  for (int64_t l = 0; l < lanes; ++l) {
+    const float* p = partial + l * wsize;
+    for (int64_t i = 0; i < wsize; ++i) dw[i] += p[i];
+  }
+}
+
+}  // namespace clsa::cpu::nn

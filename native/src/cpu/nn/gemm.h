@@ -1,0 +1,41 @@
+// The one GEMM core behind every convolution and linear layer of the encoder.
+//
+// C[M, N] (+)= A[M, K] * B[K, N], with A and B addressed through row and column strides so
+// transposed operands need no copy (the packing reads them strided). C is row-major with
+// leading dimension ldc. Vectorised (AVX-512 / AVX2+FMA / portable 16-byte vectors, chosen
+// at run time) with BLIS-style packing and a register-tiled micro-kernel.
+#pragma once
+#include <cstdint>
+
+namespace clsa::cpu::nn {
+
+struct GemmArgs {
+  int64_t m, n, k;
+  const float* a;
+  int64_t rsa, csa;  // A(i, p) = a[i * rsa + p * csa]
+  const float* b;
+  int64_t rsb, csb;  // B(p, j) = b[p * rsb + j * csb]
+  float* c;
+  int64_t ldc;       // C(i, j) = c[i * ldc + j]
+  bool accumulate;   // C += A B instead of C = A B
+  // Optional: B already packed as [ceil(n / gemm_nr())][k][gemm_nr()] (column panels, each
+  // k-major, padding columns zero); then b, rsb, csb are ignored. Lets im2col write the
+  // layout the micro-kernel streams, saving the packing pass.
+  const float* b_packed = nullptr;
+};
+
+// Single-threaded: safe to call from inside a parallel_for task.
+void gemm(const GemmArgs& g);
+// Splits C into blocks over the worker pool. Must not be called from inside a parallel_for task.
+void gemm_parallel(const GemmArgs& g);
+// Name of the variant chosen for this CPU ("avx512", "avx2", "generic").
+const char* gemm_variant();
+// Column-panel width of the chosen variant (for GemmArgs::b_packed).
+int gemm_nr();
+
+// Per-variant entry points (defined in gemm_<variant>.cpp).
+namespace avx512 { void gemm(const GemmArgs& g); int nr(); }
+namespace avx2 { void gemm(const GemmArgs& g); int nr(); }
+namespace generic { void gemm(const GemmArgs& g); int nr(); }
+
+}  // namespace clsa::cpu::nn

@@ -1,0 +1,154 @@
+// The GEMM loop nest, written once over GCC vector extensions and compiled per instruction
+// set (gemm_avx512.cpp, gemm_avx2.cpp, gemm_generic.cpp define CLSA_VBYTES, CLSA_MR, CLSA_NV and
+// CLSA_VARIANT first). Blocking: B is packed in KC x NC panels (L3), A in MC x KC blocks (L2),
+// the micro-kernel keeps an MR x (NV vectors) tile of C in registers over KC steps.
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "gemm.h"
+
+namespace clsa::cpu::nn::CLSA_VARIANT {
+namespace {
+
+constexpr int VW = CLSA_VBYTES / 4;
+constexpr int MR = CLSA_MR;
+constexpr int NV = CLSA_NV;
+constexpr int NR = VW * NV;
+constexpr int64_t KC = 256;
+constexpr int64_t MC = MR * 16;
+constexpr int64_t NC = NR * 64;
+
+typedef float vf __attribute__((vector_size(CLSA_VBYTES)));
+
+inline vf loadu(const float* p) {
+  vf v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+inline void storeu(float* p, vf v) { std::memcpy(p, &v, sizeof v); }
+
+// A block (mc x kc) -> panels of MR rows, each stored k-major: out[panel][k][r].
+void pack_a(int64_t mc, int64_t kc, const float* a, int64_t rsa, int64_t csa, float* out) {
+  for (int64_t i0 = 0; i0 < mc; i0 += MR) {
+    const int mr = int(std::min<int64_t>(MR, mc - i0));
+    if (csa == 1) {
+      for (int r = 0; r < MR; ++r) {
+        if (r < mr) {
+          const float* src = a + (i0 + r) * rsa;
+          for (int64_t p = 0; p < kc; ++p) out[p * MR + r] = src[p];
+        } else {
+          for (int64_t p = 0; p < kc; ++p) out[p * MR + r] = 0.0f;
+        }
+      }
+    } else {
+      for (int64_t p = 0; p < kc; ++p) {
+        const float* src = a + i0 * rsa + p * csa;
+        for (int r = 0; r < MR; ++r) out[p * MR + r] = r < mr ? src[r * rsa] : 0.0f;
+      }
+    }
+    out += kc * MR;
+  }
+}
+
+// B panel (kc x nc) -> panels of NR columns, each stored k-major: out[panel][k][c].
+void pack_b(int64_t kc, int64_t nc, const float* b, int64_t rsb, int64_t csb, float* out) {
+  for (int64_t j0 = 0; j0 < nc; j0 += NR) {
+    const int nr = int(std::min<int64_t>(NR, nc - j0));
+    if (csb == 1) {
+      for (int64_t p = 0; p < kc; ++p) {
+        const float* src = b + p * rsb + j0;
+        float* dst = out + p * NR;
+        std::memcpy(dst, src, sizeof(float) * size_t(nr));
+        for (int c = nr; c < NR; ++c) dst[c] = 0.0f;
+      }
+    } else {
+      for (int c = 0; c < NR; ++c) {
+        if (c < nr) {
+          const float* src = b + (j0 + c) * csb;
+          for (int64_t p = 0; p < kc; ++p) out[p * NR + c] = src[p * rsb];
+        } else {
+          for (int64_t p = 0; p < kc; ++p) out[p * NR + c] = 0.0f;
+        }
+      }
+    }
+    out += kc * NR;
+  }
+}
+
+void micro(int64_t kc, const float* __restrict a, const float* __restrict b, float* c, int64_t ldc, int mr, int nr,
+           bool acc_c) {
+  // b: kc rows of NR floats, consecutive (packed panel, either by pack_b or by the caller).
+  vf acc[MR][NV];
+#pragma GCC unroll 8
+  for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) acc[r][v] = vf{};
+  for (int64_t p = 0; p < kc; ++p) {
+    vf bv[NV];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) bv[v] = loadu(b + p * NR + v * VW);
+#pragma GCC unroll 8
+    for (int r = 0; r < MR; ++r) {
+      const vf av = a[p * MR + r] - vf{};  // x - 0 folds to a plain broadcast (x + 0 does not: -0)
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) acc[r][v] += av * bv[v];
+    }
+  }
+  if (mr == MR && nr == NR) {
+#pragma GCC unroll 8
+    for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) {
+        float* dst = c + r * ldc + v * VW;
+        storeu(dst, acc_c ? loadu(dst) + acc[r][v] : acc[r][v]);
+      }
+    return;
+  }
+  float tmp[MR][NR];
+  for (int r = 0; r < MR; ++r)
+    for (int v = 0; v < NV; ++v) storeu(&tmp[r][v * VW], acc[r][v]);
+  for (int r = 0; r < mr; ++r)
+    for (int j = 0; j < nr; ++j) c[r * ldc + j] = acc_c ? c[r * ldc + j] + tmp[r][j] : tmp[r][j];
+}
+
+}  // namespace
+
+void gemm(const GemmArgs& g) {
+  if (g.m <= 0 || g.n <= 0) return;
+  if (g.k <= 0) {
+    if (!g.accumulate)
+      for (int64_t i = 0; i < g.m; ++i) std::memset(g.c + i * g.ldc, 0, sizeof(float) * size_t(g.n));
+    return;
+  }
+  thread_local std::vector<float> pa, pb;
+  const int64_t kcap = std::min(KC, g.k);
+  const int64_t mcap = (std::min(MC, g.m) + MR - 1) / MR * MR;
+  const int64_t ncap = (std::min(NC, g.n) + NR - 1) / NR * NR;
+  if (pa.size() < size_t(mcap * kcap)) pa.resize(size_t(mcap * kcap));
+  if (!g.b_packed && pb.size() < size_t(ncap * kcap)) pb.resize(size_t(ncap * kcap));
+  for (int64_t jc = 0; jc < g.n; jc += NC) {
+    const int64_t nc = std::min(NC, g.n - jc);
+    for (int64_t pc = 0; pc < g.k; pc += KC) {
+      const int64_t kc = std::min(KC, g.k - pc);
+      const bool acc = g.accumulate || pc > 0;
+      if (!g.b_packed) pack_b(kc, nc, g.b + pc * g.rsb + jc * g.csb, g.rsb, g.csb, pb.data());
+      for (int64_t ic = 0; ic < g.m; ic += MC) {
+        const int64_t mc = std::min(MC, g.m - ic);
+        pack_a(mc, kc, g.a + ic * g.rsa + pc * g.csa, g.rsa, g.csa, pa.data());
+        for (int64_t jr = 0; jr < nc; jr += NR) {
+          const int nr = int(std::min<int64_t>(NR, nc - jr));
+          for (int64_t ir = 0; ir < mc; ir += MR) {
+            const int mr = int(std::min<int64_t>(MR, mc - ir));
+            const float* bp = g.b_packed ? g.b_packed + ((jc + jr) / NR) * g.k * NR + pc * NR : pb.data() + jr * kc;
+            micro(kc, pa.data() + ir * kc, bp, g.c + (ic + ir) * g.ldc + jc + jr, g.ldc, mr, nr, acc);
+          }
+        }
+      }
+    }
+  }
+}
+
+int nr() { return NR; }
+
+}  // namespace clsa::cpu::nn::CLSA_VARIANT

@@ -1,0 +1,92 @@
+// Element-wise layers, pooling and the linear layer (the latter on the shared GEMM core).
+#include "layers.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "../threadpool.h"
+#include "gemm.h"
+
+namespace clsa::cpu::nn {
+namespace {
+
+// Element-wise loops in pool-sized slabs of contiguous memory.
+template <class F>
+void for_slabs(int64_t count, F&& f) {
+  constexpr int64_t kSlab = int64_t(1) << 15;
+  const int64_t tasks = (count + kSlab - 1) / kSlab;
+  parallel_for(tasks, [&](int64_t t, int) { f(t * kSlab, std::min(count, (t + 1) * kSlab)); });
+}
+
+}  // namespace
+
+void relu_forward(const float* x, float* y, int64_t count) {
+  for_slabs(count, [&](int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; ++i) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+  });
+}
+
+void relu_backward(const float* y, const float* dy, float* dx, int64_t count) {
+  for_slabs(count, [&](int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; ++i) dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+  });
+}
+
+void add_relu_forward(const float* a, const float* b, float* y, int64_t count) {
+  for_slabs(count, [&](int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; ++i) {
+      const float v = a[i] + b[i];
+      y[i] = v > 0.0f ? v : 0.0f;
+    }
+  });
+}
+
+void nchw_to_cnhw(const float* in, int64_t n, int64_t c, int64_t hw, float* out) {
+  parallel_for(c, [&](int64_t ch, int) {
+    for (int64_t i = 0; i < n; ++i)
+      std::memcpy(out + (ch * n + i) * hw, in + (i * c + ch) * hw, sizeof(float) * size_t(hw));
+  });
+}
+
+void gap_forward(const float* x, int64_t c, int64_t n, int64_t hw, float* feat) {
+  parallel_for(c, [&](int64_t ch, int) {
+    for (int64_t i = 0; i < n; ++i) {
+      const float* p = x + (ch * n + i) * hw;
+      double s = 0;
+      for (int64_t j = 0; j < hw; ++j) s += p[j];
+      feat[i * c + ch] = float(s / double(hw));
+    }
+  });
+}
+
+void gap_backward(const float* dfeat, int64_t c, int64_t n, int64_t hw, float* dx) {
+  const float inv = 1.0f / float(hw);
+  parallel_for(c, [&](int64_t ch, int) {
+    for (int64_t i = 0; i < n; ++i) {
+      float* p = dx + (ch * n + i) * hw;
+      const float v = dfeat[i * c + ch] * inv;
+      for (int64_t j = 0; j < hw; ++j) p[j] = v;
+    }
+  });
+}
+
+void linear_forward(const float* x, int64_t n, int64_t in, int64_t out, const float* w, const float* b, float* y) {
+  // y = x W^T: B(p, j) = W[j][p]
+  gemm_parallel({n, out, in, x, in, 1, w, 1, in, y, out, false});
+  if (b)
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t j = 0; j < out; ++j) y[i * out + j] += b[j];
+}
+
+void linear_backward(const float* x, int64_t n, int64_t in, int64_t out, const float* w, const float* dy, float* dx,
+                     float* dw, float* db) {
+  // dW += dy^T x : A(i=o, p=r) = dy[r][o]
+  gemm_parallel({out, in, n, dy, 1, out, x, in, 1, dw, in, true});
+  if (db)
+    for (int64_t r = 0; r < n; ++r)
+      for (int64_t j = 0; j < out; ++j) db[j] += dy[r * out + j];
+  // dx = dy W
+  if (dx) gemm_parallel({n, in, out, dy, out, 1, w, in, 1, dx, in, false});
+}
+
+}  // namespace clsa::cpu::nn

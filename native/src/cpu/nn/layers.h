@@ -1,0 +1,29 @@
+// The small layers of the encoder: ReLU, residual add, global average pooling, linear,
+// and the NCHW <-> CNHW layout change at the encoder's input.
+#pragma once
+#include <cstdint>
+
+namespace clsa::cpu::nn {
+
+// y = max(x, 0) (y may alias x).
+void relu_forward(const float* x, float* y, int64_t count);
+// dx = dy * (y > 0), from the ReLU's output y (dx may alias dy).
+void relu_backward(const float* y, const float* dy, float* dx, int64_t count);
+// y = max(a + b, 0) (y may alias a or b): the end of a residual block.
+void add_relu_forward(const float* a, const float* b, float* y, int64_t count);
+
+// NCHW [n][c][hw] -> CNHW [c][n][hw].
+void nchw_to_cnhw(const float* in, int64_t n, int64_t c, int64_t hw, float* out);
+
+// feat[n][c] = mean over hw of x[c][n][hw].
+void gap_forward(const float* x, int64_t c, int64_t n, int64_t hw, float* feat);
+// dx[c][n][hw] = dfeat[n][c] / hw (overwritten).
+void gap_backward(const float* dfeat, int64_t c, int64_t n, int64_t hw, float* dx);
+
+// y[n][out] = x[n][in] W[out][in]^T + b[out].
+void linear_forward(const float* x, int64_t n, int64_t in, int64_t out, const float* w, const float* b, float* y);
+// dW (+=) [out][in], db (+=) [out], dx [n][in] (overwritten; may be null).
+void linear_backward(const float* x, int64_t n, int64_t in, int64_t out, const float* w, const float* dy, float* dx,
+                     float* dw, float* db);
+
+}  // namespace clsa::cpu::nn

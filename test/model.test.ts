@@ -1,0 +1,160 @@
+import { ClsaModel, cosineLr, Rng } from '../lib';
+import type { HostTensor } from '../lib/validate';
+
+function images(rng: Rng, n: number, c: number, h: number, w = h): HostTensor {
+  const data = new Float32Array(n * c * h * w);
+  for (let i = 0; i < data.length; i++) data[i] = rng.normal();
+  return { data, shape: [n, c, h, w] };
+}
+
+const small = { width: 8, queueSize: 64, splitBN: 4, seed: 5 };
+
+describe('ClsaModel configuration errors name the argument', () => {
+  test.each([
+    [{ arch: 'resnet50' }, /config.arch: expected one of 'resnet-mini', 'resnet18'/],
+    [{ width: 0 }, /config.width: expected an integer in \[1, 4096\] but got 0/],
+    [{ inChannels: 0 }, /config.inChannels/],
+    [{ splitBN: 0 }, /config.splitBN/],
+    [{ temperature: -1 }, /config.temperature: expected a number > 0/],
+    [{ encoderMomentum: 2 }, /config.encoderMomentum/],
+    [{ bogus: 1 }, /config.bogus: unknown option/],
+  ])('%j', (cfg, msg) => {
+    expect(() => ClsaModel.create(cfg as never)).toThrow(msg);
+  });
+
+  test('bad views', async () => {
+    const m = ClsaModel.create({ ...small, inChannels: 1 });
+    const rng = new Rng(1);
+    const ok = images(rng, 8, 1, 12);
+    await expect(m.step({ key: images(rng, 8, 1, 7), weak: [ok] })).rejects.toThrow(/views.key.shape\[2\] \(H\): expected an integer in \[8,/);
+    await expect(m.step({ key: ok, weak: [images(rng, 8, 3, 12)] })).rejects.toThrow(/views.weak\[0\].shape\[1\] \(C\): expected C = 1/);
+    await expect(m.step({ key: images(rng, 6, 1, 12), weak: [images(rng, 6, 1, 12)] })).rejects.toThrow(/divisible by config.splitBN = 4 .* N = 6/);
+    await expect(m.step({ key: ok, weak: [images(rng, 4, 1, 12)] })).rejects.toThrow(/views.weak\[0\].shape\[0\] \(N\): expected N = 8/);
+    await expect(m.step({ key: ok, weak: [] })).rejects.toThrow(/views.weak: expected an array of at least one/);
+    await expect(m.embed(images(rng, 2, 3, 9))).rejects.toThrow(/images.shape\[1\] \(C\): expected C = 1/);
+    m.dispose();
+    await expect(m.step({ key: ok, weak: [ok] })).rejects.toThrow(/disposed/);
+  });
+});
+
+test('resnet-mini and resnet18 have the expected parameter counts', () => {
+  const mini = ClsaModel.create({ queueSize: 16 });
+  // stem 3*32*9 + BN, blocks 32/64/128 (shortcuts on the strided ones), MLP 128-128-128
+  expect(mini.parameterCount).toBe(340384);
+  expect(mini.featureDim).toBe(128);
+  mini.dispose();
+  const r18 = ClsaModel.create({ arch: 'resnet18', queueSize: 16 });
+  // torchvision resnet18 with a 3x3 stem and no fc: 11,168,832; plus MLP 512*512+512 + 512*128+128
+  expect(r18.parameterCount).toBe(11168832 + 262656 + 65664);
+  expect(r18.featureDim).toBe(512);
+  r18.dispose();
+});
+
+test('training on one fixed batch learns: the contrastive loss falls far below an lr=0 control', async () => {
+  // A queue of exactly one batch: every key re-enters the queue the next step as a near-duplicate
+  // negative, which floors the loss (the same for both runs); the lr=0 run measures that floor.
+  const rng = new Rng(11);
+  const key = images(rng, 32, 3, 16), weak = images(rng, 32, 3, 16), strong = images(rng, 32, 3, 12);
+  const run = async (lr: number) => {
+    const m = ClsaModel.create({ queueSize: 32, ddmWeight: 0, seed: 3 });
+    const losses: number[] = [];
+    for (let i = 0; i < 30; i++) losses.push((await m.step({ key, weak: [weak], strong: [strong] }, { lr })).nceLoss);
+    m.dispose();
+    return losses;
+  };
+  const trained = await run(0.1), control = await run(0);
+  expect(trained[0]).toBeCloseTo(control[0], 5);
+  expect(trained[29]).toBeLessThan(0.7 * control[29]);
+  expect(trained[29]).toBeLessThan(0.85 * trained[0]);
+}, 120000);
+
+test('a step moves the parameters along the negative gradient of its loss (first order, whole step)', async () => {
+  // p' = p - eps * (g + wd p) on the first step (SGD buffer starts at 0). Re-evaluating the same
+  // loss (same queue, same shuffle, key encoder frozen with m = 1) at p' must drop by eps * g.d.
+  const rng = new Rng(21);
+  const views = { key: images(rng, 8, 3, 12), weak: [images(rng, 8, 3, 12)], strong: [images(rng, 8, 3, 9, 10)] };
+  const cfg = { ...small, encoderMomentum: 1, weightDecay: 0 };
+  const base = ClsaModel.create(cfg);
+  const s0 = base.state();
+  const eps = 2e-3;
+  const l0 = (await base.step(views, { lr: eps })).loss;
+  const moved = base.state();
+  const p = s0.buffers.query_params, p1 = moved.buffers.query_params;
+  let gg = 0;
+  for (let i = 0; i < p.length; i++) { const g = (p[i] - p1[i]) / eps; gg += g * g; }
+  expect(gg).toBeGreaterThan(0);
+  const probe = ClsaModel.fromState({ ...s0, buffers: { ...s0.buffers, query_params: p1 } });
+  const l1 = (await probe.step(views, { lr: 0 })).loss;
+  const predicted = -eps * gg;
+  expect(Math.abs(l1 - l0 - predicted)).toBeLessThan(0.25 * Math.abs(predicted));
+  base.dispose();
+  probe.dispose();
+});
+
+test('state() / fromState() restore a model bit-exactly', async () => {
+  const rng = new Rng(31);
+  const views = () => ({ key: images(rng, 8, 1, 10), weak: [images(rng, 8, 1, 10), images(rng, 8, 1, 8)], strong: [images(rng, 8, 1, 8)] });
+  const a = ClsaModel.create({ ...small, inChannels: 1 });
+  await a.step(views());
+  await a.step(views());
+  const st = a.state();
+  expect(st.step).toBe(2);
+  expect(st.queuePointer).toBe(16);
+  const b = ClsaModel.fromState(st);
+  const v = views();
+  const ra = await a.step(v), rb = await b.step(v);
+  expect(rb.loss).toBe(ra.loss);
+  expect(rb.accuracy).toBe(ra.accuracy);
+  const sa = a.state(), sb = b.state();
+  for (const name of Object.keys(sa.buffers)) {
+    const x = sa.buffers[name], y = sb.buffers[name];
+    expect(y.length).toBe(x.length);
+    let same = true;
+    for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) { same = false; break; }
+    expect(`${name}: ${same}`).toBe(`${name}: true`);
+  }
+  expect(sb.rng).toEqual(sa.rng);
+  a.dispose();
+  b.dispose();
+});
+
+test('embed uses running statistics: a row does not depend on the rest of the batch', async () => {
+  const rng = new Rng(41);
+  const m = ClsaModel.create({ ...small });
+  await m.step({ key: images(rng, 8, 3, 12), weak: [images(rng, 8, 3, 12)] });
+  const batch = images(rng, 5, 3, 11, 13);
+  const all = await m.embed(batch);
+  expect(all.shape).toEqual([5, m.featureDim]);
+  const one = await m.embed({ data: batch.data.slice(2 * 3 * 11 * 13, 3 * 3 * 11 * 13), shape: [1, 3, 11, 13] });
+  for (let j = 0; j < m.featureDim; j++) expect(one.data[j]).toBeCloseTo(all.data[2 * m.featureDim + j], 5);
+  const again = await m.embed(batch);
+  expect(Array.from(again.data)).toEqual(Array.from(all.data));
+  m.dispose();
+});
+
+test('key encoder: EMA of the query parameters happens before the key forward; BN buffers are not averaged', async () => {
+  const rng = new Rng(51);
+  const m = ClsaModel.create({ ...small, encoderMomentum: 0.5 });
+  const s0 = m.state();
+  await m.step({ key: images(rng, 8, 3, 12), weak: [images(rng, 8, 3, 12)] }, { lr: 0.1 });
+  const s1 = m.state();
+  // Key params start equal to the query params, so the EMA with the pre-update query leaves them unchanged.
+  expect(Array.from(s1.buffers.key_params)).toEqual(Array.from(s0.buffers.query_params));
+  await m.step({ key: images(rng, 8, 3, 12), weak: [images(rng, 8, 3, 12)] }, { lr: 0.1 });
+  const s2 = m.state();
+  const k = s2.buffers.key_params, q1 = s1.buffers.query_params, k1 = s1.buffers.key_params;
+  for (let i = 0; i < k.length; i += 997) expect(k[i]).toBeCloseTo(0.5 * k1[i] + 0.5 * q1[i], 6);
+  // Both encoders ran train-mode BN (their own running statistics moved, differently).
+  const qs = s2.buffers.query_bn_stats, ks = s2.buffers.key_bn_stats;
+  let differ = false;
+  for (let i = 0; i < qs.length; i++) if (qs[i] !== ks[i]) differ = true;
+  expect(differ).toBe(true);
+  m.dispose();
+});
+
+test('cosineLr', () => {
+  expect(cosineLr(0.06, 0)).toBeCloseTo(0.06, 12);
+  expect(cosineLr(0.06, 0.5)).toBeCloseTo(0.03, 12);
+  expect(cosineLr(0.06, 1)).toBeCloseTo(0, 12);
+  expect(() => cosineLr(0.06, 2)).toThrow(/progress/);
+});
