@@ -85,7 +85,9 @@ if (forceBuild) {
   if (file) {
     try {
       require(file);
-      log(`using the prebuilt native addon ${path.relative(root, file)} (set CLSA_BUILD_FROM_SOURCE=1 to compile instead)`);
+      const rel = path.relative(root, file);
+      const kind = rel.startsWith('prebuilds') ? 'prebuilt native addon' : 'native addon built earlier,';
+      log(`using the ${kind} ${rel} (set CLSA_BUILD_FROM_SOURCE=1 to compile instead)`);
       process.exit(0);
     } catch (err) {
       console.error(`clsa: ${file} exists but does not load on this system: ${err.message}`);
