@@ -1,0 +1,165 @@
+// A trained encoder: the query backbone of a ClsaModel plus the image normalisation it was
+// trained with. Saved as safetensors weights + a JSON config that other tools can read.
+import * as fs from 'fs';
+import * as path from 'path';
+import { ClsaModel, ModelConfig, ResolvedModelConfig } from './model';
+import { readSafetensors, writeSafetensors } from './safetensors';
+import { writeDirAtomic, writeFileAtomicSync } from './fsutil';
+import { checkInt, describe } from './validate';
+
+export const ENCODER_FORMAT = 'clsa-encoder';
+export const ENCODER_FORMAT_VERSION = 1;
+
+/** How uint8 images are turned into the encoder's float input. */
+export interface ImageNormalization {
+  channels: number;
+  /** Per-channel mean and standard deviation of pixel/255. */
+  mean: number[];
+  std: number[];
+}
+
+export interface UInt8Images {
+  /** Pixels, uint8, row-major [n, H, W, C]. */
+  data: Uint8Array;
+  shape: [number, number, number, number] | number[];
+}
+
+export interface EncoderConfigFile {
+  format: typeof ENCODER_FORMAT;
+  version: number;
+  model: ResolvedModelConfig;
+  featureDim: number;
+  normalization: ImageNormalization;
+  /** Image size the encoder was trained at (any size >= 8 works; this one is the reference). */
+  imageSize: [number, number];
+  weights: string;
+  tensors: Record<string, { shape: number[]; description: string }>;
+}
+
+/** Converts uint8 NHWC images to normalised float NCHW, the encoder's input. */
+export function toEncoderInput(images: UInt8Images, norm: ImageNormalization, name = 'images'): { data: Float32Array; shape: [number, number, number, number] } {
+  if (typeof images !== 'object' || images === null) throw new TypeError(`${name}: expected { data: Uint8Array, shape: [n, H, W, C] } but got ${describe(images)}`);
+  if (Object.prototype.toString.call(images.data) !== '[object Uint8Array]')
+    throw new TypeError(`${name}.data: expected a Uint8Array but got ${describe(images.data)}`);
+  const shape = images.shape;
+  if (!Array.isArray(shape) || shape.length !== 4) throw new RangeError(`${name}.shape: expected [n, H, W, C] but got ${describe(shape)}`);
+  const [n, h, w, c] = shape;
+  checkInt(`${name}.shape[0] (n)`, n, 1);
+  checkInt(`${name}.shape[1] (H)`, h, 8);
+  checkInt(`${name}.shape[2] (W)`, w, 8);
+  if (c !== norm.channels) throw new RangeError(`${name}.shape[3] (C): expected ${norm.channels} channels (the encoder's) but got ${describe(c)}`);
+  if (images.data.length !== n * h * w * c)
+    throw new RangeError(`${name}.data: expected ${n * h * w * c} bytes for shape [${shape.join(', ')}] but got ${images.data.length}`);
+  const out = new Float32Array(n * c * h * w);
+  const hw = h * w;
+  for (let ch = 0; ch < c; ch++) {
+    const scale = 1 / (255 * norm.std[ch]), shift = norm.mean[ch] / norm.std[ch];
+    for (let i = 0; i < n; i++) {
+      const src = i * hw * c + ch, dst = (i * c + ch) * hw;
+      for (let p = 0; p < hw; p++) out[dst + p] = images.data[src + p * c] * scale - shift;
+    }
+  }
+  return { data: out, shape: [n, c, h, w] };
+}
+
+/** Per-channel mean/std of pixel/255 over a data set (the normalisation the encoder is trained with). */
+export function imageStatistics(images: UInt8Images): ImageNormalization {
+  const [, , , c] = images.shape;
+  const sum = new Float64Array(c), sq = new Float64Array(c);
+  const d = images.data;
+  for (let i = 0; i < d.length; i++) {
+    const v = d[i] / 255;
+    sum[i % c] += v;
+    sq[i % c] += v * v;
+  }
+  const count = d.length / c;
+  const mean = Array.from(sum, (s) => s / count);
+  const std = Array.from(sq, (s, ch) => Math.max(Math.sqrt(Math.max(s / count - mean[ch] ** 2, 0)), 1e-3));
+  return { channels: c, mean, std };
+}
+
+export class Encoder {
+  /** Backbone feature size (columns of embed()). */
+  readonly featureDim: number;
+
+  constructor(private model: ClsaModel, readonly normalization: ImageNormalization, readonly imageSize: [number, number],
+              private owned = true) {
+    this.featureDim = model.featureDim;
+  }
+
+  get config(): ResolvedModelConfig { return this.model.config; }
+
+  /** Backbone features [n, featureDim] (batch norm in evaluation mode), in chunks of `batch` images. */
+  async embed(images: UInt8Images, options: { batch?: number } = {}): Promise<{ data: Float32Array; shape: [number, number] }> {
+    const batch = checkInt('options.batch', options.batch ?? 512, 1);
+    const x = toEncoderInput(images, this.normalization);
+    const [n, c, h, w] = x.shape;
+    const out = new Float32Array(n * this.featureDim);
+    const per = c * h * w;
+    for (let i = 0; i < n; i += batch) {
+      const m = Math.min(batch, n - i);
+      const f = await this.model.embed({ data: x.data.subarray(i * per, (i + m) * per), shape: [m, c, h, w] });
+      out.set(f.data, i * this.featureDim);
+    }
+    return { data: out, shape: [n, this.featureDim] };
+  }
+
+  /** Writes DIR/model.safetensors and DIR/config.json, atomically (a new directory replaces the old). */
+  async save(dir: string): Promise<void> {
+    const st = this.model.state();
+    const q = st.buffers.query_params, s = st.buffers.query_bn_stats;
+    const cfg: EncoderConfigFile = {
+      format: ENCODER_FORMAT, version: ENCODER_FORMAT_VERSION, model: this.model.config, featureDim: this.featureDim,
+      normalization: this.normalization, imageSize: this.imageSize, weights: 'model.safetensors',
+      tensors: {
+        query_params: { shape: [q.length], description: 'query encoder parameters (backbone + projection head), flat, in the order of native/include/clsa/model.h' },
+        query_bn_stats: { shape: [s.length], description: 'batch-norm running mean and variance of the query encoder, flat, per BN layer mean[c] then var[c]' },
+      },
+    };
+    await writeDirAtomic(dir, (tmp) => {
+      writeSafetensors(path.join(tmp, 'model.safetensors'), {
+        query_params: { dtype: 'F32', shape: [q.length], data: q },
+        query_bn_stats: { dtype: 'F32', shape: [s.length], data: s },
+      }, { format: ENCODER_FORMAT, arch: this.model.config.arch, featureDim: String(this.featureDim) });
+      writeFileAtomicSync(path.join(tmp, 'config.json'), JSON.stringify(cfg, null, 2) + '\n');
+    });
+  }
+
+  dispose(): void {
+    if (this.owned) this.model.dispose();
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+}
+
+/** Loads an encoder written by `encoder.save(dir)` (or the `model/` folder of `clsa train`). */
+export function loadEncoder(dir: string): Encoder {
+  if (typeof dir !== 'string') throw new TypeError(`dir: expected a directory path but got ${describe(dir)}`);
+  const cfgPath = path.join(dir, 'config.json');
+  if (!fs.existsSync(cfgPath)) throw new Error(`loadEncoder: ${cfgPath} does not exist (expected a directory written by encoder.save)`);
+  let cfg: EncoderConfigFile;
+  try {
+    cfg = JSON.parse(fs.readFileSync(cfgPath, 'utf8')) as EncoderConfigFile;
+  } catch (e) {
+    throw new Error(`loadEncoder: ${cfgPath} is not valid JSON (${(e as Error).message})`);
+  }
+  if (cfg.format !== ENCODER_FORMAT) throw new Error(`loadEncoder: ${cfgPath} has format ${describe(cfg.format)}, expected '${ENCODER_FORMAT}'`);
+  if (cfg.version > ENCODER_FORMAT_VERSION)
+    throw new Error(`loadEncoder: ${cfgPath} is format version ${cfg.version}; this clsa reads up to ${ENCODER_FORMAT_VERSION}`);
+  const weights = readSafetensors(path.join(dir, cfg.weights ?? 'model.safetensors'));
+  const fresh = ClsaModel.create(cfg.model as ModelConfig);
+  const state = fresh.state();
+  fresh.dispose();
+  for (const name of ['query_params', 'query_bn_stats']) {
+    const t = weights.tensors[name];
+    if (!t) throw new Error(`loadEncoder: ${cfg.weights} has no tensor '${name}'`);
+    const want = state.buffers[name].length;
+    if (t.dtype !== 'F32' || t.data.length !== want)
+      throw new Error(`loadEncoder: tensor '${name}' should be F32 with ${want} values for this config but is ${t.dtype} with ${t.data.length}`);
+    state.buffers[name] = Float32Array.from(t.data as Float32Array);
+  }
+  state.buffers.key_params = Float32Array.from(state.buffers.query_params);
+  return new Encoder(ClsaModel.fromState(state), cfg.normalization, cfg.imageSize);
+}
