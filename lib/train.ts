@@ -129,7 +129,11 @@ function gather(images: UInt8Images, order: Uint32Array, start: number, count: n
 }
 
 function resolveCrops(crops: CropsOption, imageSize: number, norm: ImageNormalization, overrides: Partial<ViewSpec>): CropPreset {
-  const withNorm = (v: ViewSpec): ViewSpec => ({ mean: norm.mean, std: norm.std, ...v, ...overrides });
+  // The reference blur (sigma 0.1-2 at 224 pixels) scaled to the image, as the crop sizes are:
+  // at 28 pixels an unscaled sigma of 2 would erase most of a garment.
+  const r = Math.min(1, imageSize / 224);
+  const blur = { sigma: [0.1 * r, 2 * r] as [number, number], p: 0.5 };
+  const withNorm = (v: ViewSpec): ViewSpec => ({ mean: norm.mean, std: norm.std, blur, ...v, ...overrides });
   if (crops === 'single' || crops === 'multi') {
     const p = cropPresets(crops, imageSize);
     const key = withNorm(p.key), weak = p.weak.map(withNorm), strong = p.strong.map(withNorm);

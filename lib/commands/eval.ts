@@ -1,10 +1,10 @@
 // `clsa eval`: kNN (and optionally linear-probe) accuracy of a data set's features. With --raw the
-// features are the raw pixels (the baseline); with --model DIR they will be the encoder's
-// embeddings once model loading exists (see the error below).
+// features are the raw pixels (the baseline); with --model DIR the trained encoder's embeddings.
 import { Command } from 'commander';
 import { loadDataset } from '../data';
 import { knnAccuracy, linearProbe, LabelledFeatures } from '../eval';
 import { imagesToFeatures } from '../data';
+import { loadEncoder } from '../encoder';
 import { CliError, intOption, numberOption, progress } from './common';
 
 interface EvalOptions {
@@ -31,11 +31,8 @@ export function registerEval(program: Command): void {
       if (opts.device !== 'cpu' && opts.device !== 'cuda') throw new CliError(`--device: expected cpu or cuda but got "${opts.device}"`);
       if (opts.model && opts.raw) throw new CliError('--model and --raw exclude each other: evaluate either a model or raw pixels');
       if (!opts.model && !opts.raw) throw new CliError('say what to evaluate: --model DIR (a trained encoder) or --raw (raw pixels)');
-      if (opts.model)
-        throw new CliError(`--model ${opts.model}: evaluating a trained encoder is not available in this build yet ` +
-          '(model loading arrives with the training step); use --raw for the raw-pixel baseline');
       if (opts.channels !== undefined && opts.channels !== 1 && opts.channels !== 3) throw new CliError(`--channels: expected 1 or 3 but got ${opts.channels}`);
-      const p = progress(opts.linear ? 4 : 3, opts.quiet || opts.json);
+      const p = progress((opts.linear ? 4 : 3) + (opts.model ? 1 : 0), opts.quiet || opts.json);
       const t0 = Date.now();
       const load = { size: opts.size, channels: opts.channels as 1 | 3 | undefined };
       p.step('loading the train split');
@@ -43,8 +40,20 @@ export function registerEval(program: Command): void {
       p.step('loading the test split');
       const test = await loadDataset(opts.data, { ...load, split: 'test' });
       if (!train.labels || !test.labels) throw new CliError(`--data ${opts.data}: evaluation needs labels (class sub-folders or IDX label files)`);
-      const tr: LabelledFeatures = { features: imagesToFeatures(train.images), labels: train.labels };
-      const te: LabelledFeatures = { features: imagesToFeatures(test.images), labels: test.labels };
+      let tr: LabelledFeatures, te: LabelledFeatures;
+      if (opts.model) {
+        p.step(`embedding with the encoder in ${opts.model}`);
+        const encoder = loadEncoder(opts.model);
+        try {
+          tr = { features: await encoder.embed(train.images), labels: train.labels };
+          te = { features: await encoder.embed(test.images), labels: test.labels };
+        } finally {
+          encoder.dispose();
+        }
+      } else {
+        tr = { features: imagesToFeatures(train.images), labels: train.labels };
+        te = { features: imagesToFeatures(test.images), labels: test.labels };
+      }
       p.step(`kNN on ${train.images.shape[0]} x ${test.images.shape[0]} rows`);
       const knn = await knnAccuracy(tr, te, { k: opts.k, t: opts.t, device: opts.device });
       let linear;
@@ -54,7 +63,7 @@ export function registerEval(program: Command): void {
       }
       p.stop();
       const result = {
-        data: train.source, features: 'raw pixels', trainRows: train.images.shape[0], testRows: test.images.shape[0],
+        data: train.source, features: opts.model ? `encoder ${opts.model}` : 'raw pixels', trainRows: train.images.shape[0], testRows: test.images.shape[0],
         knn: { k: knn.k, t: opts.t, accuracy: knn.accuracy, perClass: knn.perClass },
         linear: linear && { epochs: opts.epochs, testAccuracy: linear.testAccuracy, trainAccuracy: linear.trainAccuracy },
         seconds: (Date.now() - t0) / 1000,
@@ -65,7 +74,7 @@ export function registerEval(program: Command): void {
       }
       const classes = train.classes ?? knn.perClass.map((_, i) => String(i));
       const lines = [
-        `data: ${result.data} (${result.trainRows} train, ${result.testRows} test), features: raw pixels`,
+        `data: ${result.data} (${result.trainRows} train, ${result.testRows} test), features: ${result.features}`,
         `kNN (k = ${knn.k}, t = ${opts.t}): ${(knn.accuracy * 100).toFixed(2)}%`,
         ...knn.perClass.map((a, c) => `  ${(classes[c] ?? String(c)).padEnd(14)} ${a === null ? '–' : (a * 100).toFixed(1) + '%'}`),
       ];
