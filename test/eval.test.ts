@@ -137,6 +137,24 @@ describe('knnAccuracy', () => {
   });
 });
 
+test('an AbortSignal cancels a running kNN sweep and linear probe', async () => {
+  const rng = new Rng(99);
+  const big = { features: { data: randn(20000 * 64, rng), shape: [20000, 64] }, labels: new Int32Array(20000) };
+  const ac = new AbortController();
+  const t0 = Date.now();
+  const p = knnAccuracy(big, big, { k: 10, signal: ac.signal });
+  setTimeout(() => ac.abort(), 30);
+  await expect(p).rejects.toThrow(/aborted/);
+  expect(Date.now() - t0).toBeLessThan(5000);   // the full sweep takes far longer here
+  const pre = new AbortController();
+  pre.abort(new Error('stop before start'));
+  await expect(knnAccuracy(big, big, { signal: pre.signal })).rejects.toThrow(/stop before start/);
+  const ac2 = new AbortController();
+  const lp = linearProbe(big, big, { epochs: 1000, signal: ac2.signal });
+  setTimeout(() => ac2.abort(), 30);
+  await expect(lp).rejects.toThrow(/aborted/);
+});
+
 describe('linearProbe', () => {
   test('follows the float64 reference loss curve (same init and order)', () => {
     const rng = new Rng(5);

@@ -31,6 +31,13 @@ T* TypedData(Napi::Env env, Napi::Value v, napi_typedarray_type type, int64_t ne
   return reinterpret_cast<T*>(base);
 }
 
+// An optional Int32Array(1) the facade sets to 1 on AbortSignal; the worker's argument object
+// keeps it alive, and the native call polls it.
+const int32_t* OptionalFlag(Napi::Env env, Napi::Value v) {
+  if (v.IsUndefined() || v.IsNull()) return nullptr;
+  return TypedData<int32_t>(env, v, napi_int32_array, 1, "cancel");
+}
+
 KnnCall ReadKnnCall(Napi::Env env, Napi::Object o) {
   KnnCall c;
   c.desc.n_train = GetInt(o, "nTrain");
@@ -43,6 +50,7 @@ KnnCall ReadKnnCall(Napi::Env env, Napi::Object o) {
   c.test = TypedData<float>(env, o.Get("test"), napi_float32_array, c.desc.n_test * c.desc.d, "test");
   c.out_index = TypedData<int32_t>(env, o.Get("outIndex"), napi_int32_array, c.desc.n_test * c.desc.k, "outIndex");
   c.out_sim = TypedData<float>(env, o.Get("outSim"), napi_float32_array, c.desc.n_test * c.desc.k, "outSim");
+  c.desc.cancel = OptionalFlag(env, o.Get("cancel"));
   return c;
 }
 
@@ -154,6 +162,7 @@ ProbeCall ReadProbeCall(Napi::Env env, Napi::Object o) {
   c.weight = TypedData<float>(env, o.Get("weight"), napi_float32_array, int64_t(c.desc.classes) * c.desc.d, "weight");
   c.bias = TypedData<float>(env, o.Get("bias"), napi_float32_array, c.desc.classes, "bias");
   c.epoch_loss = TypedData<float>(env, o.Get("epochLoss"), napi_float32_array, c.desc.epochs, "epochLoss");
+  c.desc.cancel = OptionalFlag(env, o.Get("cancel"));
   return c;
 }
 
