@@ -20,3 +20,5 @@ export { writeFileAtomic, writeFileAtomicSync, writeDirAtomic, appendLineSync } 
 export { appendMetrics, readMetrics, METRICS_FILE } from './metrics';
 export { writeReport, renderReport } from './report';
 export type { ReportInput, HistoryEntry } from './report';
+export { saveModelFiles, loadModelFiles, MODEL_CONFIG_FILE, MODEL_WEIGHTS_FILE, MODEL_FORMAT_VERSION } from './modelfile';
+export type { ModelFiles } from './modelfile';
