@@ -81,6 +81,22 @@ describe('knnTopk (fused CPU kernel) vs float64 reference', () => {
     for (let i = 0; i < 19 * 30; i++) expect(Math.abs(got.sim[i] - ref.sim[i])).toBeLessThan(2e-5);
   });
 
+  test('the C API checks its own invariants (bypassing the facade)', () => {
+    const addon = native() as unknown as { knnTopkSync(a: object): void; probeTrainSync(a: object): void };
+    const f = new Float32Array(12);
+    const call = (k: number) => addon.knnTopkSync({ nTrain: 3, nTest: 3, d: 4, k, device: 0, deviceIndex: 0, train: f, test: f,
+                                                    outIndex: new Int32Array(3 * Math.max(k, 1)), outSim: new Float32Array(3 * Math.max(k, 1)) });
+    expect(() => call(4)).toThrow(/CLSA_ERR_INVALID_ARGUMENT: desc->k \(1 <= k <= n_train\): expected an integer in \[1, 3\] but got 4/);
+    expect(() => call(0)).toThrow(/desc->k/);
+    expect(() => addon.knnTopkSync({ nTrain: 3, nTest: 3, d: 4, k: 1, device: 0, deviceIndex: 0, train: new Float32Array(5), test: f,
+                                     outIndex: new Int32Array(3), outSim: new Float32Array(3) })).toThrow(/train: expected at least 12 elements but got 5/);
+    const probe = (labels: Int32Array, order: Int32Array) => addon.probeTrainSync({
+      n: 3, d: 4, classes: 2, epochs: 1, batch: 2, lr: 0.1, weightDecay: 0, beta1: 0.9, beta2: 0.999, eps: 1e-8,
+      x: f, labels, order, weight: new Float32Array(8), bias: new Float32Array(2), epochLoss: new Float32Array(1) });
+    expect(() => probe(new Int32Array([0, 2, 1]), new Int32Array([0, 1, 2]))).toThrow(/labels\[1\]: expected a class in \[0, 2\) but got 2/);
+    expect(() => probe(new Int32Array([0, 1, 1]), new Int32Array([0, 3, 2]))).toThrow(/order\[1\]: expected a row in \[0, 3\) but got 3/);
+  });
+
   test('bad arguments give named errors', () => {
     const a = { data: new Float32Array(12), shape: [3, 4] };
     expect(() => knnTopkSync(a, a, { k: 4 })).toThrow(/options\.k: expected an integer in \[1, 3\] but got 4/);
