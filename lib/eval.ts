@@ -22,8 +22,10 @@ interface NativeEval {
   knnTopk(a: NativeKnnArgs): Promise<void>;
   probeTrainSync(a: NativeProbeArgs): void;
   probeTrain(a: NativeProbeArgs): Promise<void>;
-  probePredict(a: { n: number; d: number; classes: number; x: Float32Array; weight: Float32Array; bias: Float32Array; out: Int32Array }): void;
+  probePredictSync(a: NativePredictArgs): void;
+  probePredict(a: NativePredictArgs): Promise<void>;
 }
+interface NativePredictArgs { n: number; d: number; classes: number; x: Float32Array; weight: Float32Array; bias: Float32Array; out: Int32Array }
 interface NativeKnnArgs {
   nTrain: number; nTest: number; d: number; k: number; device: number; deviceIndex: number;
   train: Float32Array; test: Float32Array; outIndex: Int32Array; outSim: Float32Array; cancel?: Int32Array;
@@ -321,32 +323,32 @@ function prepareProbe(train: LabelledFeatures, test: LabelledFeatures, options: 
     n, d, classes, epochs, batch, lr, weightDecay, ...PROBE_ADAM, x: xtr, labels: trl,
     order: probeOrder(n, epochs, seed), weight, bias, epochLoss: new Float32Array(epochs),
   };
+  const predictArgs = (x: Float32Array, rows: number): NativePredictArgs => ({ n: rows, d, classes, x, weight, bias, out: new Int32Array(rows) });
+  const trainPred = predictArgs(xtr, n), testPred = predictArgs(xte, nt);
   const finish = (): LinearProbeResult => {
-    const predict = (x: Float32Array, rows: number): Int32Array => {
-      const out = new Int32Array(rows);
-      bindings().probePredict({ n: rows, d, classes, x, weight, bias, out });
-      return out;
-    };
-    const trainRes = score(predict(xtr, n), trl, classes);
-    const testRes = score(predict(xte, nt), tel, classes);
+    const trainRes = score(trainPred.out, trl, classes);
+    const testRes = score(testPred.out, tel, classes);
     return {
       testAccuracy: testRes.accuracy, trainAccuracy: trainRes.accuracy, test: testRes,
       lossCurve: Array.from(args.epochLoss), weight, bias, mean: stats.mean, std: stats.std,
     };
   };
-  return { args, finish };
+  return { args, trainPred, testPred, finish };
 }
 
 /** Linear probe on frozen features: AdamW on multinomial logistic regression, deterministic from the seed. */
 export async function linearProbe(train: LabelledFeatures, test: LabelledFeatures, options: LinearProbeOptions = {}): Promise<LinearProbeResult> {
   const p = prepareProbe(train, test, options);
   await abortable(options.signal, p.args, (x) => bindings().probeTrain(x));
+  await Promise.all([bindings().probePredict(p.trainPred), bindings().probePredict(p.testPred)]);
   return p.finish();
 }
 
 export function linearProbeSync(train: LabelledFeatures, test: LabelledFeatures, options: LinearProbeOptions = {}): LinearProbeResult {
   const p = prepareProbe(train, test, options);
   bindings().probeTrainSync(p.args);
+  bindings().probePredictSync(p.trainPred);
+  bindings().probePredictSync(p.testPred);
   return p.finish();
 }
 
