@@ -153,6 +153,19 @@ describe('knnAccuracy', () => {
   });
 });
 
+test('the async kNN leaves the event loop free while the kernel runs', async () => {
+  const rng = new Rng(77);
+  const data = { features: { data: randn(12000 * 64, rng), shape: [12000, 64] }, labels: new Int32Array(12000) };
+  let ticks = 0;
+  const timer = setInterval(() => { ticks++; }, 1);
+  const t0 = Date.now();
+  await knnAccuracy(data, data, { k: 20 });
+  const ms = Date.now() - t0;
+  clearInterval(timer);
+  // A blocked loop would see ~0 ticks; a free one sees many (timers are coarse, so stay lenient).
+  if (ms > 100) expect(ticks).toBeGreaterThan(ms / 20);
+});
+
 test('an AbortSignal cancels a running kNN sweep and linear probe', async () => {
   const rng = new Rng(99);
   const big = { features: { data: randn(20000 * 64, rng), shape: [20000, 64] }, labels: new Int32Array(20000) };
