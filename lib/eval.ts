@@ -22,16 +22,43 @@ interface NativeEval {
   knnTopk(a: NativeKnnArgs): Promise<void>;
   probeTrainSync(a: NativeProbeArgs): void;
   probeTrain(a: NativeProbeArgs): Promise<void>;
-  probePredict(a: { n: number; d: number; classes: number; x: Float32Array; weight: Float32Array; bias: Float32Array; out: Int32Array }): void;
+  probePredictSync(a: NativePredictArgs): void;
+  probePredict(a: NativePredictArgs): Promise<void>;
 }
+interface NativePredictArgs { n: number; d: number; classes: number; x: Float32Array; weight: Float32Array; bias: Float32Array; out: Int32Array }
 interface NativeKnnArgs {
   nTrain: number; nTest: number; d: number; k: number; device: number; deviceIndex: number;
-  train: Float32Array; test: Float32Array; outIndex: Int32Array; outSim: Float32Array;
+  train: Float32Array; test: Float32Array; outIndex: Int32Array; outSim: Float32Array; cancel?: Int32Array;
 }
 interface NativeProbeArgs {
   n: number; d: number; classes: number; epochs: number; batch: number; lr: number; weightDecay: number;
   beta1: number; beta2: number; eps: number;
   x: Float32Array; labels: Int32Array; order: Int32Array; weight: Float32Array; bias: Float32Array; epochLoss: Float32Array;
+  cancel?: Int32Array;
+}
+
+/**
+ * Runs an async native call that polls `args.cancel`: an abort of `signal` sets the flag, and the
+ * call's CLSA_ERR_CANCELLED rejection becomes the signal's reason (an AbortError by default).
+ */
+async function abortable<A extends { cancel?: Int32Array }>(signal: AbortSignal | undefined, args: A,
+                                                            run: (a: A) => Promise<void>): Promise<void> {
+  if (!signal) return run(args);
+  if (typeof signal.aborted !== 'boolean' || typeof signal.addEventListener !== 'function')
+    throw new TypeError(`options.signal: expected an AbortSignal but got ${describe(signal)}`);
+  signal.throwIfAborted();
+  const flag = new Int32Array(1);
+  args.cancel = flag;
+  const onAbort = () => { Atomics.store(flag, 0, 1); };
+  signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    await run(args);
+  } catch (err) {
+    if ((err as { code?: string }).code === 'CLSA_ERR_CANCELLED' && signal.aborted) signal.throwIfAborted();
+    throw err;
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+  }
 }
 
 function bindings(): NativeBinding & NativeEval {
@@ -61,6 +88,8 @@ export interface KnnTopkOptions {
   /** 'cpu' (default) or 'cuda' (device `deviceIndex`). */
   device?: 'cpu' | 'cuda';
   deviceIndex?: number;
+  /** Async form only: aborting stops the kernel (CPU: between train tiles) and rejects with the signal's reason. */
+  signal?: AbortSignal;
 }
 
 export interface KnnTopkResult {
@@ -90,7 +119,7 @@ function prepareTopk(train: FeatureMatrix, test: FeatureMatrix, options: KnnTopk
 /** The k most cosine-similar train rows of every test row (fused native kernel, never the full matrix). Requires k <= nTrain. */
 export async function knnTopk(train: FeatureMatrix, test: FeatureMatrix, options: KnnTopkOptions): Promise<KnnTopkResult> {
   const a = prepareTopk(train, test, options);
-  await bindings().knnTopk(a);
+  await abortable(options.signal, a, (x) => bindings().knnTopk(x));
   return { index: a.outIndex, sim: a.outSim, k: a.k };
 }
 
@@ -127,6 +156,8 @@ export interface KnnOptions {
   classes?: number;
   device?: 'cpu' | 'cuda';
   deviceIndex?: number;
+  /** Async form only: cancels the kNN sweep. */
+  signal?: AbortSignal;
 }
 
 export interface AccuracyResult {
@@ -177,7 +208,7 @@ function prepareKnn(train: LabelledFeatures, test: LabelledFeatures, options: Kn
 /** Weighted cosine kNN accuracy (k = 200, t = 0.1 by default); features are L2-normalised inside. */
 export async function knnAccuracy(train: LabelledFeatures, test: LabelledFeatures, options: KnnOptions = {}): Promise<KnnResult> {
   const p = prepareKnn(train, test, options);
-  const top = await knnTopk(train.features, test.features, { k: p.k, device: options.device, deviceIndex: options.deviceIndex });
+  const top = await knnTopk(train.features, test.features, { k: p.k, device: options.device, deviceIndex: options.deviceIndex, signal: options.signal });
   return { ...score(knnVote(top, p.trl, p.classes, p.t), p.tel, p.classes), k: p.k };
 }
 
@@ -203,6 +234,8 @@ export interface LinearProbeOptions {
   /** Standardise features with the train mean/std (default true). */
   standardize?: boolean;
   classes?: number;
+  /** Async form only: stops training before the next step and rejects with the signal's reason. */
+  signal?: AbortSignal;
 }
 
 export interface LinearProbeResult {
@@ -290,32 +323,32 @@ function prepareProbe(train: LabelledFeatures, test: LabelledFeatures, options: 
     n, d, classes, epochs, batch, lr, weightDecay, ...PROBE_ADAM, x: xtr, labels: trl,
     order: probeOrder(n, epochs, seed), weight, bias, epochLoss: new Float32Array(epochs),
   };
+  const predictArgs = (x: Float32Array, rows: number): NativePredictArgs => ({ n: rows, d, classes, x, weight, bias, out: new Int32Array(rows) });
+  const trainPred = predictArgs(xtr, n), testPred = predictArgs(xte, nt);
   const finish = (): LinearProbeResult => {
-    const predict = (x: Float32Array, rows: number): Int32Array => {
-      const out = new Int32Array(rows);
-      bindings().probePredict({ n: rows, d, classes, x, weight, bias, out });
-      return out;
-    };
-    const trainRes = score(predict(xtr, n), trl, classes);
-    const testRes = score(predict(xte, nt), tel, classes);
+    const trainRes = score(trainPred.out, trl, classes);
+    const testRes = score(testPred.out, tel, classes);
     return {
       testAccuracy: testRes.accuracy, trainAccuracy: trainRes.accuracy, test: testRes,
       lossCurve: Array.from(args.epochLoss), weight, bias, mean: stats.mean, std: stats.std,
     };
   };
-  return { args, finish };
+  return { args, trainPred, testPred, finish };
 }
 
 /** Linear probe on frozen features: AdamW on multinomial logistic regression, deterministic from the seed. */
 export async function linearProbe(train: LabelledFeatures, test: LabelledFeatures, options: LinearProbeOptions = {}): Promise<LinearProbeResult> {
   const p = prepareProbe(train, test, options);
-  await bindings().probeTrain(p.args);
+  await abortable(options.signal, p.args, (x) => bindings().probeTrain(x));
+  await Promise.all([bindings().probePredict(p.trainPred), bindings().probePredict(p.testPred)]);
   return p.finish();
 }
 
 export function linearProbeSync(train: LabelledFeatures, test: LabelledFeatures, options: LinearProbeOptions = {}): LinearProbeResult {
   const p = prepareProbe(train, test, options);
   bindings().probeTrainSync(p.args);
+  bindings().probePredictSync(p.trainPred);
+  bindings().probePredictSync(p.testPred);
   return p.finish();
 }
 

@@ -81,6 +81,22 @@ describe('knnTopk (fused CPU kernel) vs float64 reference', () => {
     for (let i = 0; i < 19 * 30; i++) expect(Math.abs(got.sim[i] - ref.sim[i])).toBeLessThan(2e-5);
   });
 
+  test('the C API checks its own invariants (bypassing the facade)', () => {
+    const addon = native() as unknown as { knnTopkSync(a: object): void; probeTrainSync(a: object): void };
+    const f = new Float32Array(12);
+    const call = (k: number) => addon.knnTopkSync({ nTrain: 3, nTest: 3, d: 4, k, device: 0, deviceIndex: 0, train: f, test: f,
+                                                    outIndex: new Int32Array(3 * Math.max(k, 1)), outSim: new Float32Array(3 * Math.max(k, 1)) });
+    expect(() => call(4)).toThrow(/CLSA_ERR_INVALID_ARGUMENT: desc->k \(1 <= k <= n_train\): expected an integer in \[1, 3\] but got 4/);
+    expect(() => call(0)).toThrow(/desc->k/);
+    expect(() => addon.knnTopkSync({ nTrain: 3, nTest: 3, d: 4, k: 1, device: 0, deviceIndex: 0, train: new Float32Array(5), test: f,
+                                     outIndex: new Int32Array(3), outSim: new Float32Array(3) })).toThrow(/train: expected at least 12 elements but got 5/);
+    const probe = (labels: Int32Array, order: Int32Array) => addon.probeTrainSync({
+      n: 3, d: 4, classes: 2, epochs: 1, batch: 2, lr: 0.1, weightDecay: 0, beta1: 0.9, beta2: 0.999, eps: 1e-8,
+      x: f, labels, order, weight: new Float32Array(8), bias: new Float32Array(2), epochLoss: new Float32Array(1) });
+    expect(() => probe(new Int32Array([0, 2, 1]), new Int32Array([0, 1, 2]))).toThrow(/labels\[1\]: expected a class in \[0, 2\) but got 2/);
+    expect(() => probe(new Int32Array([0, 1, 1]), new Int32Array([0, 3, 2]))).toThrow(/order\[1\]: expected a row in \[0, 3\) but got 3/);
+  });
+
   test('bad arguments give named errors', () => {
     const a = { data: new Float32Array(12), shape: [3, 4] };
     expect(() => knnTopkSync(a, a, { k: 4 })).toThrow(/options\.k: expected an integer in \[1, 3\] but got 4/);
@@ -135,6 +151,40 @@ describe('knnAccuracy', () => {
     const f = { data: new Float32Array([1, 0, 0, 1]), shape: [2, 2] };
     expect(() => knnTopkSync(f, f, { k: 1, device: 'cuda' })).toThrow(/CLSA_ERR_(NOT_COMPILED|NO_DEVICE)/);
   });
+});
+
+test('the async kNN leaves the event loop free while the kernel runs', async () => {
+  const rng = new Rng(77);
+  const data = { features: { data: randn(12000 * 64, rng), shape: [12000, 64] }, labels: new Int32Array(12000) };
+  let ticks = 0;
+  const timer = setInterval(() => { ticks++; }, 1);
+  const t0 = Date.now();
+  await knnAccuracy(data, data, { k: 20 });
+  const ms = Date.now() - t0;
+  clearInterval(timer);
+  // A blocked loop would see ~0 ticks; a free one sees many (timers are coarse, so stay lenient).
+  if (ms > 100) expect(ticks).toBeGreaterThan(ms / 20);
+});
+
+test('an AbortSignal cancels a running kNN sweep and linear probe', async () => {
+  const rng = new Rng(99);
+  const big = { features: { data: randn(20000 * 64, rng), shape: [20000, 64] }, labels: new Int32Array(20000) };
+  const ac = new AbortController();
+  const t0 = Date.now();
+  const p = knnAccuracy(big, big, { k: 10, signal: ac.signal });
+  setTimeout(() => ac.abort(), 30);
+  await expect(p).rejects.toThrow(/aborted/);
+  expect(Date.now() - t0).toBeLessThan(5000);   // the full sweep takes far longer here
+  const pre = new AbortController();
+  pre.abort(new Error('stop before start'));
+  await expect(knnAccuracy(big, big, { signal: pre.signal })).rejects.toThrow(/stop before start/);
+  const wide = { features: { data: randn(2000 * 512, rng), shape: [2000, 512] }, labels: Int32Array.from({ length: 2000 }, (_, i) => i % 10) };
+  const ac2 = new AbortController();
+  const t1 = Date.now();
+  const lp = linearProbe(wide, wide, { epochs: 300, signal: ac2.signal });
+  setTimeout(() => ac2.abort(), 30);
+  await expect(lp).rejects.toThrow(/aborted/);
+  expect(Date.now() - t1).toBeLessThan(5000);
 });
 
 describe('linearProbe', () => {

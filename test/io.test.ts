@@ -4,6 +4,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { appendLineSync, writeDirAtomic, writeFileAtomic, writeFileAtomicSync } from '../lib/fsutil';
 import { appendMetrics, readMetrics } from '../lib/metrics';
+import { loadModelFiles, saveModelFiles } from '../lib/modelfile';
 import { decodeSafetensors, encodeSafetensors, readSafetensors, Tensor, writeSafetensors } from '../lib/safetensors';
 
 let tmp: string;
@@ -173,5 +174,27 @@ describe('atomic writes', () => {
     expect(readMetrics(dir).length).toBe(2);
     expect(() => appendLineSync(path.join(dir, 'x'), 'a\nb')).toThrow(/expected a single line/);
     expect(() => appendMetrics(dir, [] as unknown as Record<string, unknown>)).toThrow(/expected a plain object but got an array/);
+  });
+});
+
+describe('model directories', () => {
+  test('config.json + model.safetensors saved as one swap and loaded back', async () => {
+    const dir = path.join(tmp, 'enc');
+    const tensors = { 'w': { dtype: 'F32' as const, shape: [2, 2], data: new Float32Array([1, 2, 3, 4]) } };
+    await saveModelFiles(dir, { config: { arch: 'resnet18', dim: 128 }, tensors, metadata: { epoch: '3' } }, { 'report.html': '<html></html>' });
+    expect(fs.readdirSync(dir).sort()).toEqual(['config.json', 'model.safetensors', 'report.html']);
+    const m = loadModelFiles(dir);
+    expect(m.config).toEqual({ clsaFormat: 1, arch: 'resnet18', dim: 128 });
+    expect(m.metadata).toEqual({ format: 'clsa', clsaFormat: '1', epoch: '3' });
+    expect(Array.from(m.tensors.w.data as Float32Array)).toEqual([1, 2, 3, 4]);
+    // A failing save (bad tensor) leaves the previous model in place.
+    await expect(saveModelFiles(dir, { config: {}, tensors: { w: { dtype: 'F32', shape: [3], data: new Float32Array(2) } } }))
+      .rejects.toThrow(/expected 3 elements/);
+    expect(loadModelFiles(dir).config.arch).toBe('resnet18');
+    fs.rmSync(path.join(dir, 'model.safetensors'));
+    expect(() => loadModelFiles(dir)).toThrow(/model\.safetensors is missing/);
+    fs.writeFileSync(path.join(dir, 'config.json'), '{"clsaFormat": 99}');
+    expect(() => loadModelFiles(path.join(tmp, 'none'))).toThrow(/no such model directory/);
+    await expect(saveModelFiles(dir, { config: {}, tensors }, { '../x': 'a' })).rejects.toThrow(/extra: expected plain file names/);
   });
 });

@@ -28,7 +28,7 @@ export function registerInfo(program: Command): void {
         `CPU: ${b.cpuThreads} threads, kernel ${b.cpuKernel}`,
         `CUDA compiled: ${b.cudaCompiled ? `yes (runtime ${cudaVer(b.cudaRuntimeVersion)})` : 'no'}`,
         `CUDA driver: ${cudaVer(b.cudaDriverVersion)}`,
-        `CUDA state: ${CUDA_WHY[b.cudaState] ?? b.cudaState}${b.cudaMessage ? ` (${b.cudaMessage})` : ''}`,
+        `CUDA state: ${b.cudaState}${b.cudaMessage ? ` - ${b.cudaMessage}` : ` - ${CUDA_WHY[b.cudaState] ?? ''}`}`,
         `GPUs: ${b.devices.length === 0 ? 'none' : ''}`,
         ...b.devices.map((d) => `  [${d.index}] ${d.name}, compute ${d.computeCapability}, ${d.multiprocessors} SMs, ` +
           `${(d.totalMemory / 2 ** 30).toFixed(1)} GiB (${(d.freeMemory / 2 ** 30).toFixed(1)} GiB free)`),

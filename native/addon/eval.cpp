@@ -1,5 +1,5 @@
 // Bindings of the evaluation kernels: knnTopk / knnTopkSync (fused similarity + top-k, CPU or
-// CUDA) and probeTrain / probeTrainSync / probePredict (the linear probe, CPU). The async forms
+// CUDA) and probeTrain / probeTrainSync / probePredict / probePredictSync (the linear probe, CPU). The async forms
 // run on a libuv worker (KnnWorker, ProbeWorker) and resolve a Promise on the main thread.
 // For device 1 (CUDA) the worker stages host arrays through device memory with the C API, so
 // callers pass plain typed arrays either way.
@@ -31,6 +31,13 @@ T* TypedData(Napi::Env env, Napi::Value v, napi_typedarray_type type, int64_t ne
   return reinterpret_cast<T*>(base);
 }
 
+// An optional Int32Array(1) the facade sets to 1 on AbortSignal; the worker's argument object
+// keeps it alive, and the native call polls it.
+const int32_t* OptionalFlag(Napi::Env env, Napi::Value v) {
+  if (v.IsUndefined() || v.IsNull()) return nullptr;
+  return TypedData<int32_t>(env, v, napi_int32_array, 1, "cancel");
+}
+
 KnnCall ReadKnnCall(Napi::Env env, Napi::Object o) {
   KnnCall c;
   c.desc.n_train = GetInt(o, "nTrain");
@@ -43,6 +50,7 @@ KnnCall ReadKnnCall(Napi::Env env, Napi::Object o) {
   c.test = TypedData<float>(env, o.Get("test"), napi_float32_array, c.desc.n_test * c.desc.d, "test");
   c.out_index = TypedData<int32_t>(env, o.Get("outIndex"), napi_int32_array, c.desc.n_test * c.desc.k, "outIndex");
   c.out_sim = TypedData<float>(env, o.Get("outSim"), napi_float32_array, c.desc.n_test * c.desc.k, "outSim");
+  c.desc.cancel = OptionalFlag(env, o.Get("cancel"));
   return c;
 }
 
@@ -154,6 +162,7 @@ ProbeCall ReadProbeCall(Napi::Env env, Napi::Object o) {
   c.weight = TypedData<float>(env, o.Get("weight"), napi_float32_array, int64_t(c.desc.classes) * c.desc.d, "weight");
   c.bias = TypedData<float>(env, o.Get("bias"), napi_float32_array, c.desc.classes, "bias");
   c.epoch_loss = TypedData<float>(env, o.Get("epochLoss"), napi_float32_array, c.desc.epochs, "epochLoss");
+  c.desc.cancel = OptionalFlag(env, o.Get("cancel"));
   return c;
 }
 
@@ -189,19 +198,55 @@ Napi::Value ProbeTrain(const Napi::CallbackInfo& info) {
   return p;
 }
 
-// probePredict({ n, d, classes, x, weight, bias, out })
-Napi::Value ProbePredict(const Napi::CallbackInfo& info) {
+// probePredict({ n, d, classes, x, weight, bias, out }) and its async twin.
+struct PredictCall {
+  int64_t n = 0, d = 0;
+  int32_t classes = 0;
+  const float* x = nullptr;
+  const float* w = nullptr;
+  const float* b = nullptr;
+  int32_t* out = nullptr;
+};
+
+PredictCall ReadPredictCall(Napi::Env env, Napi::Object o) {
+  PredictCall c;
+  c.n = GetInt(o, "n");
+  c.d = GetInt(o, "d");
+  c.classes = int32_t(GetInt(o, "classes"));
+  c.x = TypedData<float>(env, o.Get("x"), napi_float32_array, c.n * c.d, "x");
+  c.w = TypedData<float>(env, o.Get("weight"), napi_float32_array, int64_t(c.classes) * c.d, "weight");
+  c.b = TypedData<float>(env, o.Get("bias"), napi_float32_array, c.classes, "bias");
+  c.out = TypedData<int32_t>(env, o.Get("out"), napi_int32_array, c.n, "out");
+  return c;
+}
+
+clsa_status RunPredict(const PredictCall& c) { return clsa_probe_predict(c.n, c.d, c.classes, c.x, c.w, c.b, c.out); }
+
+Napi::Value ProbePredictSync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  Napi::Object o = info[0].As<Napi::Object>();
-  const int64_t n = GetInt(o, "n"), d = GetInt(o, "d");
-  const int32_t classes = int32_t(GetInt(o, "classes"));
-  const float* x = TypedData<float>(env, o.Get("x"), napi_float32_array, n * d, "x");
-  const float* w = TypedData<float>(env, o.Get("weight"), napi_float32_array, int64_t(classes) * d, "weight");
-  const float* b = TypedData<float>(env, o.Get("bias"), napi_float32_array, classes, "bias");
-  int32_t* out = TypedData<int32_t>(env, o.Get("out"), napi_int32_array, n, "out");
-  clsa_status s = clsa_probe_predict(n, d, classes, x, w, b, out);
+  clsa_status s = RunPredict(ReadPredictCall(env, info[0].As<Napi::Object>()));
   if (s != CLSA_OK) ThrowStatus(env, s);
   return env.Undefined();
+}
+
+class PredictWorker : public StatusWorker {
+ public:
+  PredictWorker(Napi::Env env, Napi::Object args, PredictCall c) : StatusWorker(env, "clsa.ProbePredictWorker", args), c_(c) {}
+
+ protected:
+  clsa_status Run() override { return RunPredict(c_); }
+
+ private:
+  PredictCall c_;
+};
+
+Napi::Value ProbePredict(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object args = info[0].As<Napi::Object>();
+  auto* w = new PredictWorker(env, args, ReadPredictCall(env, args));
+  Napi::Promise p = w->Promise();
+  w->Queue();
+  return p;
 }
 
 }  // namespace
@@ -211,6 +256,7 @@ void InitEval(Napi::Env env, Napi::Object exports) {
   exports.Set("knnTopk", Napi::Function::New(env, KnnTopk, "knnTopk"));
   exports.Set("probeTrainSync", Napi::Function::New(env, ProbeTrainSync, "probeTrainSync"));
   exports.Set("probeTrain", Napi::Function::New(env, ProbeTrain, "probeTrain"));
+  exports.Set("probePredictSync", Napi::Function::New(env, ProbePredictSync, "probePredictSync"));
   exports.Set("probePredict", Napi::Function::New(env, ProbePredict, "probePredict"));
 }
 

@@ -29,6 +29,9 @@ typedef struct clsa_knn_desc {
   int64_t d;             /* feature dimension >= 1 */
   int64_t k;             /* neighbours per test row, 1 <= k <= n_train */
   void* stream;          /* cudaStream_t, NULL = default; ignored on the CPU */
+  const int32_t* cancel; /* may be NULL; CPU: once *cancel is non-zero (set by another thread) the
+                            call stops between tiles with CLSA_ERR_CANCELLED (outputs undefined).
+                            CUDA: checked once before the launch. */
 } clsa_knn_desc;
 
 /* train [n_train, d], test [n_test, d] float; out_index [n_test, k] int32 train row indices,
@@ -55,6 +58,8 @@ typedef struct clsa_probe_desc {
   float lr;              /* Adam step size > 0 */
   float weight_decay;    /* >= 0 */
   float beta1, beta2, eps;
+  const int32_t* cancel; /* may be NULL; checked before every step: non-zero stops the call with
+                            CLSA_ERR_CANCELLED (weight and bias then hold the last completed step) */
 } clsa_probe_desc;
 
 CLSA_API clsa_status clsa_probe_train(const clsa_probe_desc* desc, const float* x, const int32_t* labels,

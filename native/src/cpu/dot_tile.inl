@@ -25,6 +25,12 @@ inline vf loadu(const float* p) {
   return v;
 }
 inline void storeu(float* p, vf v) { std::memcpy(p, &v, sizeof v); }
+typedef int vi __attribute__((vector_size(CLSA_VBYTES)));
+// Lane 0 shuffled to every lane: one broadcast (vf{} + x would add a real 0.0 first).
+inline vf splat(float x) {
+  const vf v = {x};
+  return __builtin_shuffle(v, vi{});
+}
 
 void gemm_tile(const float* a, int64_t rows, const float* bt, int64_t cols, int64_t d, float* s) {
   for (int64_t i = 0; i < rows; i += MR) {
@@ -38,7 +44,7 @@ void gemm_tile(const float* a, int64_t rows, const float* bt, int64_t cols, int6
         vf bv[NV];
         for (int v = 0; v < NV; ++v) bv[v] = loadu(b + v * VW);
         for (int r = 0; r < MR; ++r) {
-          const vf av = vf{} + a0[r * d + c];
+          const vf av = splat(a0[r * d + c]);
           for (int v = 0; v < NV; ++v) acc[r][v] += av * bv[v];
         }
       }

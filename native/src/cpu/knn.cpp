@@ -133,7 +133,12 @@ clsa_status knn_topk(const clsa_knn_desc& desc, const float* train, const float*
   }
   inverse_norms(train, nt, d, inv_train.data());
   inverse_norms(test, nq, d, inv_test.data());
+  bool cancelled = false;  // written only as true, read after the pool joins
   parallel_for((nq + kRows - 1) / kRows, [&](int64_t task, int worker) {
+    if (cancel_requested(desc.cancel)) {
+      cancelled = true;
+      return;
+    }
     const int64_t r0 = task * kRows, rows = std::min(kRows, nq - r0);
     const int64_t rows_pad = (rows + dk.mr - 1) / dk.mr * dk.mr;
     float* a = buf.data() + size_t(worker) * size_t(per_worker);
@@ -144,6 +149,10 @@ clsa_status knn_topk(const clsa_knn_desc& desc, const float* train, const float*
     Heap heaps[kRows];
     for (int64_t r = 0; r < rows; ++r) heaps[r] = Heap{out_sim + (r0 + r) * k, out_index + (r0 + r) * k, 0, k};
     for (int64_t t0 = 0; t0 < nt; t0 += tile) {
+      if ((t0 / tile) % 64 == 63 && cancel_requested(desc.cancel)) {
+        cancelled = true;
+        return;
+      }
       const int64_t cols = std::min(tile, nt - t0);
       const int64_t cols_pad = (cols + dk.cols_step - 1) / dk.cols_step * dk.cols_step;
       // Pack the tile transposed, [d, cols_pad], zero columns past the end.
@@ -173,6 +182,7 @@ clsa_status knn_topk(const clsa_knn_desc& desc, const float* train, const float*
     }
     for (int64_t r = 0; r < rows; ++r) heaps[r].sort_best_first();
   });
+  if (cancelled) return fail(CLSA_ERR_CANCELLED, "knn: cancelled");
   return CLSA_OK;
 }
 

@@ -6,6 +6,9 @@
 
 namespace clsa::cpu {
 
+// The caller's cancel flag (another thread may set it at any time).
+inline bool cancel_requested(const int32_t* flag) { return flag && __atomic_load_n(flag, __ATOMIC_RELAXED) != 0; }
+
 // s[r * cols + t] = a_r . bt[:, t] for r < rows, t < cols. a: [rows, d] row-major with rows a
 // multiple of `mr`; bt: [d, cols] (a tile of train rows, packed transposed) with cols a multiple
 // of `cols_step`.

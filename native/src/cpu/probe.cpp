@@ -41,6 +41,7 @@ clsa_status probe_train(const clsa_probe_desc& p, const float* x, const int32_t*
     double loss_sum = 0;
     int64_t batches = 0;
     for (int64_t b0 = 0; b0 < n; b0 += B) {
+      if (cancel_requested(p.cancel)) return fail(CLSA_ERR_CANCELLED, "probe: cancelled at epoch %d", e);
       const int64_t rows = std::min(B, n - b0);
       // Forward: logits in double (C is small), softmax, per-row loss.
       parallel_for((rows + 15) / 16, [&](int64_t t, int) {

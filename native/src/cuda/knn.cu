@@ -142,6 +142,8 @@ __global__ void __launch_bounds__(kThreads) knn_kernel(const float* __restrict__
 
 clsa_status knn_topk(const clsa_knn_desc& desc, const float* train, const float* test, int32_t* out_index,
                      float* out_sim) {
+  if (desc.cancel && __atomic_load_n(desc.cancel, __ATOMIC_RELAXED) != 0)
+    return fail(CLSA_ERR_CANCELLED, "knn: cancelled");
   CLSA_TRY(use_device(desc.device_index));
   cudaStream_t stream = static_cast<cudaStream_t>(desc.stream);
   float* inv = nullptr;
