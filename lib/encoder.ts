@@ -1,10 +1,7 @@
 // A trained encoder: the query backbone of a ClsaModel plus the image normalisation it was
 // trained with. Saved as safetensors weights + a JSON config that other tools can read.
-import * as fs from 'fs';
-import * as path from 'path';
 import { ClsaModel, ModelConfig, ResolvedModelConfig } from './model';
-import { readSafetensors, writeSafetensors } from './safetensors';
-import { writeDirAtomic, writeFileAtomicSync } from './fsutil';
+import { loadModelFiles, saveModelFiles } from './modelfile';
 import { checkInt, describe } from './validate';
 
 export const ENCODER_FORMAT = 'clsa-encoder';
@@ -32,7 +29,6 @@ export interface EncoderConfigFile {
   normalization: ImageNormalization;
   /** Image size the encoder was trained at (any size >= 8 works; this one is the reference). */
   imageSize: [number, number];
-  weights: string;
   tensors: Record<string, { shape: number[]; description: string }>;
 }
 
@@ -108,20 +104,21 @@ export class Encoder {
   async save(dir: string): Promise<void> {
     const st = this.model.state();
     const q = st.buffers.query_params, s = st.buffers.query_bn_stats;
-    const cfg: EncoderConfigFile = {
+    const config: Omit<EncoderConfigFile, 'weights'> = {
       format: ENCODER_FORMAT, version: ENCODER_FORMAT_VERSION, model: this.model.config, featureDim: this.featureDim,
-      normalization: this.normalization, imageSize: this.imageSize, weights: 'model.safetensors',
+      normalization: this.normalization, imageSize: this.imageSize,
       tensors: {
         query_params: { shape: [q.length], description: 'query encoder parameters (backbone + projection head), flat, in the order of native/include/clsa/model.h' },
         query_bn_stats: { shape: [s.length], description: 'batch-norm running mean and variance of the query encoder, flat, per BN layer mean[c] then var[c]' },
       },
     };
-    await writeDirAtomic(dir, (tmp) => {
-      writeSafetensors(path.join(tmp, 'model.safetensors'), {
+    await saveModelFiles(dir, {
+      config: config as unknown as Record<string, unknown>,
+      tensors: {
         query_params: { dtype: 'F32', shape: [q.length], data: q },
         query_bn_stats: { dtype: 'F32', shape: [s.length], data: s },
-      }, { format: ENCODER_FORMAT, arch: this.model.config.arch, featureDim: String(this.featureDim) });
-      writeFileAtomicSync(path.join(tmp, 'config.json'), JSON.stringify(cfg, null, 2) + '\n');
+      },
+      metadata: { format: ENCODER_FORMAT, arch: this.model.config.arch, featureDim: String(this.featureDim) },
     });
   }
 
@@ -137,24 +134,17 @@ export class Encoder {
 /** Loads an encoder written by `encoder.save(dir)` (or the `model/` folder of `clsa train`). */
 export function loadEncoder(dir: string): Encoder {
   if (typeof dir !== 'string') throw new TypeError(`dir: expected a directory path but got ${describe(dir)}`);
-  const cfgPath = path.join(dir, 'config.json');
-  if (!fs.existsSync(cfgPath)) throw new Error(`loadEncoder: ${cfgPath} does not exist (expected a directory written by encoder.save)`);
-  let cfg: EncoderConfigFile;
-  try {
-    cfg = JSON.parse(fs.readFileSync(cfgPath, 'utf8')) as EncoderConfigFile;
-  } catch (e) {
-    throw new Error(`loadEncoder: ${cfgPath} is not valid JSON (${(e as Error).message})`);
-  }
-  if (cfg.format !== ENCODER_FORMAT) throw new Error(`loadEncoder: ${cfgPath} has format ${describe(cfg.format)}, expected '${ENCODER_FORMAT}'`);
+  const files = loadModelFiles(dir);
+  const cfg = files.config as unknown as EncoderConfigFile;
+  if (cfg.format !== ENCODER_FORMAT) throw new Error(`loadEncoder: ${dir}/config.json has format ${describe(cfg.format)}, expected '${ENCODER_FORMAT}'`);
   if (cfg.version > ENCODER_FORMAT_VERSION)
-    throw new Error(`loadEncoder: ${cfgPath} is format version ${cfg.version}; this clsa reads up to ${ENCODER_FORMAT_VERSION}`);
-  const weights = readSafetensors(path.join(dir, cfg.weights ?? 'model.safetensors'));
+    throw new Error(`loadEncoder: ${dir}/config.json is format version ${cfg.version}; this clsa reads up to ${ENCODER_FORMAT_VERSION}`);
   const fresh = ClsaModel.create(cfg.model as ModelConfig);
   const state = fresh.state();
   fresh.dispose();
   for (const name of ['query_params', 'query_bn_stats']) {
-    const t = weights.tensors[name];
-    if (!t) throw new Error(`loadEncoder: ${cfg.weights} has no tensor '${name}'`);
+    const t = files.tensors[name];
+    if (!t) throw new Error(`loadEncoder: ${dir}/model.safetensors has no tensor '${name}'`);
     const want = state.buffers[name].length;
     if (t.dtype !== 'F32' || t.data.length !== want)
       throw new Error(`loadEncoder: tensor '${name}' should be F32 with ${want} values for this config but is ${t.dtype} with ${t.data.length}`);

@@ -36,3 +36,7 @@ export { ClsaModel, cosineLr, ARCHS } from './model';
 export type { Arch, ModelConfig, ResolvedModelConfig, StepViews, StepResult, ModelState } from './model';
 export { saveModelFiles, loadModelFiles, MODEL_CONFIG_FILE, MODEL_WEIGHTS_FILE, MODEL_FORMAT_VERSION } from './modelfile';
 export type { ModelFiles } from './modelfile';
+export { trainClsa, AbortError, epochLr, permutation } from './train';
+export type { TrainOptions, TrainResult, ProgressInfo, EpochInfo, CropsOption } from './train';
+export { Encoder, loadEncoder, toEncoderInput, imageStatistics, ENCODER_FORMAT } from './encoder';
+export type { ImageNormalization, UInt8Images, EncoderConfigFile } from './encoder';

@@ -133,7 +133,8 @@ function resolveCrops(crops: CropsOption, imageSize: number, norm: ImageNormaliz
   // at 28 pixels an unscaled sigma of 2 would erase most of a garment.
   const r = Math.min(1, imageSize / 224);
   const blur = { sigma: [0.1 * r, 2 * r] as [number, number], p: 0.5 };
-  const withNorm = (v: ViewSpec): ViewSpec => ({ mean: norm.mean, std: norm.std, blur, ...v, ...overrides });
+  // The encoder takes sides >= 8: the smallest reference crops of small images are raised to 8.
+  const withNorm = (v: ViewSpec): ViewSpec => ({ mean: norm.mean, std: norm.std, blur, ...v, ...overrides, size: Math.max(8, (overrides.size ?? v.size)) });
   if (crops === 'single' || crops === 'multi') {
     const p = cropPresets(crops, imageSize);
     const key = withNorm(p.key), weak = p.weak.map(withNorm), strong = p.strong.map(withNorm);

@@ -1,0 +1,164 @@
+// trainClsa: progress callbacks, bit-exact resume, abort, encoder save/load, the CLI end to end.
+import { execFileSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { AbortError, loadEncoder, trainClsa, TrainOptions } from '../lib';
+import { encodeIdx } from '../lib/idx';
+
+// A small labelled data set with class structure: class c is a bright bar at row 2c.
+function makeData(n: number, size = 16, seed = 1) {
+  const data = new Uint8Array(n * size * size);
+  const labels = new Int32Array(n);
+  let s = seed >>> 0;
+  const rnd = () => { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; return s / 4294967296; };
+  for (let i = 0; i < n; i++) {
+    const c = i % 4;
+    labels[i] = c;
+    for (let y = 0; y < size; y++)
+      for (let x = 0; x < size; x++) {
+        const bar = Math.abs(y - (3 + 3 * c)) <= 1 ? 200 : 30;
+        data[(i * size + y) * size + x] = Math.min(255, Math.max(0, bar + Math.round((rnd() - 0.5) * 60)));
+      }
+  }
+  return { images: { data, shape: [n, size, size, 1] as [number, number, number, number] }, labels };
+}
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'clsa-train-'));
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+const base = (): TrainOptions => ({
+  data: makeData(64), evalData: makeData(32, 16, 7), epochs: 2, batchSize: 16, width: 8, queueSize: 48, seed: 5,
+  evaluate: { every: 1, k: 10 },
+});
+
+test('progress and epoch callbacks report every step with finite numbers', async () => {
+  const steps: number[] = [];
+  const epochs: number[] = [];
+  const r = await trainClsa({
+    ...base(),
+    onProgress: (p) => {
+      steps.push(p.globalStep);
+      expect(Number.isFinite(p.loss) && Number.isFinite(p.nceLoss) && Number.isFinite(p.ddmLoss)).toBe(true);
+      expect(p.loss).toBeCloseTo(p.nceLoss + p.ddmLoss, 3);
+      expect(p.steps).toBe(4);
+      expect(p.imagesPerSecond).toBeGreaterThan(0);
+      expect(p.lr).toBeGreaterThan(0);
+    },
+    onEpochEnd: (e) => { epochs.push(e.epoch); expect(e.knnAccuracy).toBeGreaterThanOrEqual(0); },
+  });
+  expect(steps).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+  expect(epochs).toEqual([0, 1]);
+  expect(r.history).toHaveLength(2);
+  expect(r.history[1].lr).toBeLessThan(r.history[0].lr);  // cosine schedule
+  const f = await r.encoder.embed(makeData(8).images);
+  expect(f.shape).toEqual([8, r.encoder.featureDim]);
+  expect(Array.from(f.data).every(Number.isFinite)).toBe(true);
+  r.encoder.dispose();
+});
+
+test('resuming from a checkpoint gives bit-identical weights (2 epochs vs 1 + resume + 1)', async () => {
+  const a = await trainClsa({ ...base(), checkpoint: { dir: path.join(tmp, 'a') } });
+  const wa = a.model.state();
+  a.encoder.dispose();
+
+  const controller = new AbortController();
+  const ckpt = path.join(tmp, 'b');
+  await expect(trainClsa({
+    ...base(), signal: controller.signal, checkpoint: { dir: ckpt },
+    onEpochEnd: (e) => { if (e.epoch === 0) controller.abort(); },
+  })).rejects.toThrow(AbortError);
+  const meta = JSON.parse(fs.readFileSync(path.join(ckpt, 'checkpoint.json'), 'utf8'));
+  expect(meta.epoch).toBe(1);
+
+  const c = await trainClsa({ ...base(), resume: ckpt });
+  const wc = c.model.state();
+  for (const name of Object.keys(wa.buffers)) {
+    const x = wa.buffers[name], y = wc.buffers[name];
+    expect(y.length).toBe(x.length);
+    expect(Buffer.from(y.buffer, y.byteOffset, y.byteLength).equals(Buffer.from(x.buffer, x.byteOffset, x.byteLength))).toBe(true);
+  }
+  expect(wc.queuePointer).toBe(wa.queuePointer);
+  expect(wc.step).toBe(wa.step);
+  expect(c.history.map((h) => h.loss)).toEqual(a.history.map((h) => h.loss));
+  c.encoder.dispose();
+});
+
+test('abort stops within one step, rejects with AbortError, and leaves the last checkpoint resumable', async () => {
+  const dir = path.join(tmp, 'abort');
+  const controller = new AbortController();
+  let stepsAfterAbort = -1;
+  let before = '';
+  const p = trainClsa({
+    ...base(), epochs: 3, signal: controller.signal, checkpoint: { dir },
+    onProgress: (s) => {
+      if (stepsAfterAbort >= 0) stepsAfterAbort++;
+      if (s.globalStep === 5) { before = fs.readFileSync(path.join(dir, 'checkpoint.json'), 'utf8'); controller.abort(); stepsAfterAbort = 0; }
+    },
+  });
+  await expect(p).rejects.toMatchObject({ name: 'AbortError' });
+  expect(stepsAfterAbort).toBe(0);
+  expect(fs.readFileSync(path.join(dir, 'checkpoint.json'), 'utf8')).toBe(before);
+  expect(fs.readdirSync(tmp).filter((f) => f.includes('.tmp'))).toEqual([]);
+  const r = await trainClsa({ ...base(), epochs: 3, resume: dir });
+  expect(r.history).toHaveLength(3);
+  r.encoder.dispose();
+});
+
+test('an already aborted signal rejects before any work', async () => {
+  const c = new AbortController();
+  c.abort();
+  await expect(trainClsa({ ...base(), signal: c.signal })).rejects.toThrow(/aborted/);
+});
+
+test('bad options are clear errors', async () => {
+  await expect(trainClsa({ ...base(), batchSize: 12 })).rejects.toThrow(/options\.batchSize: expected a multiple of options\.splitBN = 8 .* but got 12/);
+  await expect(trainClsa({ ...base(), epochs: 0 })).rejects.toThrow(/options\.epochs: expected an integer in \[1, 1000000\] but got 0/);
+  await expect(trainClsa({ ...base(), arch: 'vgg' as never })).rejects.toThrow(/options\.arch: expected one of 'resnet-mini', 'resnet18' but got the string "vgg"/);
+  await expect(trainClsa({ ...base(), batchSize: 128 })).rejects.toThrow(/options\.batchSize: expected at most the 64 training images but got 128/);
+});
+
+test('encoder.save + loadEncoder reproduce the embeddings exactly', async () => {
+  const r = await trainClsa({ ...base(), epochs: 1 });
+  const dir = path.join(tmp, 'model');
+  await r.encoder.save(dir);
+  const imgs = makeData(12, 16, 3).images;
+  const a = await r.encoder.embed(imgs);
+  r.encoder.dispose();
+  const e = loadEncoder(dir);
+  const b = await e.embed(imgs);
+  expect(Array.from(b.data)).toEqual(Array.from(a.data));
+  const cfg = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'));
+  expect(cfg.format).toBe('clsa-encoder');
+  expect(() => loadEncoder(path.join(tmp, 'nothing-here'))).toThrow(/no such model directory/);
+  await expect(e.embed({ data: new Uint8Array(16 * 16 * 3), shape: [1, 16, 16, 3] })).rejects.toThrow(/expected 1 channels .* but got 3/);
+  e.dispose();
+});
+
+test('clsa train + clsa eval --model end to end on a few hundred images', () => {
+  const dataDir = path.join(tmp, 'idx');
+  fs.mkdirSync(dataDir);
+  const tr = makeData(256, 16, 11), te = makeData(64, 16, 12);
+  const write = (name: string, buf: Uint8Array) => fs.writeFileSync(path.join(dataDir, name), buf);
+  write('train-images-idx3-ubyte', encodeIdx([256, 16, 16], tr.images.data));
+  write('train-labels-idx1-ubyte', encodeIdx([256], Uint8Array.from(tr.labels)));
+  write('t10k-images-idx3-ubyte', encodeIdx([64, 16, 16], te.images.data));
+  write('t10k-labels-idx1-ubyte', encodeIdx([64], Uint8Array.from(te.labels)));
+  const out = path.join(tmp, 'run');
+  const cli = path.join(__dirname, '..', 'dist', 'cli.js');
+  const stdout = execFileSync(process.execPath, [cli, 'train', '--data', dataDir, '--out', out, '--epochs', '2', '--batch-size', '32',
+    '--eval-every', '1', '--queue-size', '64', '--quiet'], { encoding: 'utf8' });
+  expect(stdout).toMatch(/held-out kNN accuracy \(k=200, t=0\.1\): \d+\.\d\d%/);
+  expect(stdout).toMatch(/raw-pixel kNN accuracy on the same split: +\d+\.\d\d%/);
+  const metrics = fs.readFileSync(path.join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  expect(metrics).toHaveLength(2);
+  for (const m of metrics) for (const k of ['epoch', 'loss', 'nceLoss', 'ddmLoss', 'knnAccuracy']) expect(typeof m[k]).toBe('number');
+  const html = fs.readFileSync(path.join(out, 'report.html'), 'utf8');
+  expect(html).toMatch(/<svg/);
+  expect(html).toMatch(/data:image\/png;base64,/);
+  expect(html).toContain(metrics[1].loss.toFixed(2));
+  expect(html).not.toMatch(/(src|href)="https?:/);
+  const evalOut = execFileSync(process.execPath, [cli, 'eval', '--model', path.join(out, 'model'), '--data', dataDir, '--json', '-k', '20'], { encoding: 'utf8' });
+  const ev = JSON.parse(evalOut);
+  expect(ev.knn.accuracy).toBeGreaterThan(0.25);  // 4 balanced classes: chance is 0.25
+}, 300000);
