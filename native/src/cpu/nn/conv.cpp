@@ -44,15 +44,16 @@ void unfold(const ConvShape& s, const float* x, int64_t n0, int64_t nb, float* r
           for (int64_t oy = 0; oy < ho; ++oy) {
             const int64_t iy = oy * s.stride - s.pad + ky;
             if (iy < 0 || iy >= s.h) {
-              std::memset(run, 0, sizeof(float) * size_t(wo));
+              for (int64_t ox = 0; ox < wo; ++ox) run[ox] = 0.0f;
             } else {
               const float* in = img + iy * s.w;
               if (s.stride == 1) {
                 const int64_t off = kx - s.pad;
                 const int64_t lo = std::min<int64_t>(wo, std::max<int64_t>(0, -off));
                 const int64_t hi = std::max<int64_t>(lo, std::min<int64_t>(wo, s.w - off));
+                // short runs: plain loops beat memcpy calls
                 for (int64_t ox = 0; ox < lo; ++ox) run[ox] = 0.0f;
-                if (hi > lo) std::memcpy(run + lo, in + lo + off, sizeof(float) * size_t(hi - lo));
+                for (int64_t ox = lo; ox < hi; ++ox) run[ox] = in[ox + off];
                 for (int64_t ox = hi; ox < wo; ++ox) run[ox] = 0.0f;
               } else {
                 for (int64_t ox = 0; ox < wo; ++ox) {
@@ -78,7 +79,8 @@ void im2col_panels(const ConvShape& s, const float* x, int64_t n0, int64_t nb, i
     int64_t c = base;
     for (int64_t j = 0; j < len;) {
       const int64_t p = c / nr, o = c % nr, take = std::min(len - j, nr - o);
-      std::memcpy(out + (p * kd + r) * nr + o, v + j, sizeof(float) * size_t(take));
+      float* dst = out + (p * kd + r) * nr + o;
+      for (int64_t q = 0; q < take; ++q) dst[q] = v[j + q];
       j += take;
       c += take;
     }
