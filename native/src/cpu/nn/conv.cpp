@@ -5,6 +5,7 @@
 #include "conv.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <vector>
 
@@ -22,7 +23,8 @@ struct Chunks {
 Chunks plan(const ConvShape& s) {
   const int64_t pix = s.ho() * s.wo();
   // ~4k output pixels per chunk keeps col (kdim x pixels) near L2/L3 size; at least one image.
-  int64_t per = std::max<int64_t>(1, 4096 / std::max<int64_t>(1, pix));
+  static const int64_t target = getenv("CLSA_CONV_CHUNK") ? atoi(getenv("CLSA_CONV_CHUNK")) : (1 << 18);
+  int64_t per = std::max<int64_t>(1, target / std::max<int64_t>(1, pix * s.kdim()));
   const int64_t threads = pool_threads();
   // Enough chunks to keep every worker busy when the batch is small.
   while (per > 1 && (s.n + per - 1) / per < threads * 2) per = (per + 1) / 2;
