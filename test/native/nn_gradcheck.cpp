@@ -212,6 +212,19 @@ static void check_bn() {
                  1e-3, 1e-4);
     expect_close("  BN dgamma", dg, fd_grad(gd, [&](const D& v) { return bn_ref(s, xd, v, bd); }, rd), 1e-4, 1e-4);
     expect_close("  BN dbeta", db, fd_grad(bd, [&](const D& v) { return bn_ref(s, xd, gd, v); }, rd), 1e-4, 1e-4);
+    // Fused BN + ReLU: forward clamps, backward masks by the ReLU's output.
+    {
+      V yr(count), m2(mean.size()), i2(mean.size()), dxr(count), dg2(size_t(s.c), 0.0f), db2(size_t(s.c), 0.0f);
+      bn_forward_train(s, x.data(), g.data(), b.data(), yr.data(), m2.data(), i2.data(), nullptr, nullptr, 0.1f, true);
+      auto ref = [&](const D& v) {
+        D o = bn_ref(s, v, gd, bd);
+        for (auto& e : o) e = e > 0 ? e : 0;
+        return o;
+      };
+      expect_close("  BN+ReLU fwd", yr, ref(xd), 1e-5, 1e-5);
+      bn_backward(s, x.data(), g.data(), m2.data(), i2.data(), r.data(), dxr.data(), dg2.data(), db2.data(), yr.data());
+      expect_close("  BN+ReLU dx (finite differences)", dxr, fd_grad(xd, ref, rd, 1e-5), 1e-3, 1e-4);
+    }
     // Evaluation: running statistics, one group.
     V ye(count);
     bn_forward_eval(s, x.data(), g.data(), b.data(), rm.data(), rv.data(), ye.data());

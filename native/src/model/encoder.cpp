@@ -32,22 +32,22 @@ void conv_bn(const ConvSpec& cs, const BnSpec& bs, const float* params, float* s
   if (mode.train) {
     nn::bn_forward_train(b, pre.data(), params + bs.gamma, params + bs.beta, y, sized(mean, bs.c * b.groups),
                          sized(invstd, bs.c * b.groups), mode.update_running ? stats + bs.mean : nullptr,
-                         mode.update_running ? stats + bs.var : nullptr, mode.momentum);
+                         mode.update_running ? stats + bs.var : nullptr, mode.momentum, relu);
   } else {
-    nn::bn_forward_eval(b, pre.data(), params + bs.gamma, params + bs.beta, stats + bs.mean, stats + bs.var, y);
+    nn::bn_forward_eval(b, pre.data(), params + bs.gamma, params + bs.beta, stats + bs.mean, stats + bs.var, y, relu);
   }
-  if (relu) nn::relu_forward(y, y, count);
 }
 
-// BN backward in place on g, then conv backward into dx (may be null).
+// BN backward from gin (masked by relu_out when the BN fed a ReLU) into gtmp (may alias gin),
+// then conv backward into dx (may be null).
 void bn_conv_backward(const ConvSpec& cs, const BnSpec& bs, const float* params, const float* x, int64_t n, int64_t h,
-                      int64_t w, int64_t groups, const Buf& pre, const Buf& mean, const Buf& invstd, float* g,
-                      float* dx, float* grads) {
+                      int64_t w, int64_t groups, const Buf& pre, const Buf& mean, const Buf& invstd, const float* gin,
+                      const float* relu_out, float* gtmp, float* dx, float* grads) {
   const nn::ConvShape s = shape(cs, n, h, w);
   const nn::BnShape b{bs.c, n, s.ho() * s.wo(), groups, 0.0f};
-  nn::bn_backward(b, pre.data(), params + bs.gamma, mean.data(), invstd.data(), g, g, grads + bs.gamma,
-                  grads + bs.beta);
-  nn::conv_backward(s, x, params + cs.w, g, dx, grads + cs.w);
+  nn::bn_backward(b, pre.data(), params + bs.gamma, mean.data(), invstd.data(), gin, gtmp, grads + bs.gamma,
+                  grads + bs.beta, relu_out);
+  nn::conv_backward(s, x, params + cs.w, gtmp, dx, grads + cs.w);
 }
 
 }  // namespace
@@ -118,28 +118,27 @@ void encoder_backward(const Arch& a, const float* params, const Trace& t, const 
     const float* x = i == 0 ? t.a0.data() : t.blocks[i - 1].out.data();
     const int64_t out_count = b.conv2.cout * n * bt.ho * bt.wo, in_count = b.conv1.cin * n * bt.h * bt.w;
     float* d = g.cur.data();
-    nn::relu_backward(bt.out.data(), d, d, out_count);
-    float* dx_sc = sized(g.dx, in_count);
+    nn::relu_backward(bt.out.data(), d, d, out_count);  // the ReLU after the residual add
+    float* tmp = sized(g.s, out_count);
+    float* dx_sc = nullptr;
     if (b.down) {
-      float* s = sized(g.s, out_count);
-      std::memcpy(s, d, sizeof(float) * size_t(out_count));
-      bn_conv_backward(b.conv_sc, b.bn_sc, params, x, n, bt.h, bt.w, t.groups, bt.cs, bt.ms, bt.is, s, dx_sc, grads);
-    } else {
-      std::memcpy(dx_sc, d, sizeof(float) * size_t(out_count));
+      dx_sc = sized(g.dx, in_count);
+      bn_conv_backward(b.conv_sc, b.bn_sc, params, x, n, bt.h, bt.w, t.groups, bt.cs, bt.ms, bt.is, d, nullptr, tmp,
+                       dx_sc, grads);
     }
     float* da = sized(g.a, out_count);
-    bn_conv_backward(b.conv2, b.bn2, params, bt.a1.data(), n, bt.ho, bt.wo, t.groups, bt.c2, bt.m2, bt.i2, d, da,
-                     grads);
-    nn::relu_backward(bt.a1.data(), da, da, out_count);
+    bn_conv_backward(b.conv2, b.bn2, params, bt.a1.data(), n, bt.ho, bt.wo, t.groups, bt.c2, bt.m2, bt.i2, d, nullptr,
+                     tmp, da, grads);
     float* dx = sized(g.next, in_count);
-    bn_conv_backward(b.conv1, b.bn1, params, x, n, bt.h, bt.w, t.groups, bt.c1, bt.m1, bt.i1, da, dx, grads);
-    for (int64_t j = 0; j < in_count; ++j) dx[j] += dx_sc[j];
+    bn_conv_backward(b.conv1, b.bn1, params, x, n, bt.h, bt.w, t.groups, bt.c1, bt.m1, bt.i1, da, bt.a1.data(), da, dx,
+                     grads);
+    const float* skip = b.down ? dx_sc : d;  // identity shortcut: the gradient passes unchanged
+    for (int64_t j = 0; j < in_count; ++j) dx[j] += skip[j];
     std::swap(g.cur, g.next);
   }
   float* d = g.cur.data();
-  const int64_t count = a.stem.cout * n * t.h * t.w;
-  nn::relu_backward(t.a0.data(), d, d, count);
-  bn_conv_backward(a.stem, a.stem_bn, params, t.x.data(), n, t.h, t.w, t.groups, t.c0, t.m0, t.i0, d, nullptr, grads);
+  bn_conv_backward(a.stem, a.stem_bn, params, t.x.data(), n, t.h, t.w, t.groups, t.c0, t.m0, t.i0, d, t.a0.data(), d,
+                   nullptr, grads);
 }
 
 }  // namespace clsa::model

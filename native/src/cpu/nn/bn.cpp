@@ -1,6 +1,7 @@
 // Split batch norm: one pool task per channel; statistics accumulated in float64.
 #include "bn.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "../threadpool.h"
@@ -8,7 +9,7 @@
 namespace clsa::cpu::nn {
 
 void bn_forward_train(const BnShape& s, const float* x, const float* gamma, const float* beta, float* y, float* mean,
-                      float* invstd, float* running_mean, float* running_var, float momentum) {
+                      float* invstd, float* running_mean, float* running_var, float momentum, bool relu) {
   const int64_t per = s.n / s.groups * s.hw, plane = s.n * s.hw;
   parallel_for(s.c, [&](int64_t c, int) {
     double mean_acc = 0, var_acc = 0;
@@ -28,7 +29,10 @@ void bn_forward_train(const BnShape& s, const float* x, const float* gamma, cons
       mean[c * s.groups + g] = float(mu);
       invstd[c * s.groups + g] = is;
       const float a = gamma[c] * is, b = beta[c] - float(mu) * a;
-      for (int64_t i = 0; i < per; ++i) ys[i] = xs[i] * a + b;
+      if (relu)
+        for (int64_t i = 0; i < per; ++i) ys[i] = std::max(xs[i] * a + b, 0.0f);
+      else
+        for (int64_t i = 0; i < per; ++i) ys[i] = xs[i] * a + b;
       mean_acc += mu;
       var_acc += per > 1 ? ss / double(per - 1) : var;
     }
@@ -40,19 +44,22 @@ void bn_forward_train(const BnShape& s, const float* x, const float* gamma, cons
 }
 
 void bn_forward_eval(const BnShape& s, const float* x, const float* gamma, const float* beta, const float* running_mean,
-                     const float* running_var, float* y) {
+                     const float* running_var, float* y, bool relu) {
   const int64_t plane = s.n * s.hw;
   parallel_for(s.c, [&](int64_t c, int) {
     const float a = float(gamma[c] / std::sqrt(double(running_var[c]) + s.eps));
     const float b = beta[c] - running_mean[c] * a;
     const float* xs = x + c * plane;
     float* ys = y + c * plane;
-    for (int64_t i = 0; i < plane; ++i) ys[i] = xs[i] * a + b;
+    if (relu)
+      for (int64_t i = 0; i < plane; ++i) ys[i] = std::max(xs[i] * a + b, 0.0f);
+    else
+      for (int64_t i = 0; i < plane; ++i) ys[i] = xs[i] * a + b;
   });
 }
 
 void bn_backward(const BnShape& s, const float* x, const float* gamma, const float* mean, const float* invstd,
-                 const float* dy, float* dx, float* dgamma, float* dbeta) {
+                 const float* dy, float* dx, float* dgamma, float* dbeta, const float* relu_out) {
   const int64_t per = s.n / s.groups * s.hw, plane = s.n * s.hw;
   parallel_for(s.c, [&](int64_t c, int) {
     double dg = 0, db = 0;
@@ -60,6 +67,11 @@ void bn_backward(const BnShape& s, const float* x, const float* gamma, const flo
       const float* xs = x + c * plane + g * per;
       const float* dys = dy + c * plane + g * per;
       float* dxs = dx + c * plane + g * per;
+      if (relu_out) {  // mask in place first (dx is this group's own slice, so this is safe)
+        const float* ro = relu_out + c * plane + g * per;
+        for (int64_t i = 0; i < per; ++i) dxs[i] = ro[i] > 0.0f ? dys[i] : 0.0f;
+        dys = dxs;
+      }
       const float mu = mean[c * s.groups + g], is = invstd[c * s.groups + g];
       double sdy = 0, sdyx = 0;
       for (int64_t i = 0; i < per; ++i) {

@@ -18,13 +18,15 @@ struct BnShape {
 // non-null they are updated as torch's SplitBatchNorm does: every group updates its own copy
 // with `momentum` (unbiased variance) and the copies are averaged, i.e.
 // r = (1 - momentum) r + momentum * mean_g(stat_g).
+// With `relu` the output is max(y, 0) (the fused BN + ReLU of a conv block).
 void bn_forward_train(const BnShape& s, const float* x, const float* gamma, const float* beta, float* y, float* mean,
-                      float* invstd, float* running_mean, float* running_var, float momentum);
+                      float* invstd, float* running_mean, float* running_var, float momentum, bool relu = false);
 // Evaluation mode: the running statistics, no split.
 void bn_forward_eval(const BnShape& s, const float* x, const float* gamma, const float* beta, const float* running_mean,
-                     const float* running_var, float* y);
+                     const float* running_var, float* y, bool relu = false);
 // dx (overwritten), dgamma/dbeta (+=) from dy and the saved statistics. dx may alias dy.
+// With `relu_out` (the fused ReLU's output) dy is first masked by relu_out > 0.
 void bn_backward(const BnShape& s, const float* x, const float* gamma, const float* mean, const float* invstd,
-                 const float* dy, float* dx, float* dgamma, float* dbeta);
+                 const float* dy, float* dx, float* dgamma, float* dbeta, const float* relu_out = nullptr);
 
 }  // namespace clsa::cpu::nn

@@ -21,50 +21,56 @@ struct Chunks {
 
 Chunks plan(const ConvShape& s) {
   const int64_t pix = s.ho() * s.wo();
-  // ~4k output pixels per chunk keeps col (kdim x pixels) near L2/L3 size; at least one image.
-  int64_t per = std::max<int64_t>(1, 4096 / std::max<int64_t>(1, pix));
+  // ~2 MB of unfolded columns (kd x pixels floats) per chunk keeps col in L2 while the GEMM
+  // streams it (measured on the 2-core build machine: 4x smaller or larger chunks were slower);
+  // at least one image.
+  constexpr int64_t kColFloats = int64_t(1) << 19;
+  int64_t per = std::max<int64_t>(1, kColFloats / std::max<int64_t>(1, pix * s.kdim()));
   const int64_t threads = pool_threads();
   // Enough chunks to keep every worker busy when the batch is small.
   while (per > 1 && (s.n + per - 1) / per < threads * 2) per = (per + 1) / 2;
   return {per, (s.n + per - 1) / per};
 }
 
-// Unfolds images n0 .. n0+nb: for every row r = (c*k + ky)*k + kx of the column matrix and every
-// output row (i, oy), hands the run of wo values (columns base .. base+wo, base = (i*ho + oy)*wo)
-// to store(r, base, run). The layout of the column matrix is the store's business.
+// Unfolds images n0 .. n0+nb: for every output row (i, oy) and every row r = (c*k + ky)*k + kx of
+// the column matrix, hands the run of wo values (columns base .. base+wo, base = (i*ho + oy)*wo) to
+// store(r, base, run). Output rows outermost: all kd rows of a run land close together in both
+// packed layouts, so every cache line is completed while it is hot. The layout is the store's.
 template <class Store>
 void unfold(const ConvShape& s, const float* x, int64_t n0, int64_t nb, float* run, Store&& store) {
   const int64_t ho = s.ho(), wo = s.wo(), hw = s.h * s.w, plane = s.n * hw;
-  for (int64_t c = 0; c < s.cin; ++c)
-    for (int64_t ky = 0; ky < s.k; ++ky)
-      for (int64_t kx = 0; kx < s.k; ++kx) {
-        const int64_t r = (c * s.k + ky) * s.k + kx;
-        for (int64_t i = 0; i < nb; ++i) {
-          const float* img = x + c * plane + (n0 + i) * hw;
-          for (int64_t oy = 0; oy < ho; ++oy) {
-            const int64_t iy = oy * s.stride - s.pad + ky;
-            if (iy < 0 || iy >= s.h) {
-              std::memset(run, 0, sizeof(float) * size_t(wo));
+  for (int64_t i = 0; i < nb; ++i)
+    for (int64_t oy = 0; oy < ho; ++oy) {
+      const int64_t base = (i * ho + oy) * wo;
+      for (int64_t c = 0; c < s.cin; ++c) {
+        const float* img = x + c * plane + (n0 + i) * hw;
+        for (int64_t ky = 0; ky < s.k; ++ky) {
+          const int64_t iy = oy * s.stride - s.pad + ky;
+          const bool inside = iy >= 0 && iy < s.h;
+          const float* in = img + iy * s.w;
+          for (int64_t kx = 0; kx < s.k; ++kx) {
+            const int64_t r = (c * s.k + ky) * s.k + kx;
+            if (!inside) {
+              for (int64_t ox = 0; ox < wo; ++ox) run[ox] = 0.0f;
+            } else if (s.stride == 1) {
+              // short runs: plain loops beat memcpy calls
+              const int64_t off = kx - s.pad;
+              const int64_t lo = std::min<int64_t>(wo, std::max<int64_t>(0, -off));
+              const int64_t hi = std::max<int64_t>(lo, std::min<int64_t>(wo, s.w - off));
+              for (int64_t ox = 0; ox < lo; ++ox) run[ox] = 0.0f;
+              for (int64_t ox = lo; ox < hi; ++ox) run[ox] = in[ox + off];
+              for (int64_t ox = hi; ox < wo; ++ox) run[ox] = 0.0f;
             } else {
-              const float* in = img + iy * s.w;
-              if (s.stride == 1) {
-                const int64_t off = kx - s.pad;
-                const int64_t lo = std::min<int64_t>(wo, std::max<int64_t>(0, -off));
-                const int64_t hi = std::max<int64_t>(lo, std::min<int64_t>(wo, s.w - off));
-                for (int64_t ox = 0; ox < lo; ++ox) run[ox] = 0.0f;
-                if (hi > lo) std::memcpy(run + lo, in + lo + off, sizeof(float) * size_t(hi - lo));
-                for (int64_t ox = hi; ox < wo; ++ox) run[ox] = 0.0f;
-              } else {
-                for (int64_t ox = 0; ox < wo; ++ox) {
-                  const int64_t ix = ox * s.stride - s.pad + kx;
-                  run[ox] = (ix >= 0 && ix < s.w) ? in[ix] : 0.0f;
-                }
+              for (int64_t ox = 0; ox < wo; ++ox) {
+                const int64_t ix = ox * s.stride - s.pad + kx;
+                run[ox] = (ix >= 0 && ix < s.w) ? in[ix] : 0.0f;
               }
             }
-            store(r, (i * ho + oy) * wo, run, wo);
+            store(r, base, run, wo);
           }
         }
       }
+    }
 }
 
 // The column matrix col[kd][cols] as GEMM operand B packed in column panels of nr:
@@ -78,7 +84,8 @@ void im2col_panels(const ConvShape& s, const float* x, int64_t n0, int64_t nb, i
     int64_t c = base;
     for (int64_t j = 0; j < len;) {
       const int64_t p = c / nr, o = c % nr, take = std::min(len - j, nr - o);
-      std::memcpy(out + (p * kd + r) * nr + o, v + j, sizeof(float) * size_t(take));
+      float* dst = out + (p * kd + r) * nr + o;
+      for (int64_t q = 0; q < take; ++q) dst[q] = v[j + q];
       j += take;
       c += take;
     }
@@ -113,9 +120,16 @@ void col2im(const ConvShape& s, const float* dcol, int64_t n0, int64_t nb, float
             if (iy < 0 || iy >= s.h) continue;
             const float* in = row + (i * ho + oy) * wo;
             float* out = img + iy * s.w;
-            for (int64_t ox = 0; ox < wo; ++ox) {
-              const int64_t ix = ox * s.stride - s.pad + kx;
-              if (ix >= 0 && ix < s.w) out[ix] += in[ox];
+            if (s.stride == 1) {
+              const int64_t off = kx - s.pad;
+              const int64_t lo = std::min<int64_t>(wo, std::max<int64_t>(0, -off));
+              const int64_t hi = std::max<int64_t>(lo, std::min<int64_t>(wo, s.w - off));
+              for (int64_t ox = lo; ox < hi; ++ox) out[ox + off] += in[ox];
+            } else {
+              for (int64_t ox = 0; ox < wo; ++ox) {
+                const int64_t ix = ox * s.stride - s.pad + kx;
+                if (ix >= 0 && ix < s.w) out[ix] += in[ox];
+              }
             }
           }
         }
