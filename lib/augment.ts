@@ -8,7 +8,9 @@
 //   after the weak ops, on the 8-bit image, as the reference applies RandAugmentMC before
 //   ToTensor) -> ToTensor + Normalize(mean, std) -> float32 [C, size, size].
 // Geometric RandAugment ops resample with nearest neighbour (Pillow's default for rotate and
-// transform) and fill uncovered pixels with grey `fill` (default 128; configurable).
+// transform) and fill uncovered pixels with grey `fill`. DESIGN.md does not fix the fill: the
+// FixMatch-PyTorch RandAugment the CLSA code derives from passes no fillcolor (black, 0), Google's
+// FixMatch fills 128. The default here is 128 (as the issue asks); randAugment.fill = 0 gives black.
 import { backend } from './backend';
 import { native, NativeDeviceBuffer } from './native';
 import { checkEnum, checkInt, checkNumber, describe } from './validate';
