@@ -86,8 +86,11 @@ clsa_status apply_cuda(const clsa_augment_batch& b, const ViewConst* vcs) {
   int sms = 0;
   CLSA_CUDA_TRY(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, b.device_index), "cudaDeviceGetAttribute");
   const bool shared = scratch <= kSharedLimit;
-  const int64_t resident = int64_t(sms) * (shared ? std::max<int64_t>(1, std::min<int64_t>(8, kSharedLimit * 4 / scratch)) : 4);
-  const int grid = int(std::max<int64_t>(1, std::min<int64_t>(pairs, std::max<int64_t>(resident, 1) * 4)));
+  // Up to 4 blocks per SM fit (launch bounds). With shared scratch, queue a few waves so the
+  // tail balances; with global scratch, one slot per resident block keeps the slab small
+  // (224-pixel views need ~450 KB each).
+  const int64_t resident = int64_t(sms) * 4;
+  const int grid = int(std::max<int64_t>(1, std::min<int64_t>(pairs, shared ? resident * 4 : resident)));
 
   // One device allocation for the tables, the parameters, the images (when on the host) and the
   // global scratch; stream-ordered, freed right after the launch.
