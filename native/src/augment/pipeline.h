@@ -81,8 +81,8 @@ AUG_FN uint8_t blend(int in1, int in2, float alpha) {
   return clip8f(fadd(float(in1), fmul(alpha, float(in2 - in1))));
 }
 
-// Per-view constants of an executor: the normalisation as a lookup table (so "x / 255 - mean) /
-// std" is computed once, on the host) and the output tensor.
+// Per-view constants of an executor: the normalisation as a lookup table ((x / 255 - mean) / std
+// is computed once per level, on the host) and the output tensor.
 struct ViewConst {
   int32_t size;
   int32_t pad_;
