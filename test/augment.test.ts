@@ -292,3 +292,16 @@ describe('preview', () => {
     fs.rmSync(dir, { recursive: true });
   });
 });
+
+test('options.out: reused host outputs are filled in place and checked', () => {
+  const batch = randomBatch(8, 4, 12, 12, 1);
+  const views = [weakView(12), strongView(6)];
+  const fresh = augmentBatchSync(batch, views, { seed: 2 });
+  const out = [new Float32Array(4 * 144).fill(NaN), new Float32Array(4 * 36).fill(NaN)];
+  const r = augmentBatchSync(batch, views, { seed: 2, out });
+  expect(r.views[0].data).toBe(out[0]);
+  expect(Array.from(out[0])).toEqual(Array.from(fresh.views[0].data));
+  expect(Array.from(out[1])).toEqual(Array.from(fresh.views[1].data));
+  expect(() => augmentBatchSync(batch, views, { seed: 2, out: [out[0], new Float32Array(5)] })).toThrow(
+    'options.out[1]: expected a Float32Array of length 144 (shape [4, 1, 6, 6]) but got a Float32Array of length 5');
+});

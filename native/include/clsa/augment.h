@@ -83,7 +83,9 @@ typedef struct clsa_augment_view {
   float ra_p;               /* probability each drawn op is applied (0.5) */
   int32_t ra_magnitude_min; /* magnitudes uniform in [min, max], 1 <= min <= max <= 9 ([1, 9]) */
   int32_t ra_magnitude_max;
-  int32_t ra_fill;          /* grey level 0..255 for pixels the geometric ops uncover (128) */
+  int32_t ra_fill;          /* grey level 0..255 for pixels the geometric ops uncover (128; the
+                               FixMatch-PyTorch code the reference derives from leaves Pillow's
+                               default black, 0) */
   float mean[CLSA_AUGMENT_MAX_CHANNELS]; /* Normalize mean per channel (only the first C used) */
   float std[CLSA_AUGMENT_MAX_CHANNELS];  /* Normalize std per channel, > 0 */
 } clsa_augment_view;

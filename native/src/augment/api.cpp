@@ -1,11 +1,13 @@
 // C API of the augmentation pipelines: argument checks (status codes, never aborts), the
 // per-view normalisation tables, and dispatch to the CPU or CUDA executor.
+#include <algorithm>
 #include <cmath>
 #include <new>
 #include <vector>
 
 #include "augment/draw.h"
 #include "augment/executors.h"
+#include "cpu/threadpool.h"
 #include "clsa/augment.h"
 #include "internal.h"
 #ifdef CLSA_WITH_CUDA
@@ -120,8 +122,18 @@ clsa_status clsa_augment_draw(const clsa_augment_view* view, int64_t n, int32_t 
     return fail(CLSA_ERR_INVALID_ARGUMENT, "image_offset: expected >= 0 but got %lld", (long long)image_offset);
   if (view_index < 0) return fail(CLSA_ERR_INVALID_ARGUMENT, "view_index: expected >= 0 but got %d", view_index);
   if (n > 0 && !params) return fail(CLSA_ERR_INVALID_ARGUMENT, "params: expected %lld structs but got NULL", (long long)n);
-  for (int64_t i = 0; i < n; ++i)
-    aug::draw_one(*view, height, width, seed, uint64_t(image_offset + i), uint64_t(view_index), params[i]);
+  // Each image's stream is keyed by its index, so splitting the loop over threads changes nothing.
+  constexpr int64_t kChunk = 2048;
+  const int64_t chunks = (n + kChunk - 1) / kChunk;
+  auto run = [&](int64_t chunk, int) {
+    const int64_t end = std::min(n, (chunk + 1) * kChunk);
+    for (int64_t i = chunk * kChunk; i < end; ++i)
+      aug::draw_one(*view, height, width, seed, uint64_t(image_offset + i), uint64_t(view_index), params[i]);
+  };
+  if (chunks > 1)
+    cpu::parallel_for(chunks, run);
+  else if (chunks == 1)
+    run(0, 0);
   return CLSA_OK;
 }
 

@@ -81,8 +81,8 @@ AUG_FN uint8_t blend(int in1, int in2, float alpha) {
   return clip8f(fadd(float(in1), fmul(alpha, float(in2 - in1))));
 }
 
-// Per-view constants of an executor: the normalisation as a lookup table (so "x / 255 - mean) /
-// std" is computed once, on the host) and the output tensor.
+// Per-view constants of an executor: the normalisation as a lookup table ((x / 255 - mean) / std
+// is computed once per level, on the host) and the output tensor.
 struct ViewConst {
   int32_t size;
   int32_t pad_;
@@ -91,7 +91,8 @@ struct ViewConst {
 };
 
 // Scratch of one (image, view) pair. a, b: size*size*C each; t: crop_h*size*C (<= H*size*C);
-// hist: C*256 ints; misc: 64 ints; lut: C*256 bytes.
+// hist: C*256 ints; misc: 64 ints; lut: C*256 bytes; coef: two resampling tables of size *
+// (taps + 2) ints.
 struct Scratch {
   uint8_t* a;
   uint8_t* b;
@@ -99,6 +100,8 @@ struct Scratch {
   int32_t* hist;
   int32_t* misc;
   uint8_t* lut;
+  int32_t* coef;
+  int32_t taps;
 };
 
 // ---- RandomResizedCrop resampling: Pillow Resample.c (bilinear, 8 bpc) -------------------------
@@ -110,31 +113,48 @@ AUG_FN double bilinear_filter(double x) {
   return 0.0;
 }
 
-// One output coordinate's taps (precompute_coeffs + normalize_coeffs_8bpc), then the weighted sum
-// of `count` samples fetched through `at(i)`, rounded like ImagingResample{Horizontal,Vertical}_8bpc.
+// Resampling coefficients of one axis (precompute_coeffs + normalize_coeffs_8bpc): entry xx of
+// `table` (stride taps + 2) holds xmin, the tap count and the 22-bit integer weights.
+template <class Ctx>
+AUG_FN void resample_coeffs(const Ctx& ctx, int in_size, int out_size, int32_t* table, int taps) {
+  ctx.each(out_size, [&](int xx) {
+    const double scale = ddiv(double(in_size), double(out_size));
+    const double filterscale = scale < 1.0 ? 1.0 : scale;
+    const double support = filterscale;  // bilinear support 1.0 * filterscale
+    const double center = dmul(dadd(double(xx), 0.5), scale);
+    const double ss = ddiv(1.0, filterscale);
+    int xmin = int(dadd(dsub(center, support), 0.5));
+    if (xmin < 0) xmin = 0;
+    int xmax = int(dadd(dadd(center, support), 0.5));
+    if (xmax > in_size) xmax = in_size;
+    xmax -= xmin;
+    if (xmax > taps) xmax = taps;  // cannot happen: taps >= 2 * ceil(scale) + 3 (scratch_layout)
+    int32_t* e = table + xx * (taps + 2);
+    double ww = 0.0;
+    for (int x = 0; x < xmax; ++x) ww = dadd(ww, bilinear_filter(dmul(dadd(dsub(double(x + xmin), center), 0.5), ss)));
+    for (int x = 0; x < xmax; ++x) {
+      double k = bilinear_filter(dmul(dadd(dsub(double(x + xmin), center), 0.5), ss));
+      if (ww != 0.0) k = ddiv(k, ww);
+      e[2 + x] = k < 0 ? int32_t(dadd(-0.5, dmul(k, double(1 << kPrecisionBits))))
+                       : int32_t(dadd(0.5, dmul(k, double(1 << kPrecisionBits))));
+    }
+    e[0] = xmin;
+    e[1] = xmax;
+  });
+}
+
+// The weighted sum of the C channels of samples at(xmin + i), rounded as Pillow's 8 bpc passes.
 template <class At>
-AUG_FN uint8_t resample_tap(int in_size, int out_size, int xx, At at) {
-  const double scale = ddiv(double(in_size), double(out_size));
-  const double filterscale = scale < 1.0 ? 1.0 : scale;
-  const double support = filterscale;  // bilinear support 1.0 * filterscale
-  const double center = dmul(dadd(double(xx), 0.5), scale);
-  const double ss = ddiv(1.0, filterscale);
-  int xmin = int(dadd(dsub(center, support), 0.5));
-  if (xmin < 0) xmin = 0;
-  int xmax = int(dadd(dadd(center, support), 0.5));
-  if (xmax > in_size) xmax = in_size;
-  xmax -= xmin;
-  double ww = 0.0;
-  for (int x = 0; x < xmax; ++x) ww = dadd(ww, bilinear_filter(dmul(dadd(dsub(double(x + xmin), center), 0.5), ss)));
-  int32_t acc = 1 << (kPrecisionBits - 1);
-  for (int x = 0; x < xmax; ++x) {
-    double k = bilinear_filter(dmul(dadd(dsub(double(x + xmin), center), 0.5), ss));
-    if (ww != 0.0) k = ddiv(k, ww);
-    const int32_t ki = k < 0 ? int32_t(dadd(-0.5, dmul(k, double(1 << kPrecisionBits))))
-                             : int32_t(dadd(0.5, dmul(k, double(1 << kPrecisionBits))));
-    acc += int32_t(at(xmin + x)) * ki;
+AUG_FN void resample_apply(const int32_t* e, int C, At at, uint8_t* out) {
+  int32_t acc[CLSA_AUGMENT_MAX_CHANNELS];
+  for (int c = 0; c < C; ++c) acc[c] = 1 << (kPrecisionBits - 1);
+  const int xmin = e[0], count = e[1];
+  for (int x = 0; x < count; ++x) {
+    const int32_t k = e[2 + x];
+    const uint8_t* px = at(xmin + x);
+    for (int c = 0; c < C; ++c) acc[c] += int32_t(px[c]) * k;
   }
-  return clip8i(acc >> kPrecisionBits);
+  for (int c = 0; c < C; ++c) out[c] = clip8i(acc[c] >> kPrecisionBits);
 }
 
 // ---- colour ----------------------------------------------------------------------------------
@@ -192,7 +212,8 @@ AUG_FN void hue_shift_pixel(uint8_t* px, int shift) {
 }
 
 // ---- the pipeline -----------------------------------------------------------------------------
-// Ctx provides: each(n, f) (f(i) for i < n, spread over the workers of the pair), sync(),
+// Ctx provides: each(n, f) (f(i) for i < n, spread over the workers of the pair), each2d(rows,
+// cols, f(r, c)) (the same over a grid, without divisions on the CPU), sync(),
 // sum(partial) (sum over workers of per-worker partials, returned to all), atomic_add(p, v).
 
 // ImageEnhance.Brightness: blend(black, img, f).
@@ -255,17 +276,49 @@ AUG_FN void box_blur_pass(const Ctx& ctx, const uint8_t* in, uint8_t* out, int s
   const int r = int(radius);
   const uint32_t ww = uint32_t(fdiv(float(1 << 24), fadd(fmul(radius, 2.0f), 1.0f)));
   const uint32_t fw = ((1u << 24) - uint32_t(r * 2 + 1) * ww) / 2;
-  ctx.each(s * s * C, [&](int i) {
-    const int c = i % C, pix = i / C, x = pix % s, y = pix / s;
+  if constexpr (Ctx::kSequential) {
+    // One worker per image: Pillow's own running window sum along each line (the same integers).
+    const int step = vertical ? s * C : C, line_step = vertical ? C : s * C;
+    for (int line = 0; line < s; ++line)
+      for (int c = 0; c < C; ++c) {
+        const uint8_t* base = in + line * line_step + c;
+        uint8_t* dst = out + line * line_step + c;
+        auto at = [&](int q) { return int32_t(base[clampi(q, 0, s - 1) * step]); };
+        int32_t acc = 0;
+        for (int k = -r; k <= r; ++k) acc += at(k);
+        // Edges clamp; the interior reads directly (same values, fewer instructions).
+        const int lo = r + 1 < s ? r + 1 : s, hi = s - r - 1 > lo ? s - r - 1 : lo;
+        auto emit = [&](int pos, int32_t far) {
+          const uint32_t bulk = uint32_t(acc) * ww + uint32_t(far) * fw;
+          dst[pos * step] = uint8_t((bulk + (1u << 23)) >> 24);
+        };
+        for (int pos = 0; pos < lo; ++pos) {
+          emit(pos, at(pos - r - 1) + at(pos + r + 1));
+          acc += at(pos + r + 1) - at(pos - r);
+        }
+        for (int pos = lo; pos < hi; ++pos) {
+          const int32_t a = base[(pos - r - 1) * step], b = base[(pos + r + 1) * step];
+          emit(pos, a + b);
+          acc += b - int32_t(base[(pos - r) * step]);
+        }
+        for (int pos = hi; pos < s; ++pos) {
+          emit(pos, at(pos - r - 1) + at(pos + r + 1));
+          acc += at(pos + r + 1) - at(pos - r);
+        }
+      }
+    return;
+  }
+  ctx.each2d(s, s, [&](int y, int x) {
     const int pos = vertical ? y : x;
-    auto at = [&](int q) {
-      q = clampi(q, 0, s - 1);
-      return uint32_t(vertical ? in[(q * s + x) * C + c] : in[(y * s + q) * C + c]);
-    };
-    uint32_t acc = 0;
-    for (int k = -r; k <= r; ++k) acc += at(pos + k);
-    const uint32_t bulk = acc * ww + (at(pos - r - 1) + at(pos + r + 1)) * fw;
-    out[i] = uint8_t((bulk + (1u << 23)) >> 24);
+    const int step = vertical ? s * C : C;
+    const uint8_t* base = in + (vertical ? x * C : y * s * C);
+    for (int c = 0; c < C; ++c) {
+      auto at = [&](int q) { return uint32_t(base[clampi(q, 0, s - 1) * step + c]); };
+      uint32_t acc = 0;
+      for (int k = -r; k <= r; ++k) acc += at(pos + k);
+      const uint32_t bulk = acc * ww + (at(pos - r - 1) + at(pos + r + 1)) * fw;
+      out[(y * s + x) * C + c] = uint8_t((bulk + (1u << 23)) >> 24);
+    }
   });
   ctx.sync();
 }
@@ -275,21 +328,24 @@ AUG_FN void box_blur_pass(const Ctx& ctx, const uint8_t* in, uint8_t* out, int s
 template <class Ctx>
 AUG_FN void op_sharpness(const Ctx& ctx, const uint8_t* in, uint8_t* out, int s, int C, float f) {
   const float k1 = fdiv(1.0f, 13.0f), k5 = fdiv(5.0f, 13.0f);
-  ctx.each(s * s * C, [&](int i) {
-    const int c = i % C, pix = i / C, x = pix % s, y = pix / s;
-    int degenerate = in[i];
-    if (x > 0 && y > 0 && x < s - 1 && y < s - 1) {
-      auto px = [&](int xx, int yy) { return float(in[(yy * s + xx) * C + c]); };
-      auto row = [&](int yy, float kl, float kc, float kr) {
-        return fadd(fadd(fmul(px(x - 1, yy), kl), fmul(px(x, yy), kc)), fmul(px(x + 1, yy), kr));
-      };
-      float ss = 0.5f;
-      ss = fadd(ss, row(y + 1, k1, k1, k1));
-      ss = fadd(ss, row(y, k1, k5, k1));
-      ss = fadd(ss, row(y - 1, k1, k1, k1));
-      degenerate = clip8f(ss);
+  ctx.each2d(s, s, [&](int y, int x) {
+    const bool inner = x > 0 && y > 0 && x < s - 1 && y < s - 1;
+    for (int c = 0; c < C; ++c) {
+      const int i = (y * s + x) * C + c;
+      int degenerate = in[i];
+      if (inner) {
+        auto px = [&](int xx, int yy) { return float(in[(yy * s + xx) * C + c]); };
+        auto row = [&](int yy, float kl, float kc, float kr) {
+          return fadd(fadd(fmul(px(x - 1, yy), kl), fmul(px(x, yy), kc)), fmul(px(x + 1, yy), kr));
+        };
+        float ss = 0.5f;
+        ss = fadd(ss, row(y + 1, k1, k1, k1));
+        ss = fadd(ss, row(y, k1, k5, k1));
+        ss = fadd(ss, row(y - 1, k1, k1, k1));
+        degenerate = clip8f(ss);
+      }
+      out[i] = blend(degenerate, in[i], f);
     }
-    out[i] = blend(degenerate, in[i], f);
   });
   ctx.sync();
 }
@@ -299,13 +355,17 @@ template <class Ctx>
 AUG_FN void histogram(const Ctx& ctx, const uint8_t* img, int pixels, int C, int32_t* hist) {
   ctx.each(C * 256, [&](int i) { hist[i] = 0; });
   ctx.sync();
-  ctx.each(pixels * C, [&](int i) { ctx.atomic_add(&hist[(i % C) * 256 + img[i]], 1); });
+  ctx.each(pixels, [&](int i) {
+    for (int c = 0; c < C; ++c) ctx.atomic_add(&hist[c * 256 + img[i * C + c]], 1);
+  });
   ctx.sync();
 }
 
 template <class Ctx>
-AUG_FN void apply_lut(const Ctx& ctx, uint8_t* img, int count, int C, const uint8_t* lut) {
-  ctx.each(count, [&](int i) { img[i] = lut[(i % C) * 256 + img[i]]; });
+AUG_FN void apply_lut(const Ctx& ctx, uint8_t* img, int pixels, int C, const uint8_t* lut) {
+  ctx.each(pixels, [&](int i) {
+    for (int c = 0; c < C; ++c) img[i * C + c] = lut[c * 256 + img[i * C + c]];
+  });
   ctx.sync();
 }
 
@@ -333,7 +393,7 @@ AUG_FN void op_autocontrast(const Ctx& ctx, uint8_t* img, int pixels, int C, con
     }
   });
   ctx.sync();
-  apply_lut(ctx, img, pixels * C, C, sc.lut);
+  apply_lut(ctx, img, pixels, C, sc.lut);
 }
 
 // ImageOps.equalize: lut from the cumulative histogram with step = (total - last nonzero) // 256.
@@ -363,15 +423,15 @@ AUG_FN void op_equalize(const Ctx& ctx, uint8_t* img, int pixels, int C, const S
     }
   });
   ctx.sync();
-  apply_lut(ctx, img, pixels * C, C, sc.lut);
+  apply_lut(ctx, img, pixels, C, sc.lut);
 }
 
 // Nearest-neighbour affine in Pillow's 16.16 fixed point (Geometry.c affine_fixed); uncovered
 // pixels get `fill` (Image.transform's fillcolor).
 template <class Ctx>
 AUG_FN void op_affine(const Ctx& ctx, const uint8_t* in, uint8_t* out, int s, int C, const int32_t* a, int fill) {
-  ctx.each(s * s, [&](int pix) {
-    const int x = pix % s, y = pix / s;
+  ctx.each2d(s, s, [&](int y, int x) {
+    const int pix = y * s + x;
     const int64_t xx = int64_t(a[2]) + int64_t(x) * a[0] + int64_t(y) * a[1];
     const int64_t yy = int64_t(a[5]) + int64_t(x) * a[3] + int64_t(y) * a[4];
     const int64_t xi = xx >> 16, yi = yy >> 16;  // arithmetic shift: floor
@@ -399,15 +459,18 @@ AUG_FN void run_view(const Ctx& ctx, const clsa_augment_view& view, const ViewCo
   {
     const int cw = p.crop_w, ch = p.crop_h, cx = p.crop_x, cy = p.crop_y;
     uint8_t* t = sc.t;
-    ctx.each(ch * s * C, [&](int i) {
-      const int c = i % C, xx = (i / C) % s, row = i / (C * s);
-      const uint8_t* line = src + (int64_t(cy + row) * W + cx) * C + c;
-      t[i] = resample_tap(cw, s, xx, [&](int x) { return line[x * C]; });
+    int32_t* hx = sc.coef;
+    int32_t* vy = sc.coef + s * (sc.taps + 2);
+    resample_coeffs(ctx, cw, s, hx, sc.taps);
+    resample_coeffs(ctx, ch, s, vy, sc.taps);
+    ctx.sync();
+    ctx.each2d(ch, s, [&](int row, int xx) {
+      const uint8_t* line = src + (int64_t(cy + row) * W + cx) * C;
+      resample_apply(hx + xx * (sc.taps + 2), C, [&](int x) { return line + x * C; }, t + (row * s + xx) * C);
     });
     ctx.sync();
-    ctx.each(count, [&](int i) {
-      const int c = i % C, xx = (i / C) % s, yy = i / (C * s);
-      cur[i] = resample_tap(ch, s, yy, [&](int y) { return t[(y * s + xx) * C + c]; });
+    ctx.each2d(s, s, [&](int yy, int xx) {
+      resample_apply(vy + yy * (sc.taps + 2), C, [&](int y) { return t + (y * s + xx) * C; }, cur + (yy * s + xx) * C);
     });
     ctx.sync();
   }
@@ -435,9 +498,8 @@ AUG_FN void run_view(const Ctx& ctx, const clsa_augment_view& view, const ViewCo
   }
   // 5. horizontal flip.
   if (p.flip) {
-    ctx.each(count, [&](int i) {
-      const int c = i % C, x = (i / C) % s, y = i / (C * s);
-      alt[i] = cur[(y * s + (s - 1 - x)) * C + c];
+    ctx.each2d(s, s, [&](int y, int x) {
+      for (int c = 0; c < C; ++c) alt[(y * s + x) * C + c] = cur[(y * s + (s - 1 - x)) * C + c];
     });
     ctx.sync();
     uint8_t* tmp = cur; cur = alt; alt = tmp;
@@ -481,10 +543,7 @@ AUG_FN void run_view(const Ctx& ctx, const clsa_augment_view& view, const ViewCo
     }
   }
   // 7. ToTensor + Normalize, planar output.
-  ctx.each(count, [&](int i) {
-    const int c = i / pixels, pix = i % pixels;
-    out[i] = vc.lut[c][cur[pix * C + c]];
-  });
+  ctx.each2d(C, pixels, [&](int c, int pix) { out[c * pixels + pix] = vc.lut[c][cur[pix * C + c]]; });
 }
 
 }  // namespace clsa::aug

@@ -16,9 +16,15 @@ namespace clsa::aug {
 namespace {
 
 struct CpuCtx {
+  static constexpr bool kSequential = true;
   template <class F>
   void each(int n, F&& f) const {
     for (int i = 0; i < n; ++i) f(i);
+  }
+  template <class F>
+  void each2d(int rows, int cols, F&& f) const {
+    for (int r = 0; r < rows; ++r)
+      for (int c = 0; c < cols; ++c) f(r, c);
   }
   void sync() const {}
   int32_t sum(int32_t partial) const { return partial; }
@@ -31,7 +37,7 @@ clsa_status apply_cpu(const clsa_augment_batch& b, const ViewConst* vcs) {
   const int64_t n = b.n, V = b.view_count;
   if (n == 0) return CLSA_OK;
   int64_t scratch = 0;
-  for (int v = 0; v < V; ++v) scratch = std::max(scratch, scratch_layout(vcs[v].size, b.height, b.channels).total);
+  for (int v = 0; v < V; ++v) scratch = std::max(scratch, scratch_layout(vcs[v].size, b.height, b.width, b.channels).total);
   const int workers = cpu::pool_threads();
   std::vector<std::vector<uint8_t>> buffers(size_t(workers), std::vector<uint8_t>(size_t(scratch), uint8_t(0)));
   const int64_t pairs = n * V;
@@ -46,7 +52,7 @@ clsa_status apply_cpu(const clsa_augment_batch& b, const ViewConst* vcs) {
     for (int64_t pair = task * chunk; pair < end; ++pair) {
       const int64_t v = pair / n, i = pair % n;
       const ViewConst& vc = vcs[v];
-      const Scratch sc = scratch_at(base, scratch_layout(vc.size, b.height, b.channels));
+      const Scratch sc = scratch_at(base, scratch_layout(vc.size, b.height, b.width, b.channels));
       const int64_t out_elems = int64_t(vc.size) * vc.size * b.channels;
       run_view(ctx, b.views[v], vc, b.params[v * n + i], b.images + i * image_bytes, b.height, b.width, b.channels, sc,
                vc.out + i * out_elems);

@@ -19,10 +19,15 @@ constexpr int kThreads = 256;
 constexpr int64_t kSharedLimit = 48 * 1024;  // no opt-in needed below this
 
 struct CudaCtx {
+  static constexpr bool kSequential = false;
   int32_t* red;  // one shared int for block sums
   template <class F>
   __device__ __forceinline__ void each(int n, F f) const {
     for (int i = threadIdx.x; i < n; i += blockDim.x) f(i);
+  }
+  template <class F>
+  __device__ __forceinline__ void each2d(int rows, int cols, F f) const {
+    for (int i = threadIdx.x; i < rows * cols; i += blockDim.x) f(i / cols, i % cols);
   }
   __device__ __forceinline__ void sync() const { __syncthreads(); }
   __device__ __forceinline__ int32_t sum(int32_t v) const {
@@ -49,7 +54,7 @@ struct Launch {
   int64_t scratch_bytes;           // bytes per block
 };
 
-__global__ void __launch_bounds__(kThreads) augment_kernel(Launch L) {
+__global__ void __launch_bounds__(kThreads, 4) augment_kernel(Launch L) {
   extern __shared__ __align__(16) uint8_t smem[];
   __shared__ int32_t red;
   CudaCtx ctx{&red};
@@ -61,19 +66,7 @@ __global__ void __launch_bounds__(kThreads) augment_kernel(Launch L) {
     const int64_t i = pair % L.n;
     const ViewConst& vc = L.vc[v];
     const int64_t img = int64_t(vc.size) * vc.size * L.channels;
-    Scratch sc;
-    int64_t off = 0;
-    sc.hist = reinterpret_cast<int32_t*>(base + off);
-    off += align16(int64_t(L.channels) * 256 * 4);
-    sc.misc = reinterpret_cast<int32_t*>(base + off);
-    off += align16(64 * 4);
-    sc.lut = base + off;
-    off += align16(int64_t(L.channels) * 256);
-    sc.a = base + off;
-    off += align16(img);
-    sc.b = base + off;
-    off += align16(img);
-    sc.t = base + off;
+    const Scratch sc = scratch_at(base, scratch_layout(vc.size, L.height, L.width, L.channels));
     run_view(ctx, L.view[v], vc, L.params[pair], L.images + i * image_bytes, L.height, L.width, L.channels, sc,
              vc.out + i * img);
     __syncthreads();  // the next pair reuses the scratch
@@ -87,14 +80,17 @@ clsa_status apply_cuda(const clsa_augment_batch& b, const ViewConst* vcs) {
   cudaStream_t stream = static_cast<cudaStream_t>(b.stream);
   const int64_t n = b.n, V = b.view_count, pairs = n * V;
   int64_t scratch = 0;
-  for (int v = 0; v < V; ++v) scratch = std::max(scratch, scratch_layout(vcs[v].size, b.height, b.channels).total);
+  for (int v = 0; v < V; ++v) scratch = std::max(scratch, scratch_layout(vcs[v].size, b.height, b.width, b.channels).total);
   scratch = align16(scratch);
 
   int sms = 0;
   CLSA_CUDA_TRY(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, b.device_index), "cudaDeviceGetAttribute");
   const bool shared = scratch <= kSharedLimit;
-  const int64_t resident = int64_t(sms) * (shared ? std::max<int64_t>(1, std::min<int64_t>(8, kSharedLimit * 4 / scratch)) : 4);
-  const int grid = int(std::max<int64_t>(1, std::min<int64_t>(pairs, std::max<int64_t>(resident, 1) * 4)));
+  // Up to 4 blocks per SM fit (launch bounds). With shared scratch, queue a few waves so the
+  // tail balances; with global scratch, one slot per resident block keeps the slab small
+  // (224-pixel views need ~450 KB each).
+  const int64_t resident = int64_t(sms) * 4;
+  const int grid = int(std::max<int64_t>(1, std::min<int64_t>(pairs, shared ? resident * 4 : resident)));
 
   // One device allocation for the tables, the parameters, the images (when on the host) and the
   // global scratch; stream-ordered, freed right after the launch.
