@@ -145,7 +145,11 @@ function parityHead() {
     const dx = { weak: up(x.weak), strong: up(x.strong.length ? x.strong : new Float32Array(1)), keys: up(x.keys), queue: up(x.queue) };
     try {
       for (const p of PREC) {
+        // bf16's 8-bit mantissa on Q and X alone moves the strong rows' DDM gradient (a difference
+        // of near-equal softmax averages) by ~2.9e-3 relative (float64 emulation, NOTES.md), so
+        // 3e-3 would flap; 1e-2 there still catches any indexing or pipelining bug (O(1) errors).
         const tolL = p === 'fp32' ? 1e-5 : 3e-3, tolG = p === 'fp32' ? 1e-4 : 3e-3;
+        const tolGS = p === 'bf16' ? 1e-2 : tolG;
         let g;
         try {
           g = gpuHead(c, dx, p);
@@ -163,7 +167,7 @@ function parityHead() {
         // Accuracy is an argmax: a near-tie may flip under rounding, allow one row in fp32.
         const accTol = (p === 'fp32' ? 1.01 : 0.02 * c.W * c.N + 1.01) / (c.W * c.N);
         const pass = m.loss <= tolL && m.nce <= tolL && (c.S === 0 ? m.ddm === 0 : m.ddm <= tolL) &&
-          m.gW <= tolG && m.gS <= tolG && m.acc <= accTol;
+          m.gW <= tolG && m.gS <= tolGS && m.acc <= accTol;
         record('head', shape, p, m, pass);
       }
       // The public API with DeviceTensors (gradients stay on the device) and host + 'cuda'.
