@@ -17,11 +17,14 @@ namespace {
 constexpr int BM = kSimtRows, BN = kSimtTileN, DS = kSimtSlice, DC = 32, NT = 256;
 static_assert(BM == 16 * 4 && BN == 16 * 2 && DS == 16 * 8, "thread (rg, cg) tiling assumes 16 x 16 threads");
 static_assert(NT == 256, "16 x 16 threads");
+static_assert((BM + 4) % 4 == 0, "float4 rows of Qt and Pt");
 
 __global__ __launch_bounds__(NT) void sweep_simt_kernel(SweepArgs a) {
-  __shared__ float Qs[BM][DC + 1];
+  // Q and P are stored transposed ([e][row], [col][row]) so that a thread's four rows are one
+  // 16-byte load; rows padded to 68 floats (a multiple of 4 keeps float4 alignment).
+  __shared__ __align__(16) float Qt[DC][BM + 4];
   __shared__ float Xs[BN][DC + 1];
-  __shared__ float Ps[BM][BN + 1];
+  __shared__ __align__(16) float Pt[BN][BM + 4];
   __shared__ float Xv[BN][DS + 1];
   const int tid = threadIdx.x, rg = tid >> 4, cg = tid & 15;
   const int64_t slot0 = int64_t(blockIdx.x) * BM;
@@ -54,7 +57,7 @@ __global__ __launch_bounds__(NT) void sweep_simt_kernel(SweepArgs a) {
         const int64_t slot = slot0 + r, gd = e0 + e;
         float v = 0.0f;
         if (slot < a.slots && gd < a.d) v = q[(slot < a.m ? slot : slot - a.m) * a.ldq + gd];
-        Qs[r][e] = v;
+        Qt[e][r] = v;
       }
       for (int idx = tid; idx < BN * DC; idx += NT) {
         const int c = idx / DC, e = idx % DC;
@@ -67,17 +70,19 @@ __global__ __launch_bounds__(NT) void sweep_simt_kernel(SweepArgs a) {
 #pragma unroll 8
       for (int e = 0; e < DC; ++e) {
         const float x0 = Xs[cg][e], x1 = Xs[cg + 16][e];
+        const float4 q4 = *reinterpret_cast<const float4*>(&Qt[e][rg * 4]);
+        const float qv[4] = {q4.x, q4.y, q4.z, q4.w};
 #pragma unroll
         for (int r = 0; r < 4; ++r) {
-          const float qv = Qs[rg * 4 + r][e];
-          s[r][0] = fmaf(qv, x0, s[r][0]);
-          s[r][1] = fmaf(qv, x1, s[r][1]);
+          s[r][0] = fmaf(qv[r], x0, s[r][0]);
+          s[r][1] = fmaf(qv[r], x1, s[r][1]);
         }
       }
       __syncthreads();
     }
 
     // Own-key logit, mask past the end, online softmax (log2 domain), P to shared memory.
+    float p[4][2];
 #pragma unroll
     for (int r = 0; r < 4; ++r) {
       float z[2];
@@ -97,9 +102,11 @@ __global__ __launch_bounds__(NT) void sweep_simt_kernel(SweepArgs a) {
       lrow[r] = lrow[r] * f + (p0 + p1);
 #pragma unroll
       for (int i = 0; i < 8; ++i) o[r][i] *= f;
-      Ps[rg * 4 + r][cg] = p0;
-      Ps[rg * 4 + r][cg + 16] = p1;
+      p[r][0] = p0;
+      p[r][1] = p1;
     }
+    *reinterpret_cast<float4*>(&Pt[cg][rg * 4]) = make_float4(p[0][0], p[1][0], p[2][0], p[3][0]);
+    *reinterpret_cast<float4*>(&Pt[cg + 16][rg * 4]) = make_float4(p[0][1], p[1][1], p[2][1], p[3][1]);
 
     // O += P X over this slice of D.
     for (int idx = tid; idx < BN * DS; idx += NT) {
@@ -115,12 +122,12 @@ __global__ __launch_bounds__(NT) void sweep_simt_kernel(SweepArgs a) {
       float x[8];
 #pragma unroll
       for (int i = 0; i < 8; ++i) x[i] = Xv[c][cg + 16 * i];
+      const float4 p4 = *reinterpret_cast<const float4*>(&Pt[c][rg * 4]);
+      const float pv[4] = {p4.x, p4.y, p4.z, p4.w};
 #pragma unroll
-      for (int r = 0; r < 4; ++r) {
-        const float p = Ps[rg * 4 + r][c];
+      for (int r = 0; r < 4; ++r)
 #pragma unroll
-        for (int i = 0; i < 8; ++i) o[r][i] = fmaf(p, x[i], o[r][i]);
-      }
+        for (int i = 0; i < 8; ++i) o[r][i] = fmaf(pv[r], x[i], o[r][i]);
     }
     __syncthreads();
   }
