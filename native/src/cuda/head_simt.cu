@@ -18,14 +18,27 @@ constexpr int BM = kSimtRows, BN = kSimtTileN, DS = kSimtSlice, DC = 32, NT = 25
 static_assert(BM == 16 * 4 && BN == 16 * 2 && DS == 16 * 8, "thread (rg, cg) tiling assumes 16 x 16 threads");
 static_assert(NT == 256, "16 x 16 threads");
 static_assert((BM + 4) % 4 == 0, "float4 rows of Qt and Pt");
+static_assert(DS % DC == 0, "resident Q is read in DC chunks");
 
+constexpr int QLD = BM + 4;  // row stride of the transposed Q and P tiles (float4-aligned rows)
+
+// Dynamic shared memory: Qt [DQ][QLD] | Xs [BN][DC+1] | Pt [BN][QLD] | Xv [BN][DS+1], where
+// DQ = DS when Q stays resident (D <= 128: loaded once, not once per tile) and DC otherwise.
+constexpr size_t smem_floats(bool resident) {
+  return size_t(resident ? DS : DC) * QLD + size_t(BN) * (DC + 1) + size_t(BN) * QLD + size_t(BN) * (DS + 1);
+}
+static_assert((size_t(DS) * QLD * 4) % 16 == 0 && (size_t(DC) * QLD * 4) % 16 == 0 && (size_t(BN) * (DC + 1) * 4) % 16 == 0,
+              "Pt must start 16-byte aligned");
+
+template <bool kResident>
 __global__ __launch_bounds__(NT) void sweep_simt_kernel(SweepArgs a) {
   // Q and P are stored transposed ([e][row], [col][row]) so that a thread's four rows are one
-  // 16-byte load; rows padded to 68 floats (a multiple of 4 keeps float4 alignment).
-  __shared__ __align__(16) float Qt[DC][BM + 4];
-  __shared__ float Xs[BN][DC + 1];
-  __shared__ __align__(16) float Pt[BN][BM + 4];
-  __shared__ float Xv[BN][DS + 1];
+  // 16-byte load.
+  extern __shared__ float4 smem4[];
+  float* const qt_base = reinterpret_cast<float*>(smem4);
+  float (*Xs)[DC + 1] = reinterpret_cast<float (*)[DC + 1]>(qt_base + (kResident ? DS : DC) * QLD);
+  float (*Pt)[QLD] = reinterpret_cast<float (*)[QLD]>(&Xs[BN][0]);
+  float (*Xv)[DS + 1] = reinterpret_cast<float (*)[DS + 1]>(&Pt[BN][0]);
   const int tid = threadIdx.x, rg = tid >> 4, cg = tid & 15;
   const int64_t slot0 = int64_t(blockIdx.x) * BM;
   const int sp = blockIdx.y;
@@ -48,17 +61,24 @@ __global__ __launch_bounds__(NT) void sweep_simt_kernel(SweepArgs a) {
     for (int i = 0; i < 8; ++i) o[r][i] = 0.0f;
   }
 
+  // Q rows for e0..e0+rows into qt[e - e0][row] (zero past D and past the slots).
+  auto load_q = [&](int64_t e0, int rows) {
+    for (int idx = tid; idx < BM * rows; idx += NT) {
+      const int r = idx / rows, e = idx % rows;
+      const int64_t slot = slot0 + r, gd = e0 + e;
+      float v = 0.0f;
+      if (slot < a.slots && gd < a.d) v = q[(slot < a.m ? slot : slot - a.m) * a.ldq + gd];
+      qt_base[e * QLD + r] = v;
+    }
+  };
+  if (kResident) load_q(0, DS);  // visible after the first __syncthreads below
+
   for (int64_t t = t0; t < t1; ++t) {
     const int64_t j0 = t * BN;
     float s[4][2] = {};
     for (int64_t e0 = 0; e0 < a.d; e0 += DC) {
-      for (int idx = tid; idx < BM * DC; idx += NT) {
-        const int r = idx / DC, e = idx % DC;
-        const int64_t slot = slot0 + r, gd = e0 + e;
-        float v = 0.0f;
-        if (slot < a.slots && gd < a.d) v = q[(slot < a.m ? slot : slot - a.m) * a.ldq + gd];
-        Qt[e][r] = v;
-      }
+      if (!kResident) load_q(e0, DC);
+      const float* Qt = kResident ? qt_base + e0 * QLD : qt_base;
       for (int idx = tid; idx < BN * DC; idx += NT) {
         const int c = idx / DC, e = idx % DC;
         const int64_t j = j0 + c, gd = e0 + e;
@@ -70,7 +90,7 @@ __global__ __launch_bounds__(NT) void sweep_simt_kernel(SweepArgs a) {
 #pragma unroll 8
       for (int e = 0; e < DC; ++e) {
         const float x0 = Xs[cg][e], x1 = Xs[cg + 16][e];
-        const float4 q4 = *reinterpret_cast<const float4*>(&Qt[e][rg * 4]);
+        const float4 q4 = *reinterpret_cast<const float4*>(Qt + e * QLD + rg * 4);
         const float qv[4] = {q4.x, q4.y, q4.z, q4.w};
 #pragma unroll
         for (int r = 0; r < 4; ++r) {
@@ -162,7 +182,14 @@ clsa_status launch_sweep_simt(const SweepArgs& a, cudaStream_t stream) {
     return fail(CLSA_ERR_UNSUPPORTED, "fused head (fp32): grid of %lld x %d x %lld blocks is too large",
                 (long long)rowblocks, a.splits, (long long)slices);
   dim3 grid(unsigned(rowblocks), unsigned(a.splits), unsigned(slices));
-  sweep_simt_kernel<<<grid, NT, 0, stream>>>(a);
+  if (a.d <= DS) {
+    const size_t smem = smem_floats(true) * sizeof(float);  // 64256 bytes: fits sm_75's 64 KB too
+    CLSA_CUDA_TRY(cudaFuncSetAttribute(sweep_simt_kernel<true>, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem)),
+                  "cudaFuncSetAttribute(sweep_simt_kernel)");
+    sweep_simt_kernel<true><<<grid, NT, smem, stream>>>(a);
+  } else {
+    sweep_simt_kernel<false><<<grid, NT, smem_floats(false) * sizeof(float), stream>>>(a);
+  }
   CLSA_CUDA_LAUNCH_CHECK("sweep_simt_kernel");
   return CLSA_OK;
 }
