@@ -41,10 +41,10 @@ function writeResults() {
   }
 }
 const log = (...a) => console.log(...a);
-function stage(name, fn) {
+async function stage(name, fn) {
   const t0 = Date.now();
   try {
-    fn();
+    await fn();
   } catch (e) {
     results.errors.push({ stage: name, message: String(e && e.stack || e) });
     log(`!! stage ${name} failed: ${e && e.message}`);
@@ -91,9 +91,9 @@ function makeInputs(seed, c) {
   return { weak: q(W * N), strong: q(S * N), keys: q(N), queue: unitRows(rng, K, D) };
 }
 
-function cpuHead(c, x) {
+function cpuHead(c, x, reference = false) {
   const gw = new Float32Array(c.W * c.N * c.D), gs = new Float32Array(c.S * c.N * c.D), st = new Float32Array(4);
-  nat.headSync({
+  (reference ? nat.headReference : nat.headSync)({
     n: c.N, d: c.D, k: c.K, w: c.W, s: c.S, temperature: c.tau, ddmTemperature: c.tau2, ddmWeight: c.alpha,
     normalize: c.normalize, precision: 0,
     weak: x.weak, strong: c.S > 0 ? x.strong : null, keys: x.keys, queue: x.queue, gradWeak: gw,
@@ -181,6 +181,12 @@ function parityHead() {
         const pass = m.loss <= tolL && m.nce <= tolL && (c.S === 0 ? m.ddm === 0 : m.ddm <= tolL) &&
           m.gW <= tolG && m.gS <= tolGS && m.acc <= accTol;
         record('head', shape, p, m, pass);
+        // Small shapes: the fp32 kernel against the float64 reference as well.
+        if (p === 'fp32' && (c.W + c.S) * c.N * (c.N + c.K) <= 4e6) {
+          const r64 = cpuHead(c, x, true);
+          const m64 = { loss: relErr(g.stats[0], r64.stats[0]), gW: relNorm(g.gw, r64.gw), gS: c.S > 0 ? relNorm(g.gs, r64.gs) : 0 };
+          record('head64', shape, p, m64, m64.loss <= 1e-5 && m64.gW <= 1e-4 && m64.gS <= 1e-4);
+        }
       }
       // The public API with DeviceTensors (gradients stay on the device) and host + 'cuda'.
       if (c.S > 0 && c.D <= 128) {
@@ -204,6 +210,26 @@ function parityHead() {
     } finally {
       Object.values(dx).forEach((t) => t.dispose());
     }
+  }
+}
+
+// clsaHead (the Promise API: HeadWorker on a libuv thread) with DeviceTensors.
+async function parityAsync() {
+  const c = { W: 2, S: 2, N: 33, D: 70, K: 1000, tau: 0.2, tau2: 0.3, alpha: 1, normalize: true };
+  const x = makeInputs(4321, c);
+  const ref = cpuHead(c, x);
+  const shp = (d, r) => DeviceTensor.fromHost({ data: d, shape: r });
+  const di = { weak: shp(x.weak, [c.W, c.N, c.D]), strong: shp(x.strong, [c.S, c.N, c.D]),
+               keys: shp(x.keys, [c.N, c.D]), queue: shp(x.queue, [c.K, c.D]) };
+  try {
+    const rs = await Promise.all([0, 1, 2].map(() => lib.clsaHead(di, { ddmTemperature: c.tau2 })));
+    for (const r of rs) {
+      const m = { loss: relErr(r.loss, ref.stats[0]), gS: relNorm(r.gradStrong.toHost().data, ref.gs) };
+      r.gradWeak.dispose(); r.gradStrong.dispose();
+      record('async', 'W2 S2 N33 D70 K1000 x3 concurrent', 'fp32', m, m.loss <= 1e-5 && m.gS <= 1e-4);
+    }
+  } finally {
+    Object.values(di).forEach((t) => t.dispose());
   }
 }
 
@@ -374,7 +400,8 @@ function exportForTorch() {
 }
 
 // ---------------------------------------------------------------------------------------------
-stage('backend', () => {
+(async () => {
+await stage('backend', () => {
   const b = lib.backend();
   results.backend = b;
   log(`clsa ${b.version}  cuda compiled=${b.cudaCompiled} state=${b.cudaState} runtime=${b.cudaRuntimeVersion} driver=${b.cudaDriverVersion}`);
@@ -392,14 +419,16 @@ if (!results.backend || !results.backend.cudaUsable) {
 }
 
 if (!flag('--no-parity')) {
-  stage('parity head', parityHead);
-  stage('parity ema', parityMomentum);
-  stage('parity enqueue', parityEnqueue);
-  stage('parity scan', parityScan);
+  await stage('parity head', parityHead);
+  await stage('parity async', parityAsync);
+  await stage('parity ema', parityMomentum);
+  await stage('parity enqueue', parityEnqueue);
+  await stage('parity scan', parityScan);
 }
 const failed = results.parity.filter((r) => !r.pass).length;
 log(`parity: ${results.parity.length - failed}/${results.parity.length} PASS`);
-if (!QUICK && !flag('--no-timing')) stage('timing', timing);
-if (!QUICK && (!DRY || flag('--export'))) stage('export for torch', exportForTorch);
+if (!QUICK && !flag('--no-timing')) await stage('timing', timing);
+if (!QUICK && (!DRY || flag('--export'))) await stage('export for torch', exportForTorch);
 writeResults();
 process.exit(failed > 0 || results.errors.length > 0 ? 1 : 0);
+})();
