@@ -395,6 +395,27 @@ size_t mma_smem_bytes(MmaKind kind) {
   return size_t(BM + 2 * BN) * DT * esz;
 }
 
+template <MmaKind K>
+int blocks_per_sm() {
+  const size_t smem = mma_smem_bytes(K);
+  int n = 0;
+  if (cudaFuncSetAttribute(sweep_mma_kernel<K>, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem)) != cudaSuccess ||
+      cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, sweep_mma_kernel<K>, NT, smem) != cudaSuccess) {
+    cudaGetLastError();
+    return 1;
+  }
+  return n > 0 ? n : 1;
+}
+
+int mma_blocks_per_sm(MmaKind kind) {
+  switch (kind) {
+    case MmaKind::TF32: return blocks_per_sm<MmaKind::TF32>();
+    case MmaKind::BF16: return blocks_per_sm<MmaKind::BF16>();
+    case MmaKind::FP16: return blocks_per_sm<MmaKind::FP16>();
+  }
+  return 1;
+}
+
 clsa_status launch_sweep_mma(MmaKind kind, const SweepArgs& a, cudaStream_t stream) {
   switch (kind) {
     case MmaKind::TF32: return launch<MmaKind::TF32>(a, stream);

@@ -175,6 +175,23 @@ __global__ __launch_bounds__(NT) void sweep_simt_kernel(SweepArgs a) {
 
 }  // namespace
 
+int simt_blocks_per_sm(int64_t d) {
+  int n = 0;
+  cudaError_t e;
+  if (d <= DS) {
+    const size_t smem = smem_floats(true) * sizeof(float);
+    e = cudaFuncSetAttribute(sweep_simt_kernel<true>, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem));
+    if (e == cudaSuccess) e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, sweep_simt_kernel<true>, NT, smem);
+  } else {
+    e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, sweep_simt_kernel<false>, NT, smem_floats(false) * sizeof(float));
+  }
+  if (e != cudaSuccess) {
+    cudaGetLastError();
+    return 1;
+  }
+  return n > 0 ? n : 1;
+}
+
 clsa_status launch_sweep_simt(const SweepArgs& a, cudaStream_t stream) {
   const int64_t rowblocks = (a.slots + BM - 1) / BM;
   const int64_t slices = (a.d + DS - 1) / DS;
