@@ -5,9 +5,10 @@
 // fragments; X tiles stream through a two-stage cp.async pipeline (zero-filled past the end
 // of X and past the row's valid elements) into XOR-swizzled shared memory. Per tile:
 //   S = Q X^T          (mma, fp32 accumulators)
-//   z = S * log2(e)/t  (one rounded multiply: the own-key logit is taken from the same S)
-//   online max/sum, O *= 2^(m_old - m_new)
-//   P = 2^(z - m) rounded to the input format in registers, O += P X (mma, X^T via ldmatrix.trans)
+//   running max m = fl(max S * log2(e)/t) (the own-key logit is read from the same S)
+//   O *= 2^(m_old - m_new), P = 2^(S * log2(e)/t - m) (one FFMA + ex2 per element)
+//   P rounded to the input format in registers, O += P X (mma, X^T via ldmatrix.trans)
+// Own-key and end-of-X checks only run in the tiles that need them.
 // 16-bit: mma.m16n8k16 (two m16n8k8 on sm_75 for fp16), ldmatrix. tf32: mma.m16n8k8 with
 // scalar swizzled loads; the k order of P X is permuted so that the S accumulator fragment is
 // directly the A fragment (column 2t <-> k = t, column 2t+1 <-> k = t+4).
@@ -190,6 +191,22 @@ __device__ __forceinline__ void load_q(T* qs, const SweepArgs& a, int64_t slot0,
   }
 }
 
+// The thread holding column `o` of accumulator row half H (rows g / g+8) stores it. The value
+// is selected with compile-time indices only, so the accumulators stay in registers.
+template <int H, int NB>
+__device__ __forceinline__ void record_own(const float (&sacc)[NB][4], int o, int t4, float* dst) {
+  // Arithmetic masks rather than selects: a select chain gets turned back into a runtime index
+  // (and the accumulators into local memory). S is finite here, so 0 * S = 0 exactly.
+  const float odd = float(o & 1), even = 1.0f - odd;
+  float v = 0.0f;
+#pragma unroll
+  for (int nb = 0; nb < NB; ++nb) {
+    const float hit = float((o >> 3) == nb);
+    v += hit * (even * sacc[nb][2 * H] + odd * sacc[nb][2 * H + 1]);
+  }
+  if (((o >> 1) & 3) == t4) *dst = v;
+}
+
 template <MmaKind K>
 __global__ __launch_bounds__(NT) void sweep_mma_kernel(SweepArgs a) {
   using T = typename Traits<K>::T;
@@ -284,17 +301,21 @@ __global__ __launch_bounds__(NT) void sweep_mma_kernel(SweepArgs a) {
         }
     }
 
-    // Own-key logit from this product, mask columns past N + K, scale into the log2 domain.
+    // Own-key logit from this product: only the one tile holding row h's key does any work.
     const int64_t j0 = t * BN;
+    {
+      const int64_t off0 = own_col[0] - j0, off1 = own_col[1] - j0;
+      if (off0 >= 0 && off0 < BN) record_own<0>(sacc, int(off0), t4, a.own + slot_of[0]);
+      if (off1 >= 0 && off1 < BN) record_own<1>(sacc, int(off1), t4, a.own + slot_of[1]);
+    }
+    // Columns past N + K exist only in the last tile.
+    if (j0 + BN > a.c) {
 #pragma unroll
-    for (int nb = 0; nb < NB; ++nb)
+      for (int nb = 0; nb < NB; ++nb)
 #pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        const int h = e >> 1;
-        const int64_t j = j0 + nb * 8 + 2 * t4 + (e & 1);
-        if (j == own_col[h]) a.own[slot_of[h]] = sacc[nb][e];
-        sacc[nb][e] = j < a.c ? __fmul_rn(sacc[nb][e], scale[h]) : -INFINITY;
-      }
+        for (int e = 0; e < 4; ++e)
+          if (j0 + nb * 8 + 2 * t4 + (e & 1) >= a.c) sacc[nb][e] = -INFINITY;
+    }
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
       float mx = -INFINITY;
@@ -302,14 +323,18 @@ __global__ __launch_bounds__(NT) void sweep_mma_kernel(SweepArgs a) {
       for (int nb = 0; nb < NB; ++nb) mx = fmaxf(mx, fmaxf(sacc[nb][2 * h], sacc[nb][2 * h + 1]));
       mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
       mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
-      const float mnew = fmaxf(mrow[h], mx);
+      // Rounding is monotonic and scale > 0, so fl(max_j s_j * scale) = max_j fl(s_j * scale): the
+      // running max (log2 domain) is exactly the number the combine step compares the own logit
+      // with, while P itself takes one FFMA per element.
+      const float mnew = fmaxf(mrow[h], __fmul_rn(mx, scale[h]));
       const float f = exp2f(mrow[h] - mnew);  // 0 at the first tile
       mrow[h] = mnew;
+      const float sc = scale[h], neg = -mnew;
       float sum = 0.0f;
 #pragma unroll
       for (int nb = 0; nb < NB; ++nb) {
-        sacc[nb][2 * h] = exp2f(sacc[nb][2 * h] - mnew);
-        sacc[nb][2 * h + 1] = exp2f(sacc[nb][2 * h + 1] - mnew);
+        sacc[nb][2 * h] = exp2f(fmaf(sacc[nb][2 * h], sc, neg));
+        sacc[nb][2 * h + 1] = exp2f(fmaf(sacc[nb][2 * h + 1], sc, neg));
         sum += sacc[nb][2 * h] + sacc[nb][2 * h + 1];
       }
       lrow[h] = lrow[h] * f + sum;  // per-thread partial; the quad is summed at the end
