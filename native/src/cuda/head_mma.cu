@@ -155,22 +155,29 @@ __device__ __forceinline__ uint32_t pack2<MmaKind::FP16>(float lo, float hi) {
   return *reinterpret_cast<uint32_t*>(&v);
 }
 
-// Copies a [BN][DT] tile of X (columns j0..j0+BN) into swizzled shared memory.
+// Copies a [BN][DT] tile of X (columns j0..j0+BN) into swizzled shared memory. A thread always
+// copies the same 16-byte chunk column of rows r0, r0 + NT/CPR, ...
 template <class T, int CE>
 __device__ __forceinline__ void load_x(T* xs, const SweepArgs& a, int64_t j0, int tid) {
-  constexpr int CPR = DT / CE;
-#pragma unroll 4
-  for (int idx = tid; idx < BN * CPR; idx += NT) {
-    const int row = idx / CPR, ch = idx % CPR;
-    const int64_t j = j0 + row, e = int64_t(ch) * CE;
-    const T* src = static_cast<const T*>(a.xk);
+  constexpr int CPR = DT / CE, RSTEP = NT / CPR;
+  static_assert(NT % CPR == 0 && BN % RSTEP == 0, "whole rows per pass");
+  const int ch = tid % CPR, r0 = tid / CPR;
+  const int64_t e = int64_t(ch) * CE;
+  const bool okk = e < a.validk, okq = e < a.validq;
+  const T* xk = static_cast<const T*>(a.xk);
+  const T* xq = static_cast<const T*>(a.xq) + e;
+#pragma unroll
+  for (int k = 0; k < BN / RSTEP; ++k) {
+    const int row = r0 + k * RSTEP;
+    const int64_t j = j0 + row;
+    const T* src = xk;
     bool ok = false;
     if (j < a.n) {
-      ok = e < a.validk;
-      if (ok) src = static_cast<const T*>(a.xk) + j * a.ldxk + e;
+      ok = okk;
+      if (ok) src = xk + j * a.ldxk + e;
     } else if (j < a.c) {
-      ok = e < a.validq;
-      if (ok) src = static_cast<const T*>(a.xq) + (j - a.n) * a.ldxq + e;
+      ok = okq;
+      if (ok) src = xq + (j - a.n) * a.ldxq;
     }
     cp16(xs + swz<CE>(row, ch * CE), src, ok);
   }
@@ -208,7 +215,7 @@ __device__ __forceinline__ void record_own(const float (&sacc)[NB][4], int o, in
 }
 
 template <MmaKind K>
-__global__ __launch_bounds__(NT) void sweep_mma_kernel(SweepArgs a) {
+__global__ __launch_bounds__(NT, K == MmaKind::TF32 ? 1 : 3) void sweep_mma_kernel(SweepArgs a) {
   using T = typename Traits<K>::T;
   constexpr int CE = Traits<K>::CE;
   constexpr bool kTf32 = K == MmaKind::TF32;
@@ -229,12 +236,13 @@ __global__ __launch_bounds__(NT) void sweep_mma_kernel(SweepArgs a) {
   if (t0 < t1) load_x<T, CE>(xs_base, a, t0 * BN, tid);
   cp_commit();
 
-  int64_t slot_of[2], own_col[2];
+  // Rows g and g + 8 of the warp's 16 (h = 0, 1): slot = slot0 + warp * 16 + g + 8h.
+  const int64_t slot_g = slot0 + warp * 16 + g;
+  int64_t own_col[2];
   float scale[2], mrow[2], lrow[2];
 #pragma unroll
   for (int h = 0; h < 2; ++h) {
-    const int64_t slot = slot0 + warp * 16 + g + 8 * h;
-    slot_of[h] = slot;
+    const int64_t slot = slot_g + 8 * h;
     own_col[h] = slot < a.m ? slot % a.n : -1;
     scale[h] = slot < a.wn ? a.scale1 : a.scale2;
     mrow[h] = -INFINITY;
@@ -305,8 +313,8 @@ __global__ __launch_bounds__(NT) void sweep_mma_kernel(SweepArgs a) {
     const int64_t j0 = t * BN;
     {
       const int64_t off0 = own_col[0] - j0, off1 = own_col[1] - j0;
-      if (off0 >= 0 && off0 < BN) record_own<0>(sacc, int(off0), t4, a.own + slot_of[0]);
-      if (off1 >= 0 && off1 < BN) record_own<1>(sacc, int(off1), t4, a.own + slot_of[1]);
+      if (off0 >= 0 && off0 < BN) record_own<0>(sacc, int(off0), t4, a.own + slot_g);
+      if (off1 >= 0 && off1 < BN) record_own<1>(sacc, int(off1), t4, a.own + slot_g + 8);
     }
     // Columns past N + K exist only in the last tile.
     if (j0 + BN > a.c) {
@@ -383,7 +391,7 @@ __global__ __launch_bounds__(NT) void sweep_mma_kernel(SweepArgs a) {
     float l = lrow[h];
     l += __shfl_xor_sync(0xffffffffu, l, 1);
     l += __shfl_xor_sync(0xffffffffu, l, 2);
-    const int64_t slot = slot_of[h];
+    const int64_t slot = slot_g + 8 * h;
     if (slot >= a.slots) continue;
     float* dst = a.state_o + (int64_t(sp) * a.slots + slot) * a.dpad;
 #pragma unroll
