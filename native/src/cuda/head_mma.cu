@@ -198,6 +198,14 @@ __device__ __forceinline__ void load_q(T* qs, const SweepArgs& a, int64_t slot0,
   }
 }
 
+// Blocks per SM the 16-bit sweeps are register-limited to: 3 on Hopper (168 registers, no
+// spills there); sm_75/sm_80 spill a little at 168, so they keep 2 (no register cap).
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 900
+constexpr int kMinBlocks16 = 1;
+#else
+constexpr int kMinBlocks16 = 3;
+#endif
+
 // The thread holding column `o` of accumulator row half H (rows g / g+8) stores it. The value
 // is selected with compile-time indices only, so the accumulators stay in registers.
 template <int H, int NB>
@@ -215,7 +223,7 @@ __device__ __forceinline__ void record_own(const float (&sacc)[NB][4], int o, in
 }
 
 template <MmaKind K>
-__global__ __launch_bounds__(NT, K == MmaKind::TF32 ? 1 : 3) void sweep_mma_kernel(SweepArgs a) {
+__global__ __launch_bounds__(NT, K == MmaKind::TF32 ? 1 : kMinBlocks16) void sweep_mma_kernel(SweepArgs a) {
   using T = typename Traits<K>::T;
   constexpr int CE = Traits<K>::CE;
   constexpr bool kTf32 = K == MmaKind::TF32;
