@@ -22,7 +22,7 @@ if [ ! -f build/Release/clsa.node ] || [ ! -f dist/index.js ]; then
 fi
 
 echo "== 1-3. backend, parity, timings (node)"
-timeout 120 node bench/gpu/run.js --out "$OUT" --data "$WORK/data"
+timeout 100 node bench/gpu/run.js --out "$OUT" --data "$WORK/data"
 rc=$?
 if [ $rc -eq 2 ]; then
   echo "== no usable GPU on this machine: parity, timings, torch and sanitizer stages skipped"
@@ -33,7 +33,7 @@ fi
 
 echo "== 4. PyTorch baseline"
 if command -v python3 >/dev/null; then
-  timeout 110 python3 bench/gpu/torch_head.py "$WORK/data" "$OUT/torch.json" --budget 75 || echo "torch stage exit status $?"
+  timeout 100 python3 bench/gpu/torch_head.py "$WORK/data" "$OUT/torch.json" --budget 65 || echo "torch stage exit status $?"
 else
   echo "python3 not found"
 fi
@@ -47,7 +47,7 @@ if [ -z "$SAN" ]; then
   echo "compute-sanitizer not found: skipped"
 else
   for tool in memcheck racecheck; do
-    if [ "$SECONDS" -gt 200 ]; then echo "$tool: skipped (time budget)"; continue; fi
+    if [ "$SECONDS" -gt 190 ]; then echo "$tool: skipped (time budget)"; continue; fi
     log="$OUT/sanitizer-$tool.log"
     timeout 45 "$SAN" --tool "$tool" --print-limit 20 node bench/gpu/run.js --quick --out "$WORK/san-$tool" > "$log" 2>&1
     echo "clsa-sanitizer-status: exit $? (124 = timed out)" >> "$log"

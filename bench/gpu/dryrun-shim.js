@@ -6,10 +6,10 @@
 'use strict';
 
 module.exports = function installDryRun(nat) {
-  const real = {
-    backend: nat.backend, headSync: nat.headSync, head: nat.head, momentumUpdate: nat.momentumUpdate,
-    queueEnqueue: nat.queueEnqueue, scanRows: nat.scanRows,
-  };
+  const names = ['DeviceBuffer', 'backend', 'headSync', 'head', 'momentumUpdate', 'queueEnqueue', 'scanRows',
+                 'cudaBenchHead', 'cudaBenchMomentum', 'cudaBenchEnqueue'];
+  const saved = Object.fromEntries(names.map((k) => [k, nat[k]]));
+  const real = saved;
   class FakeBuffer {
     constructor(deviceIndex, length) {
       this.arr = new Float32Array(length);
@@ -44,4 +44,12 @@ module.exports = function installDryRun(nat) {
   nat.cudaBenchHead = (a, sets, tm) => ({ timesMs: fake(tm), workspaceBytes: 0, freeDrop: 0 });
   nat.cudaBenchMomentum = (t, s, m, tm) => ({ timesMs: fake(tm) });
   nat.cudaBenchEnqueue = (q, k, d, keys, n, norm, tm) => ({ timesMs: fake(tm) });
+  const live = () => created.filter((b) => !b.disposed).length;
+  const created = [];
+  const Base = nat.DeviceBuffer;
+  nat.DeviceBuffer = class extends Base {
+    constructor(i, n) { super(i, n); created.push(this); }
+  };
+  // Returns an uninstaller and a counter of live (undisposed) stand-in buffers.
+  return { uninstall: () => Object.assign(nat, saved), live };
 };

@@ -29,17 +29,28 @@ const nat = native();
 const DRY = flag('--dry-run');
 if (DRY) require('./dryrun-shim')(nat);
 
-const results = { backend: null, parity: [], timing: [], memory: [], errors: [] };
+const results = { backend: null, parity: [], timing: [], errors: [] };
+fs.mkdirSync(OUT, { recursive: true });
+function writeResults() {
+  try {
+    const f = path.join(OUT, QUICK ? 'results-quick.json' : 'results.json');
+    fs.writeFileSync(f + '.tmp', JSON.stringify(results, null, 1));
+    fs.renameSync(f + '.tmp', f);
+  } catch (e) {
+    log(`could not write results: ${e.message}`);
+  }
+}
 const log = (...a) => console.log(...a);
-function stage(name, fn) {
+async function stage(name, fn) {
   const t0 = Date.now();
   try {
-    fn();
+    await fn();
   } catch (e) {
     results.errors.push({ stage: name, message: String(e && e.stack || e) });
     log(`!! stage ${name} failed: ${e && e.message}`);
   }
   log(`-- ${name}: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  writeResults();  // after every stage, so a timeout still leaves what was measured
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -80,9 +91,9 @@ function makeInputs(seed, c) {
   return { weak: q(W * N), strong: q(S * N), keys: q(N), queue: unitRows(rng, K, D) };
 }
 
-function cpuHead(c, x) {
+function cpuHead(c, x, reference = false) {
   const gw = new Float32Array(c.W * c.N * c.D), gs = new Float32Array(c.S * c.N * c.D), st = new Float32Array(4);
-  nat.headSync({
+  (reference ? nat.headReference : nat.headSync)({
     n: c.N, d: c.D, k: c.K, w: c.W, s: c.S, temperature: c.tau, ddmTemperature: c.tau2, ddmWeight: c.alpha,
     normalize: c.normalize, precision: 0,
     weak: x.weak, strong: c.S > 0 ? x.strong : null, keys: x.keys, queue: x.queue, gradWeak: gw,
@@ -124,7 +135,8 @@ function headCases() {
     { ...base, N: 100, K: 1, D: 16, W: 1, S: 2, alpha: 0 },
     { ...base, N: 5, K: 70, D: 130, W: 1, S: 1, tau: 0.1 },  // D > 128: fp32 only
   ];
-  for (let S = 0; S <= 5; S++) cases.push({ ...base, N: 16, K: 300, D: 32, W: 5, S, tau2: S % 2 ? 0.3 : 0.2 });
+  for (let S = 0; S <= 5; S++)
+    if (!QUICK || S === 0 || S === 5) cases.push({ ...base, N: 16, K: 300, D: 32, W: 5, S, tau2: S % 2 ? 0.3 : 0.2 });
   if (!QUICK) {
     cases.push({ ...base, N: 33, K: 1000, D: 70, W: 2, S: 3, normalize: false, tau: 0.07, tau2: 0.1 });
     cases.push({ ...base, N: 256, K: 4096, D: 128, W: 1, S: 1 });                // M = 512, single crop
@@ -145,7 +157,11 @@ function parityHead() {
     const dx = { weak: up(x.weak), strong: up(x.strong.length ? x.strong : new Float32Array(1)), keys: up(x.keys), queue: up(x.queue) };
     try {
       for (const p of PREC) {
+        // bf16's 8-bit mantissa on Q and X alone moves the strong rows' DDM gradient (a difference
+        // of near-equal softmax averages) by ~2.9e-3 relative (float64 emulation, NOTES.md), so
+        // 3e-3 would flap; 1e-2 there still catches any indexing or pipelining bug (O(1) errors).
         const tolL = p === 'fp32' ? 1e-5 : 3e-3, tolG = p === 'fp32' ? 1e-4 : 3e-3;
+        const tolGS = p === 'bf16' ? 1e-2 : tolG;
         let g;
         try {
           g = gpuHead(c, dx, p);
@@ -163,8 +179,14 @@ function parityHead() {
         // Accuracy is an argmax: a near-tie may flip under rounding, allow one row in fp32.
         const accTol = (p === 'fp32' ? 1.01 : 0.02 * c.W * c.N + 1.01) / (c.W * c.N);
         const pass = m.loss <= tolL && m.nce <= tolL && (c.S === 0 ? m.ddm === 0 : m.ddm <= tolL) &&
-          m.gW <= tolG && m.gS <= tolG && m.acc <= accTol;
+          m.gW <= tolG && m.gS <= tolGS && m.acc <= accTol;
         record('head', shape, p, m, pass);
+        // Small shapes: the fp32 kernel against the float64 reference as well.
+        if (p === 'fp32' && (c.W + c.S) * c.N * (c.N + c.K) <= 4e6) {
+          const r64 = cpuHead(c, x, true);
+          const m64 = { loss: relErr(g.stats[0], r64.stats[0]), gW: relNorm(g.gw, r64.gw), gS: c.S > 0 ? relNorm(g.gs, r64.gs) : 0 };
+          record('head64', shape, p, m64, m64.loss <= 1e-5 && m64.gW <= 1e-4 && m64.gS <= 1e-4);
+        }
       }
       // The public API with DeviceTensors (gradients stay on the device) and host + 'cuda'.
       if (c.S > 0 && c.D <= 128) {
@@ -191,6 +213,26 @@ function parityHead() {
   }
 }
 
+// clsaHead (the Promise API: HeadWorker on a libuv thread) with DeviceTensors.
+async function parityAsync() {
+  const c = { W: 2, S: 2, N: 33, D: 70, K: 1000, tau: 0.2, tau2: 0.3, alpha: 1, normalize: true };
+  const x = makeInputs(4321, c);
+  const ref = cpuHead(c, x);
+  const shp = (d, r) => DeviceTensor.fromHost({ data: d, shape: r });
+  const di = { weak: shp(x.weak, [c.W, c.N, c.D]), strong: shp(x.strong, [c.S, c.N, c.D]),
+               keys: shp(x.keys, [c.N, c.D]), queue: shp(x.queue, [c.K, c.D]) };
+  try {
+    const rs = await Promise.all([0, 1, 2].map(() => lib.clsaHead(di, { ddmTemperature: c.tau2 })));
+    for (const r of rs) {
+      const m = { loss: relErr(r.loss, ref.stats[0]), gS: relNorm(r.gradStrong.toHost().data, ref.gs) };
+      r.gradWeak.dispose(); r.gradStrong.dispose();
+      record('async', 'W2 S2 N33 D70 K1000 x3 concurrent', 'fp32', m, m.loss <= 1e-5 && m.gS <= 1e-4);
+    }
+  } finally {
+    Object.values(di).forEach((t) => t.dispose());
+  }
+}
+
 function parityMomentum() {
   const rng = new Rng(77);
   for (const n of [1, 3, 1000, 1000003]) {
@@ -214,7 +256,8 @@ function parityMomentum() {
 
 function parityEnqueue() {
   const rng = new Rng(91);
-  for (const [K, D, N, steps, normalize] of [[13, 5, 7, 4, false], [13, 5, 7, 4, true], [13, 5, 20, 2, true], [1000, 70, 33, 40, false], [4096, 128, 256, 20, true]]) {
+  for (const [K, D, N, steps, normalize] of [[13, 5, 7, 4, false], [13, 5, 7, 4, true], [13, 5, 20, 2, true], [1000, 70, 33, 40, false], [4096, 128, 256, 20, true]]
+    .slice(0, QUICK ? 3 : 5)) {
     const qc = new lib.Queue(K, D, { seed: 5, device: 'cpu' });
     const qg = new lib.Queue(K, D, { seed: 5, device: 'cuda' });
     try {
@@ -357,7 +400,8 @@ function exportForTorch() {
 }
 
 // ---------------------------------------------------------------------------------------------
-stage('backend', () => {
+(async () => {
+await stage('backend', () => {
   const b = lib.backend();
   results.backend = b;
   log(`clsa ${b.version}  cuda compiled=${b.cudaCompiled} state=${b.cudaState} runtime=${b.cudaRuntimeVersion} driver=${b.cudaDriverVersion}`);
@@ -366,14 +410,6 @@ stage('backend', () => {
   log(`  CPU: ${b.cpuThreads} threads, kernel ${b.cpuKernel}`);
 });
 
-fs.mkdirSync(OUT, { recursive: true });
-const writeResults = () => {
-  try {
-    fs.writeFileSync(path.join(OUT, QUICK ? 'results-quick.json' : 'results.json'), JSON.stringify(results, null, 1));
-  } catch (e) {
-    log(`could not write results: ${e.message}`);
-  }
-};
 
 if (!results.backend || !results.backend.cudaUsable) {
   log('no usable GPU: skipping parity, timing and the torch export');
@@ -383,14 +419,16 @@ if (!results.backend || !results.backend.cudaUsable) {
 }
 
 if (!flag('--no-parity')) {
-  stage('parity head', parityHead);
-  stage('parity ema', parityMomentum);
-  stage('parity enqueue', parityEnqueue);
-  stage('parity scan', parityScan);
+  await stage('parity head', parityHead);
+  await stage('parity async', parityAsync);
+  await stage('parity ema', parityMomentum);
+  await stage('parity enqueue', parityEnqueue);
+  await stage('parity scan', parityScan);
 }
 const failed = results.parity.filter((r) => !r.pass).length;
 log(`parity: ${results.parity.length - failed}/${results.parity.length} PASS`);
-if (!QUICK && !flag('--no-timing')) stage('timing', timing);
-if (!QUICK && (!DRY || flag('--export'))) stage('export for torch', exportForTorch);
+if (!QUICK && !flag('--no-timing')) await stage('timing', timing);
+if (!QUICK && (!DRY || flag('--export'))) await stage('export for torch', exportForTorch);
 writeResults();
 process.exit(failed > 0 || results.errors.length > 0 ? 1 : 0);
+})();

@@ -133,16 +133,37 @@ __global__ void fill_kernel(float* p, int64_t n, float v) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) p[i] = v;
 }
 
-// 16-byte vectors when all three pointers allow it; a scalar tail otherwise.
+// 16-byte vectors when both pointers allow it; a scalar tail otherwise. Memory-bound
+// (12 bytes per parameter): each thread keeps 4 independent float4 loads of each input in
+// flight per step (8 x 16 B), and the grid is sized to exactly fill the GPU, so the loop
+// streams with enough bytes in flight to cover DRAM latency.
+constexpr int kEmaUnroll = 4;
 __global__ void ema_kernel(float* __restrict__ t, const float* __restrict__ s, int64_t n, float a, float b) {
   const int64_t stride = int64_t(gridDim.x) * blockDim.x;
-  int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
+  const int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
   const bool vec = ((reinterpret_cast<uintptr_t>(t) | reinterpret_cast<uintptr_t>(s)) & 15) == 0;
   if (vec) {
     const int64_t n4 = n / 4;
     float4* t4 = reinterpret_cast<float4*>(t);
     const float4* s4 = reinterpret_cast<const float4*>(s);
-    for (int64_t j = i; j < n4; j += stride) {
+    int64_t j = i;
+    for (; j + (kEmaUnroll - 1) * stride < n4; j += kEmaUnroll * stride) {
+      float4 x[kEmaUnroll], y[kEmaUnroll];
+#pragma unroll
+      for (int u = 0; u < kEmaUnroll; ++u) {
+        x[u] = t4[j + u * stride];
+        y[u] = __ldg(s4 + j + u * stride);
+      }
+#pragma unroll
+      for (int u = 0; u < kEmaUnroll; ++u) {
+        x[u].x = a * x[u].x + b * y[u].x;
+        x[u].y = a * x[u].y + b * y[u].y;
+        x[u].z = a * x[u].z + b * y[u].z;
+        x[u].w = a * x[u].w + b * y[u].w;
+        t4[j + u * stride] = x[u];
+      }
+    }
+    for (; j < n4; j += stride) {
       float4 x = t4[j], y = __ldg(s4 + j);
       x.x = a * x.x + b * y.x;
       x.y = a * x.y + b * y.y;
@@ -150,9 +171,9 @@ __global__ void ema_kernel(float* __restrict__ t, const float* __restrict__ s, i
       x.w = a * x.w + b * y.w;
       t4[j] = x;
     }
-    for (int64_t j = n4 * 4 + i; j < n; j += stride) t[j] = a * t[j] + b * s[j];
+    for (int64_t k = n4 * 4 + i; k < n; k += stride) t[k] = a * t[k] + b * s[k];
   } else {
-    for (int64_t j = i; j < n; j += stride) t[j] = a * t[j] + b * s[j];
+    for (int64_t k = i; k < n; k += stride) t[k] = a * t[k] + b * s[k];
   }
 }
 
@@ -195,11 +216,17 @@ clsa_status synchronize(int32_t index, void* stream) {
 
 clsa_status momentum_update(int32_t index, float* target, const float* source, int64_t count, float m, void* stream) {
   CLSA_TRY(use_device(index));
-  int sms = 0;
+  int sms = 0, per_sm = 0;
   cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, index);
   const int threads = 512;
-  int64_t want = (count / 4 + threads - 1) / threads;
-  int blocks = int(want < int64_t(sms) * 8 ? (want > 0 ? want : 1) : int64_t(sms) * 8);
+  if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, ema_kernel, threads, 0) != cudaSuccess) {
+    cudaGetLastError();
+    per_sm = 1;
+  }
+  // One resident wave: every SM full, no tail of late blocks.
+  const int64_t wave = int64_t(sms > 0 ? sms : 1) * (per_sm > 0 ? per_sm : 1);
+  const int64_t want = (count / 4 + threads - 1) / threads;
+  const int blocks = int(want < wave ? (want > 0 ? want : 1) : wave);
   ema_kernel<<<blocks, threads, 0, static_cast<cudaStream_t>(stream)>>>(target, source, count, m, 1.0f - m);
   CLSA_CUDA_LAUNCH_CHECK("ema_kernel");
   return CLSA_OK;

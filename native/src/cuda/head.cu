@@ -24,7 +24,7 @@ namespace {
 
 constexpr double kLog2e = 1.4426950408889634;
 constexpr double kLn2 = 0.6931471805599453;
-constexpr size_t kStateBudget = size_t(12) << 20;  // bytes of split states we aim to stay under
+constexpr size_t kWorkspaceBudget = size_t(30) << 20;  // bytes of workspace we aim to stay under (issue: 32 MB)
 
 int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 
@@ -66,12 +66,23 @@ clsa_status make_plan(const clsa_head_desc& d, const float* queue, Plan* out) {
   p.rowblocks = (p.slots + rows - 1) / rows;
   p.tiles = (p.c + tile - 1) / tile;
   p.slices = p.mma ? 1 : (d.d + kSimtSlice - 1) / kSimtSlice;
-  const int64_t target = int64_t(std::max(sms, 1)) * (p.mma ? 2 : 4);
-  int64_t splits = (target + p.rowblocks * p.slices - 1) / (p.rowblocks * p.slices);
+  // Splits: the fewest that minimise waves x tiles per block (a partial last wave costs a whole
+  // one), within the memory budget for split states.
+  const int64_t resident = int64_t(std::max(sms, 1)) * (p.mma ? mma_blocks_per_sm(p.kind) : simt_blocks_per_sm(d.d));
+  const int64_t fixed = int64_t(p.m * p.ldq + d.n * p.ldx + p.kconv * p.ldx) * int64_t(p.esz);
+  const int64_t budget = std::max<int64_t>(int64_t(4) << 20, int64_t(kWorkspaceBudget) - fixed);
   const int64_t per_split = p.slots * (p.dpad + 2) * 4;
-  splits = std::min<int64_t>(splits, std::max<int64_t>(1, int64_t(kStateBudget) / per_split));
-  splits = std::max<int64_t>(1, std::min<int64_t>({splits, p.tiles, 1024}));
-  p.splits = int(splits);
+  const int64_t max_splits = std::max<int64_t>(1, std::min<int64_t>({p.tiles, 1024, budget / per_split}));
+  int64_t best = 1, best_cost = INT64_MAX;
+  for (int64_t s = 1; s <= max_splits; ++s) {
+    const int64_t waves = (p.rowblocks * p.slices * s + resident - 1) / resident;
+    const int64_t cost = waves * ((p.tiles + s - 1) / s);
+    if (cost < best_cost) {
+      best = s;
+      best_cost = cost;
+    }
+  }
+  p.splits = int(best);
 
   size_t off = 0;
   auto take = [&](size_t bytes) {

@@ -45,5 +45,8 @@ enum class MmaKind : int { TF32 = 1, BF16 = 2, FP16 = 3 };
 clsa_status launch_sweep_simt(const SweepArgs& a, cudaStream_t stream);
 clsa_status launch_sweep_mma(MmaKind kind, const SweepArgs& a, cudaStream_t stream);
 size_t mma_smem_bytes(MmaKind kind);
+// Resident blocks per SM of each sweep (occupancy API), for planning the splits.
+int mma_blocks_per_sm(MmaKind kind);
+int simt_blocks_per_sm(int64_t d);
 
 }  // namespace clsa::cuda

@@ -5,9 +5,10 @@
 // fragments; X tiles stream through a two-stage cp.async pipeline (zero-filled past the end
 // of X and past the row's valid elements) into XOR-swizzled shared memory. Per tile:
 //   S = Q X^T          (mma, fp32 accumulators)
-//   z = S * log2(e)/t  (one rounded multiply: the own-key logit is taken from the same S)
-//   online max/sum, O *= 2^(m_old - m_new)
-//   P = 2^(z - m) rounded to the input format in registers, O += P X (mma, X^T via ldmatrix.trans)
+//   running max m = fl(max S * log2(e)/t) (the own-key logit is read from the same S)
+//   O *= 2^(m_old - m_new), P = 2^(S * log2(e)/t - m) (one FFMA + ex2 per element)
+//   P rounded to the input format in registers, O += P X (mma, X^T via ldmatrix.trans)
+// Own-key and end-of-X checks only run in the tiles that need them.
 // 16-bit: mma.m16n8k16 (two m16n8k8 on sm_75 for fp16), ldmatrix. tf32: mma.m16n8k8 with
 // scalar swizzled loads; the k order of P X is permuted so that the S accumulator fragment is
 // directly the A fragment (column 2t <-> k = t, column 2t+1 <-> k = t+4).
@@ -154,22 +155,29 @@ __device__ __forceinline__ uint32_t pack2<MmaKind::FP16>(float lo, float hi) {
   return *reinterpret_cast<uint32_t*>(&v);
 }
 
-// Copies a [BN][DT] tile of X (columns j0..j0+BN) into swizzled shared memory.
+// Copies a [BN][DT] tile of X (columns j0..j0+BN) into swizzled shared memory. A thread always
+// copies the same 16-byte chunk column of rows r0, r0 + NT/CPR, ...
 template <class T, int CE>
 __device__ __forceinline__ void load_x(T* xs, const SweepArgs& a, int64_t j0, int tid) {
-  constexpr int CPR = DT / CE;
-#pragma unroll 4
-  for (int idx = tid; idx < BN * CPR; idx += NT) {
-    const int row = idx / CPR, ch = idx % CPR;
-    const int64_t j = j0 + row, e = int64_t(ch) * CE;
-    const T* src = static_cast<const T*>(a.xk);
+  constexpr int CPR = DT / CE, RSTEP = NT / CPR;
+  static_assert(NT % CPR == 0 && BN % RSTEP == 0, "whole rows per pass");
+  const int ch = tid % CPR, r0 = tid / CPR;
+  const int64_t e = int64_t(ch) * CE;
+  const bool okk = e < a.validk, okq = e < a.validq;
+  const T* xk = static_cast<const T*>(a.xk);
+  const T* xq = static_cast<const T*>(a.xq) + e;
+#pragma unroll
+  for (int k = 0; k < BN / RSTEP; ++k) {
+    const int row = r0 + k * RSTEP;
+    const int64_t j = j0 + row;
+    const T* src = xk;
     bool ok = false;
     if (j < a.n) {
-      ok = e < a.validk;
-      if (ok) src = static_cast<const T*>(a.xk) + j * a.ldxk + e;
+      ok = okk;
+      if (ok) src = xk + j * a.ldxk + e;
     } else if (j < a.c) {
-      ok = e < a.validq;
-      if (ok) src = static_cast<const T*>(a.xq) + (j - a.n) * a.ldxq + e;
+      ok = okq;
+      if (ok) src = xq + (j - a.n) * a.ldxq;
     }
     cp16(xs + swz<CE>(row, ch * CE), src, ok);
   }
@@ -190,8 +198,32 @@ __device__ __forceinline__ void load_q(T* qs, const SweepArgs& a, int64_t slot0,
   }
 }
 
+// Blocks per SM the 16-bit sweeps are register-limited to: 3 on Hopper (168 registers, no
+// spills there); sm_75/sm_80 spill a little at 168, so they keep 2 (no register cap).
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 900
+constexpr int kMinBlocks16 = 1;
+#else
+constexpr int kMinBlocks16 = 3;
+#endif
+
+// The thread holding column `o` of accumulator row half H (rows g / g+8) stores it. The value
+// is selected with compile-time indices only, so the accumulators stay in registers.
+template <int H, int NB>
+__device__ __forceinline__ void record_own(const float (&sacc)[NB][4], int o, int t4, float* dst) {
+  // Arithmetic masks rather than selects: a select chain gets turned back into a runtime index
+  // (and the accumulators into local memory). S is finite here, so 0 * S = 0 exactly.
+  const float odd = float(o & 1), even = 1.0f - odd;
+  float v = 0.0f;
+#pragma unroll
+  for (int nb = 0; nb < NB; ++nb) {
+    const float hit = float((o >> 3) == nb);
+    v += hit * (even * sacc[nb][2 * H] + odd * sacc[nb][2 * H + 1]);
+  }
+  if (((o >> 1) & 3) == t4) *dst = v;
+}
+
 template <MmaKind K>
-__global__ __launch_bounds__(NT) void sweep_mma_kernel(SweepArgs a) {
+__global__ __launch_bounds__(NT, K == MmaKind::TF32 ? 1 : kMinBlocks16) void sweep_mma_kernel(SweepArgs a) {
   using T = typename Traits<K>::T;
   constexpr int CE = Traits<K>::CE;
   constexpr bool kTf32 = K == MmaKind::TF32;
@@ -212,12 +244,13 @@ __global__ __launch_bounds__(NT) void sweep_mma_kernel(SweepArgs a) {
   if (t0 < t1) load_x<T, CE>(xs_base, a, t0 * BN, tid);
   cp_commit();
 
-  int64_t slot_of[2], own_col[2];
+  // Rows g and g + 8 of the warp's 16 (h = 0, 1): slot = slot0 + warp * 16 + g + 8h.
+  const int64_t slot_g = slot0 + warp * 16 + g;
+  int64_t own_col[2];
   float scale[2], mrow[2], lrow[2];
 #pragma unroll
   for (int h = 0; h < 2; ++h) {
-    const int64_t slot = slot0 + warp * 16 + g + 8 * h;
-    slot_of[h] = slot;
+    const int64_t slot = slot_g + 8 * h;
     own_col[h] = slot < a.m ? slot % a.n : -1;
     scale[h] = slot < a.wn ? a.scale1 : a.scale2;
     mrow[h] = -INFINITY;
@@ -284,17 +317,21 @@ __global__ __launch_bounds__(NT) void sweep_mma_kernel(SweepArgs a) {
         }
     }
 
-    // Own-key logit from this product, mask columns past N + K, scale into the log2 domain.
+    // Own-key logit from this product: only the one tile holding row h's key does any work.
     const int64_t j0 = t * BN;
+    {
+      const int64_t off0 = own_col[0] - j0, off1 = own_col[1] - j0;
+      if (off0 >= 0 && off0 < BN) record_own<0>(sacc, int(off0), t4, a.own + slot_g);
+      if (off1 >= 0 && off1 < BN) record_own<1>(sacc, int(off1), t4, a.own + slot_g + 8);
+    }
+    // Columns past N + K exist only in the last tile.
+    if (j0 + BN > a.c) {
 #pragma unroll
-    for (int nb = 0; nb < NB; ++nb)
+      for (int nb = 0; nb < NB; ++nb)
 #pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        const int h = e >> 1;
-        const int64_t j = j0 + nb * 8 + 2 * t4 + (e & 1);
-        if (j == own_col[h]) a.own[slot_of[h]] = sacc[nb][e];
-        sacc[nb][e] = j < a.c ? __fmul_rn(sacc[nb][e], scale[h]) : -INFINITY;
-      }
+        for (int e = 0; e < 4; ++e)
+          if (j0 + nb * 8 + 2 * t4 + (e & 1) >= a.c) sacc[nb][e] = -INFINITY;
+    }
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
       float mx = -INFINITY;
@@ -302,14 +339,18 @@ __global__ __launch_bounds__(NT) void sweep_mma_kernel(SweepArgs a) {
       for (int nb = 0; nb < NB; ++nb) mx = fmaxf(mx, fmaxf(sacc[nb][2 * h], sacc[nb][2 * h + 1]));
       mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
       mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
-      const float mnew = fmaxf(mrow[h], mx);
+      // Rounding is monotonic and scale > 0, so fl(max_j s_j * scale) = max_j fl(s_j * scale): the
+      // running max (log2 domain) is exactly the number the combine step compares the own logit
+      // with, while P itself takes one FFMA per element.
+      const float mnew = fmaxf(mrow[h], __fmul_rn(mx, scale[h]));
       const float f = exp2f(mrow[h] - mnew);  // 0 at the first tile
       mrow[h] = mnew;
+      const float sc = scale[h], neg = -mnew;
       float sum = 0.0f;
 #pragma unroll
       for (int nb = 0; nb < NB; ++nb) {
-        sacc[nb][2 * h] = exp2f(sacc[nb][2 * h] - mnew);
-        sacc[nb][2 * h + 1] = exp2f(sacc[nb][2 * h + 1] - mnew);
+        sacc[nb][2 * h] = exp2f(fmaf(sacc[nb][2 * h], sc, neg));
+        sacc[nb][2 * h + 1] = exp2f(fmaf(sacc[nb][2 * h + 1], sc, neg));
         sum += sacc[nb][2 * h] + sacc[nb][2 * h + 1];
       }
       lrow[h] = lrow[h] * f + sum;  // per-thread partial; the quad is summed at the end
@@ -358,7 +399,7 @@ __global__ __launch_bounds__(NT) void sweep_mma_kernel(SweepArgs a) {
     float l = lrow[h];
     l += __shfl_xor_sync(0xffffffffu, l, 1);
     l += __shfl_xor_sync(0xffffffffu, l, 2);
-    const int64_t slot = slot_of[h];
+    const int64_t slot = slot_g + 8 * h;
     if (slot >= a.slots) continue;
     float* dst = a.state_o + (int64_t(sp) * a.slots + slot) * a.dpad;
 #pragma unroll
@@ -393,6 +434,27 @@ clsa_status launch(const SweepArgs& a, cudaStream_t stream) {
 size_t mma_smem_bytes(MmaKind kind) {
   const size_t esz = kind == MmaKind::TF32 ? 4 : 2;
   return size_t(BM + 2 * BN) * DT * esz;
+}
+
+template <MmaKind K>
+int blocks_per_sm() {
+  const size_t smem = mma_smem_bytes(K);
+  int n = 0;
+  if (cudaFuncSetAttribute(sweep_mma_kernel<K>, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem)) != cudaSuccess ||
+      cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, sweep_mma_kernel<K>, NT, smem) != cudaSuccess) {
+    cudaGetLastError();
+    return 1;
+  }
+  return n > 0 ? n : 1;
+}
+
+int mma_blocks_per_sm(MmaKind kind) {
+  switch (kind) {
+    case MmaKind::TF32: return blocks_per_sm<MmaKind::TF32>();
+    case MmaKind::BF16: return blocks_per_sm<MmaKind::BF16>();
+    case MmaKind::FP16: return blocks_per_sm<MmaKind::FP16>();
+  }
+  return 1;
 }
 
 clsa_status launch_sweep_mma(MmaKind kind, const SweepArgs& a, cudaStream_t stream) {
