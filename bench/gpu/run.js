@@ -157,11 +157,11 @@ function parityHead() {
     const dx = { weak: up(x.weak), strong: up(x.strong.length ? x.strong : new Float32Array(1)), keys: up(x.keys), queue: up(x.queue) };
     try {
       for (const p of PREC) {
-        // bf16's 8-bit mantissa on Q and X alone moves the strong rows' DDM gradient (a difference
-        // of near-equal softmax averages) by ~2.9e-3 relative (float64 emulation, NOTES.md), so
-        // 3e-3 would flap; 1e-2 there still catches any indexing or pipelining bug (O(1) errors).
+        // The issue's bounds for every reduced precision. bf16's 8-bit mantissa on Q and X alone
+        // moves the strong rows' DDM gradient by ~2.9e-3 relative (float64 emulation, NOTES.md):
+        // when it crosses 3e-3 the table says FAIL, and that is the honest result.
         const tolL = p === 'fp32' ? 1e-5 : 3e-3, tolG = p === 'fp32' ? 1e-4 : 3e-3;
-        const tolGS = p === 'bf16' ? 1e-2 : tolG;
+        const tolGS = tolG;
         let g;
         try {
           g = gpuHead(c, dx, p);

@@ -15,7 +15,7 @@ import { AbortError, EpochInfo, ProgressInfo, trainClsa, TrainOptions } from '..
 import { CliError, intOption, numberOption } from './common';
 
 interface TrainCliOptions {
-  data: string; epochs: number; batchSize?: number; arch: string; crops: string; ddmWeight: number;
+  data: string; epochs: number; batchSize?: number; arch: string; width?: number; crops: string; ddmWeight: number;
   device: string; limit?: number; seed: number; resume?: string; out: string; lr?: number;
   temperature: number; ddmTemperature: number; queueSize?: number; evalEvery: number; quiet?: boolean;
 }
@@ -39,6 +39,7 @@ export function registerTrain(program: Command): void {
     .option('--epochs <n>', 'epochs', intOption('--epochs', 1, 1e6), 12)
     .option('--batch-size <n>', 'images per step (multiple of 8, the split-BN groups)', intOption('--batch-size', 8, 1 << 20))
     .option('--arch <arch>', 'resnet-mini | resnet18', 'resnet-mini')
+    .option('--width <n>', 'channels of the first stage (default: the arch\'s)', intOption('--width', 1, 4096))
     .option('--crops <kind>', 'single | multi', 'single')
     .option('--ddm-weight <x>', 'weight of the DDM term (0 = MoCo v2)', numberOption('--ddm-weight', (x) => x >= 0, 'a number >= 0'), 1)
     .option('--temperature <x>', 'contrastive temperature', numberOption('--temperature', (x) => x > 0, 'a number > 0'), 0.2)
@@ -91,7 +92,7 @@ export function registerTrain(program: Command): void {
         }
       };
       const options: TrainOptions = {
-        data: o.data, epochs: o.epochs, batchSize: o.batchSize, arch: o.arch as TrainOptions['arch'], crops: o.crops,
+        data: o.data, epochs: o.epochs, batchSize: o.batchSize, arch: o.arch as TrainOptions['arch'], width: o.width, crops: o.crops,
         ddmWeight: o.ddmWeight, temperature: o.temperature, ddmTemperature: o.ddmTemperature, lr: o.lr, queueSize: o.queueSize,
         device: o.device as TrainOptions['device'], limit: o.limit, seed: o.seed, resume: o.resume,
         signal: controller.signal, onProgress, onEpochEnd, evaluate: { every: o.evalEvery },
