@@ -1,7 +1,14 @@
 // A PNG grid of originals next to their augmented views: a quick look at what the encoder sees.
 import * as fs from 'fs';
 import * as path from 'path';
-import { PNG } from 'pngjs';
+import type { PNG as PNGType } from 'pngjs';
+
+// pngjs is loaded on first use: importing the package (e.g. on a GPU box with only the addon
+// and dist/) must not need it.
+function PNG(): typeof PNGType {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (require('pngjs') as typeof import('pngjs')).PNG;
+}
 
 import { augmentBatch, checkImages, cropPresets, ImageBatch, resolveView, strongView, ViewSpec, weakView } from './augment';
 import { checkInt, describe } from './validate';
@@ -48,7 +55,8 @@ Promise<{ png: Buffer; width: number; height: number; columns: string[] }> {
   const cell = cellSide * zoom;
   const cols = 1 + views.length;
   const width = cols * cell + (cols + 1) * GAP, height = n * cell + (n + 1) * GAP;
-  const png = new PNG({ width, height, colorType: 2, inputColorType: 2, inputHasAlpha: false } as never);
+  const Png = PNG();
+  const png = new Png({ width, height, colorType: 2, inputColorType: 2, inputHasAlpha: false } as never);
   png.data = Buffer.alloc(width * height * 4, 255);
   const put = (x: number, y: number, r: number, g: number, b: number) => {
     const o = (y * width + x) * 4;
@@ -82,7 +90,7 @@ Promise<{ png: Buffer; width: number; height: number; columns: string[] }> {
     });
   }
   const columns = ['original', ...resolved.map((v) => `${v.raN > 0 ? 'strong' : 'weak'} ${v.size}`)];
-  return { png: PNG.sync.write(png, { colorType: 2 }), width, height, columns };
+  return { png: Png.sync.write(png, { colorType: 2 }), width, height, columns };
 }
 
 /** Writes the preview grid to `out` atomically (temporary file + rename). */
