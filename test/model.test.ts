@@ -158,3 +158,15 @@ test('cosineLr', () => {
   expect(cosineLr(0.06, 1)).toBeCloseTo(0, 12);
   expect(() => cosineLr(0.06, 2)).toThrow(/progress/);
 });
+
+test('resnet18 (narrow) trains on the smallest inputs: 8x8 down to 1x1 in the last stage', async () => {
+  const rng = new Rng(61);
+  const m = ClsaModel.create({ arch: 'resnet18', width: 8, queueSize: 32, splitBN: 2, seed: 2 });
+  expect(m.featureDim).toBe(64);
+  const r = await m.step({ key: images(rng, 4, 3, 8), weak: [images(rng, 4, 3, 9)], strong: [images(rng, 4, 3, 8)] });
+  expect(Number.isFinite(r.loss)).toBe(true);
+  expect(r.loss).toBeCloseTo(r.nceLoss + r.ddmLoss, 4);
+  const f = await m.embed(images(rng, 2, 3, 8));
+  expect(f.shape).toEqual([2, 64]);
+  m.dispose();
+});

@@ -130,6 +130,8 @@ static void check_conv() {
     s.pad = rint_(0, 2);
     s.cin = rint_(1, 5);
     s.cout = rint_(1, 7);
+    if (rep == 0) s.stride = 1, s.pad = 2;  // pad > k-1 at stride 1: the col2im path of dX
+    if (rep == 1) s.stride = 1, s.pad = 1;  // stride 1: dX as a transposed convolution
     s.n = 3;
     s.h = rint_(int(std::max<int64_t>(s.k, 5)), 9) | 1;  // odd sizes
     s.w = rint_(int(std::max<int64_t>(s.k, 5)), 10);

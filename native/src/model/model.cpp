@@ -120,7 +120,7 @@ void clsa_model_config_default(clsa_model_config* c) {
   c->ddm_weight = 1.0f;
   c->encoder_momentum = 0.99f;
   c->momentum = 0.9f;
-  c->weight_decay = 1e-4f;
+  c->weight_decay = 5e-4f;
   c->split_bn = 8;
   c->bn_momentum = 0.1f;
   c->bn_eps = 1e-5f;

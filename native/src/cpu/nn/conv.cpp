@@ -160,6 +160,9 @@ void conv_forward(const ConvShape& s, const float* x, const float* w, float* y) 
 }
 
 void conv_backward(const ConvShape& s, const float* x, const float* w, const float* dy, float* dx, float* dw) {
+  // Stride 1: dX is the forward convolution of dY with the flipped, transposed kernel and
+  // padding k-1-pad, which writes dx directly (no col2im scatter, no zeroing).
+  const bool transposed = dx && s.stride == 1 && s.pad <= s.k - 1;
   const Chunks ch = plan(s);
   const int64_t pix = s.ho() * s.wo(), total = s.n * pix, kd = s.kdim(), wsize = s.cout * kd;
   // Chunks are dealt to a fixed number of lanes, lane l taking chunks l, l+L, ...; each lane
@@ -180,7 +183,7 @@ void conv_backward(const ConvShape& s, const float* x, const float* w, const flo
       GemmArgs g{s.cout, kd, cols, dy + n0 * pix, total, 1, nullptr, 0, 0, partial + lane * wsize, kd, true};
       g.b_packed = colt;
       gemm(g);
-      if (dx) {
+      if (dx && !transposed) {
         float* dcol = scratch(t_dcol, kd * cols);
         // dcol [kd, cols] = W^T [kd, cout] x dY_chunk [cout, cols]
         gemm({kd, cols, s.cout, w, 1, kd, dy + n0 * pix, total, 1, dcol, cols, false});
@@ -191,6 +194,15 @@ void conv_backward(const ConvShape& s, const float* x, const float* w, const flo
   for (int64_t l = 0; l < lanes; ++l) {
     const float* p = partial + l * wsize;
     for (int64_t i = 0; i < wsize; ++i) dw[i] += p[i];
+  }
+  if (transposed) {
+    thread_local std::vector<float> t_wt;
+    float* wt = scratch(t_wt, wsize);  // wt[ci][co][ky][kx] = w[co][ci][k-1-ky][k-1-kx]
+    const int64_t kk = s.k * s.k;
+    for (int64_t co = 0; co < s.cout; ++co)
+      for (int64_t ci = 0; ci < s.cin; ++ci)
+        for (int64_t j = 0; j < kk; ++j) wt[(ci * s.cout + co) * kk + j] = w[(co * s.cin + ci) * kk + (kk - 1 - j)];
+    conv_forward({s.cout, s.cin, s.k, 1, s.k - 1 - s.pad, s.n, s.ho(), s.wo()}, dy, wt, dx);
   }
 }
 
