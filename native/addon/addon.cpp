@@ -8,6 +8,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitDeviceBuffer(env, exports);
   InitHead(env, exports);
   InitUpdate(env, exports);
+  InitBench(env, exports);
   return exports;
 }
 

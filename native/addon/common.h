@@ -33,10 +33,19 @@ int64_t GetInt(Napi::Object o, const char* key);
 double GetNumber(Napi::Object o, const char* key);
 bool GetBool(Napi::Object o, const char* key);
 
+// A head call as the C API wants it, read from the facade's plain argument object
+// (NativeHeadArgs in lib/native.ts); shared by the head and bench bindings.
+struct HeadCall {
+  clsa_head_desc desc{};
+  clsa_head_tensors t{};
+};
+HeadCall ReadHeadCall(Napi::Env env, Napi::Object o);
+
 // Module parts, each registering its exports.
 void InitBackend(Napi::Env env, Napi::Object exports);
 void InitHead(Napi::Env env, Napi::Object exports);
 void InitUpdate(Napi::Env env, Napi::Object exports);
 void InitDeviceBuffer(Napi::Env env, Napi::Object exports);
+void InitBench(Napi::Env env, Napi::Object exports);
 
 }  // namespace clsa_addon

@@ -6,13 +6,6 @@
 #include "common.h"
 
 namespace clsa_addon {
-namespace {
-
-// The prepared call: descriptor + tensors, read from the facade's plain object.
-struct HeadCall {
-  clsa_head_desc desc{};
-  clsa_head_tensors t{};
-};
 
 HeadCall ReadHeadCall(Napi::Env env, Napi::Object o) {
   HeadCall c;
@@ -50,6 +43,8 @@ HeadCall ReadHeadCall(Napi::Env env, Napi::Object o) {
   if (stats.length < 4) throw Napi::RangeError::New(env, "stats: expected 4 floats");
   return c;
 }
+
+namespace {
 
 Napi::Value HeadSync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();

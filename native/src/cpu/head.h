@@ -8,6 +8,9 @@ namespace clsa::cpu {
 // The float64, logits-materialising checker.
 clsa_status head_reference(const clsa_head_desc& d, const clsa_head_tensors& t);
 
+// The unfused comparison (materialised float32 logits, blocked SGEMMs); benchmark only.
+clsa_status head_unfused(const clsa_head_desc& d, const clsa_head_tensors& t);
+
 // The fused single-pass kernel. `workspace` may be null (then it allocates).
 size_t head_workspace_size(const clsa_head_desc& d);
 clsa_status head_fused(const clsa_head_desc& d, const clsa_head_tensors& t, void* workspace, size_t bytes);
