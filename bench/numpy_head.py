@@ -67,29 +67,38 @@ def head(weak, strong, keys, queue, tau, tau2, alpha, normalize):
     WN = W * N
     idx = np.tile(np.arange(N), W)
 
-    def softmax(z):
-        m = z.max(1, keepdims=True)
-        e = np.exp(z - m)
-        s = e.sum(1, keepdims=True)
-        return e / s, (m + np.log(s))[:, 0]
+    def softmax(z, t):
+        # softmax(z / t) row-wise, in place in a fresh array; returns (p, lse)
+        p = z / t
+        m = p.max(1, keepdims=True)
+        np.subtract(p, m, out=p)
+        np.exp(p, out=p)
+        s = p.sum(1, keepdims=True)
+        p /= s
+        return p, (m + np.log(s))[:, 0]
 
     Lw = L[:WN]
-    pw, lse_w = softmax(Lw / tau)
     own = Lw[np.arange(WN), idx]
-    nce = float((lse_w - own / tau).sum() / N)
     acc = float((own >= Lw.max(1)).mean())
-    coef = np.empty_like(L)
-    coef[:WN] = pw / (tau * N)
-    coef[np.arange(WN), idx] -= 1.0 / (tau * N)
+    pw, lse_w = softmax(Lw, tau)
+    nce = float((lse_w - own / tau).sum() / N)
     ddm = 0.0
+    coef = np.empty_like(L)
     if S > 0:
-        pw2 = pw if tau2 == tau else softmax(Lw / tau2)[0]
-        sum_pw = pw2.reshape(W, N, C).sum(0)  # [N, C]
-        Ls = L[WN:]
-        ps, lse_s = softmax(Ls / tau2)
-        sp = np.tile(sum_pw, (S, 1))
-        ddm = float((W * lse_s - (sp * Ls).sum(1) / tau2).sum() / N)
-        coef[WN:] = alpha * (W * ps - sp) / (tau2 * N)
+        pw2 = pw if tau2 == tau else softmax(Lw, tau2)[0]
+        sum_pw = pw2.reshape(W, N, C).sum(0)  # [N, C]: sum over weak crops of p_tau2
+        Ls = L[WN:].reshape(S, N, C)
+        ps, lse_s = softmax(L[WN:], tau2)
+        cross = np.einsum("snc,nc->sn", Ls, sum_pw).reshape(-1)
+        ddm = float((W * lse_s - cross / tau2).sum() / N)
+        ps3 = ps.reshape(S, N, C)
+        ps3 *= W
+        ps3 -= sum_pw
+        ps3 *= alpha / (tau2 * N)
+        coef[WN:] = ps
+    pw /= tau * N
+    coef[:WN] = pw
+    coef[np.arange(WN), idx] -= 1.0 / (tau * N)
     G = coef @ X  # [M, D]
     if normalize:
         Qn = Q
