@@ -17,7 +17,8 @@ Napi::Value HeadUnfused(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// benchMemcpy(dst, src): copies src into dst (Float32Arrays of equal length).
+// benchMemcpy(dst, src, libc): copies src into dst (Float32Arrays of equal length) with
+// std::memcpy (libc true) or a plain copy loop.
 Napi::Value BenchMemcpy(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   TensorArg dst = GetTensor(env, info[0], "dst");
@@ -25,7 +26,8 @@ Napi::Value BenchMemcpy(const Napi::CallbackInfo& info) {
   if (dst.device != CLSA_DEVICE_CPU || src.device != CLSA_DEVICE_CPU)
     throw Napi::Error::New(env, "benchMemcpy: CPU tensors only");
   if (dst.length != src.length) throw Napi::RangeError::New(env, "benchMemcpy: dst and src lengths differ");
-  clsa::cpu::bench_memcpy(dst.data, src.data, size_t(dst.length) * sizeof(float));
+  const bool libc = info.Length() < 3 || info[2].ToBoolean().Value();
+  clsa::cpu::bench_memcpy(dst.data, src.data, size_t(dst.length) * sizeof(float), libc);
   return env.Undefined();
 }
 
