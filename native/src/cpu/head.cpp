@@ -123,7 +123,8 @@ clsa_status head_fused(const clsa_head_desc& d, const clsa_head_tensors& t, void
   std::unique_lock<std::mutex> cached(scratch_cache().mutex, std::defer_lock);
   if (!workspace) {
     ScratchCache& sc = scratch_cache();
-    if (cached.try_lock()) {
+    constexpr size_t kCacheMax = size_t(64) << 20;  // larger scratch is not kept between calls
+    if (L.total <= kCacheMax && cached.try_lock()) {
       if (sc.bytes < L.total) {
         sc.data.reset();
         sc.bytes = 0;
