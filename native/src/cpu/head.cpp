@@ -3,7 +3,6 @@
 #include "head.h"
 
 #include <algorithm>
-#include <atomic>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -94,7 +93,11 @@ HeadPlan plan_head(const clsa_head_desc& d) {
   p.dpad = round_up(d.d, int64_t(p.nv) * p.vw);
   p.tiles = (d.n + d.k + p.tile - 1) / p.tile;
   p.workers = pool_threads();
-  p.splits = p.workers;
+  // Contiguous tile ranges, each with its own partial state, handed to threads dynamically:
+  // the sum is the same whichever thread runs which range (deterministic for a given thread
+  // count, and for any count up to 4), and a core slowed by another process does not hold up
+  // the call by more than one range.
+  p.splits = std::min<int64_t>(p.tiles, std::max<int64_t>(8, 2 * int64_t(p.workers)));
   p.bytes = layout(d, p).total;
   return p;
 }
@@ -205,12 +208,8 @@ clsa_status head_fused(const clsa_head_desc& d, const clsa_head_tensors& t, void
   a.scale1 = float(kLog2e / d.temperature);
   a.scale2 = float(kLog2e / d.ddm_temperature);
   const HeadKernels& k = head_kernels();
-  // One task per partial state; each claims tiles from a shared counter until none are left,
-  // so the work follows whichever core is free and no state is ever shared by two threads.
-  std::atomic<int64_t> next_tile{0};
   parallel_for(p.splits, [&](int64_t split, int) {
-    for (int64_t t; (t = next_tile.fetch_add(1, std::memory_order_relaxed)) < p.tiles;)
-      k.run_tiles(a, t, t + 1, int(split));
+    k.run_tiles(a, p.tiles * split / p.splits, p.tiles * (split + 1) / p.splits, int(split));
   });
 
   // 3. Merge split states into split 0: O normalised, m := max (log2 domain), l := lse (natural).

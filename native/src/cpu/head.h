@@ -29,7 +29,7 @@ struct HeadPlan {
   int64_t rows_pad;   // M rounded up to mr
   int64_t slots;      // softmax states: M, plus W*N weak rows at tau2 when tau != tau2 and S > 0
   int64_t dpad;       // D rounded up to nv*vw (row stride of O states and packed X)
-  int64_t splits;     // partial softmax states, one per worker, merged at the end
+  int64_t splits;     // contiguous tile ranges, each with its partial softmax states, merged at the end
   int64_t tiles;      // tiles of X in total
   int workers;        // pool threads
   size_t bytes;       // workspace bytes
@@ -37,8 +37,7 @@ struct HeadPlan {
 HeadPlan plan_head(const clsa_head_desc& d);
 
 // One instruction-set variant: folds the tiles [tile_begin, tile_end) of X into the partial
-// states number `split` (and uses that split's scratch) for every slot. Tiles are handed out dynamically (the softmax states do
-// not care about the order), so a core slowed by another process does not stall the call.
+// states number `split` (using that split's scratch) for every slot.
 struct HeadArgs;
 using HeadTileFn = void (*)(const HeadArgs& a, int64_t tile_begin, int64_t tile_end, int split);
 struct HeadKernels {
@@ -56,7 +55,7 @@ struct HeadArgs {
   const float* qpack;    // the same, packed by row groups: [rows_pad / mr][D][mr]
   const float* keys;     // [N, D] normalised keys
   const float* queue;    // [K, D]
-  float* state;          // [splits = workers][slots][dpad + 2]: O (unnormalised), then m, l (log2 domain)
+  float* state;          // [splits][slots][dpad + 2]: O (unnormalised), then m, l (log2 domain)
   float* own;            // [rows] own-key logit q_r . k_(r mod N), written by the tile holding it
   float* worker_buf;     // [splits][worker_floats]
   int64_t worker_floats;

@@ -2,7 +2,7 @@
 // several instruction sets (head_avx512.cpp, head_avx2.cpp, head_generic.cpp define
 // CLSA_VBYTES, CLSA_MR, CLSA_NV and CLSA_VARIANT, then include this file).
 //
-// A split claims tiles of X = [keys; queue] one at a time. For each tile it packs X
+// A split is a contiguous range of tiles of X = [keys; queue]. For each tile it packs X
 // twice (transposed for S = Q X^T, padded row-major for O += P X) and then sweeps every query
 // row block: S tile, online-softmax update in the log2 domain, O rescale + accumulate. The
 // packing is paid once per tile and amortised over all M rows; nothing of size M x (N+K)
