@@ -235,6 +235,21 @@ function benchMemory() {
   return JSON.parse(r.stdout.trim().split('\n').pop());
 }
 
+// Vendor, family and model from /proc/cpuinfo (a VM may show only "AMD EPYC" as the model name).
+function cpuId() {
+  try {
+    const info = fs.readFileSync('/proc/cpuinfo', 'utf8');
+    const get = (k) => (info.match(new RegExp(`^${k}\\s*:\\s*(.*)$`, 'm')) || [])[1];
+    const flags = (get('flags') || '').split(' ');
+    return {
+      vendor: get('vendor_id'), family: Number(get('cpu family')), model: Number(get('model')),
+      avx512: flags.includes('avx512f'), avx2: flags.includes('avx2'),
+    };
+  } catch {
+    return null;
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 function main() {
   if (flag('memory-child')) return memoryChild();
@@ -245,6 +260,7 @@ function main() {
   const out = {
     date: new Date().toISOString(),
     cpu: os.cpus()[0] ? os.cpus()[0].model : 'unknown',
+    cpuId: cpuId(),
     logicalCpus: os.cpus().length,
     threads: be.cpuThreads,
     kernel: be.cpuKernel,
@@ -284,7 +300,8 @@ function main() {
 
 function printTable(o) {
   const f = (x, d = 1) => (typeof x === 'number' ? x.toFixed(d) : '-');
-  console.log(`clsa CPU bench — ${o.cpu}, ${o.threads} threads, kernel ${o.kernel}, Node ${o.node}`);
+  const id = o.cpuId ? ` (${o.cpuId.vendor} family ${o.cpuId.family} model ${o.cpuId.model})` : '';
+  console.log(`clsa CPU bench — ${o.cpu}${id}, ${o.threads} threads, kernel ${o.kernel}, Node ${o.node}`);
   console.log(`load average at start ${o.loadAvgStart.join(' ')}, at end ${o.loadAvgEnd.join(' ')}; medians of ${o.reps} runs\n`);
   console.log('head (N=256 D=128 K=16384)   fused ms  GFLOP/s | unfused ms  GFLOP/s | numpy ms  GFLOP/s | vs unfused  vs numpy  of sgemm');
   for (const h of o.heads) {
