@@ -79,16 +79,21 @@ function headFlops(c) {
   return 2 * (2 * rows * c.d * (c.n + c.k));
 }
 
+// Wall time (median, min) and CPU time per call (all threads of this process, user + system):
+// on a shared machine the wall time depends on how many cores the scheduler lends us, the CPU
+// time much less so.
 function timeIt(fn, reps) {
   fn(); // warm-up: thread pool, caches, first-touch pages
   const t = [];
+  const cpu0 = process.cpuUsage();
   for (let i = 0; i < reps; i++) {
     const t0 = process.hrtime.bigint();
     fn();
     t.push(Number(process.hrtime.bigint() - t0) / 1e6);
   }
+  const cpu = process.cpuUsage(cpu0);
   t.sort((a, b) => a - b);
-  return { ms: t[t.length >> 1], msMin: t[0], times: t.map((x) => +x.toFixed(3)) };
+  return { ms: t[t.length >> 1], msMin: t[0], cpuMs: (cpu.user + cpu.system) / 1e3 / reps, times: t.map((x) => +x.toFixed(3)) };
 }
 
 const relDiff = (a, b) => Math.abs(a - b) / Math.max(Math.abs(b), 1e-30);
@@ -164,6 +169,7 @@ function benchHead(name, c, reps, py) {
     fused: { ...fused, gflops: flops / fused.ms / 1e6, loss: fusedStats[0], nceLoss: fusedStats[1], ddmLoss: fusedStats[2] },
     unfused: { ...unfused, gflops: flops / unfused.ms / 1e6, loss: unfusedStats[0], lossRelDiff: relDiff(unfusedStats[0], fusedStats[0]), gradRelDiff: gradDiff },
     speedupVsUnfused: unfused.ms / fused.ms,
+    cpuTimeRatioVsUnfused: unfused.cpuMs / fused.cpuMs,
   };
   if (py) {
     const np = numpyHead(py, args, c, Math.max(3, Math.ceil(reps / 2)));
@@ -171,6 +177,7 @@ function benchHead(name, c, reps, py) {
     else {
       res.numpy = { ...np, gflops: flops / np.ms / 1e6, lossRelDiff: relDiff(np.loss, fusedStats[0]) };
       res.speedupVsNumpy = np.ms / fused.ms;
+      res.cpuTimeRatioVsNumpy = np.cpuMs / fused.cpuMs;
     }
   }
   return res;
@@ -315,6 +322,8 @@ function printTable(o) {
   }
   for (const h of o.heads) {
     const np = h.numpy && !h.numpy.error ? h.numpy : null;
+    console.log(`  ${h.name}: CPU time per call (all threads) fused ${f(h.fused.cpuMs)} ms, unfused ${f(h.unfused.cpuMs)} ms` +
+      `${np ? `, numpy ${f(np.cpuMs)} ms (ratio ${f(h.cpuTimeRatioVsNumpy, 2)}x)` : ''}`);
     console.log(`  ${h.name}: loss fused ${h.fused.loss.toFixed(5)}, unfused rel diff ${h.unfused.lossRelDiff.toExponential(1)}` +
       ` (grad ${h.unfused.gradRelDiff.toExponential(1)}), numpy ${np ? 'rel diff ' + np.lossRelDiff.toExponential(1) : (h.numpy ? h.numpy.error : 'skipped')}`);
   }

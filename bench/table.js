@@ -17,6 +17,15 @@ for (const h of o.heads) {
   lines.push(`| ${h.name} (W=${h.w}, S=${h.s}) | ${f(h.fused.ms)} | ${f(h.fused.gflops)} | ${h.fused.fractionOfSgemm ? f(100 * h.fused.fractionOfSgemm, 0) + '%' : '-'} | ${f(h.unfused.ms)} | ${np ? f(np.ms) : '-'} | ${f(h.speedupVsUnfused, 2)}x | ${np ? f(h.speedupVsNumpy, 2) + 'x' : '-'} |`);
 }
 lines.push('');
+lines.push('CPU time per call (user + system, all threads of the process; less sensitive to other load than wall time):');
+lines.push('');
+lines.push('| head | fused CPU ms | unfused CPU ms | numpy CPU ms | numpy / fused |');
+lines.push('|---|---:|---:|---:|---:|');
+for (const h of o.heads) {
+  const np = h.numpy && !h.numpy.error ? h.numpy : null;
+  lines.push(`| ${h.name} | ${f(h.fused.cpuMs)} | ${f(h.unfused.cpuMs)} | ${np ? f(np.cpuMs) : '-'} | ${np ? f(h.cpuTimeRatioVsNumpy, 2) + 'x' : '-'} |`);
+}
+lines.push('');
 const np0 = o.heads.find((h) => h.numpy && !h.numpy.error);
 if (np0) lines.push(`numpy ${np0.numpy.numpy} with ${np0.numpy.blas} ${np0.numpy.blasVersion}, OpenBLAS core ${np0.numpy.blasCore}, ${np0.numpy.blasThreads} threads (OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE unset for it); numpy sgemm 2048^3 in the same run: ${f(o.numpySgemm.gflops)} GFLOP/s.`);
 lines.push(`GFLOP/s count 2 GEMMs of M x D x (N+K) per temperature pass, M = (W+S)N, for every implementation alike.`);
