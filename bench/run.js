@@ -161,7 +161,7 @@ function benchHead(name, c, reps, py) {
   const fused = timeIt(() => nat.headSync(args), reps);
   const fusedStats = Array.from(args.stats);
   const gw = args.gradWeak.slice(), gs = args.gradStrong ? args.gradStrong.slice() : null;
-  const unfused = timeIt(() => nat.headUnfused(args), Math.max(3, Math.ceil(reps / 2)));
+  const unfused = timeIt(() => nat.headUnfused(args), Math.max(3, Math.ceil(reps / 2) | 1));
   const unfusedStats = Array.from(args.stats);
   const gradDiff = Math.max(relNorm(gw, args.gradWeak), gs ? relNorm(gs, args.gradStrong) : 0);
   const res = {
@@ -172,7 +172,7 @@ function benchHead(name, c, reps, py) {
     cpuTimeRatioVsUnfused: unfused.cpuMs / fused.cpuMs,
   };
   if (py) {
-    const np = numpyHead(py, args, c, Math.max(3, Math.ceil(reps / 2)));
+    const np = numpyHead(py, args, c, Math.max(3, Math.ceil(reps / 2) | 1));
     if (np.error) res.numpy = { error: np.error };
     else {
       res.numpy = { ...np, gflops: flops / np.ms / 1e6, lossRelDiff: relDiff(np.loss, fusedStats[0]) };
