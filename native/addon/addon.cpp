@@ -9,6 +9,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitHead(env, exports);
   InitUpdate(env, exports);
   InitBench(env, exports);
+  InitBenchCpu(env, exports);
   InitEval(env, exports);
   InitAugment(env, exports);
   InitModel(env, exports);

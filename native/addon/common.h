@@ -46,7 +46,8 @@ void InitBackend(Napi::Env env, Napi::Object exports);
 void InitHead(Napi::Env env, Napi::Object exports);
 void InitUpdate(Napi::Env env, Napi::Object exports);
 void InitDeviceBuffer(Napi::Env env, Napi::Object exports);
-void InitBench(Napi::Env env, Napi::Object exports);
+void InitBench(Napi::Env env, Napi::Object exports);     // CUDA-event timings (bench/gpu)
+void InitBenchCpu(Napi::Env env, Napi::Object exports);  // unfused head, memcpy (bench/run.js)
 void InitEval(Napi::Env env, Napi::Object exports);
 void InitAugment(Napi::Env env, Napi::Object exports);
 void InitModel(Napi::Env env, Napi::Object exports);

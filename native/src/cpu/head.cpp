@@ -1,4 +1,4 @@
-// Driver of the fused CPU head: plan, normalise, run the splits in parallel, merge the split
+// Driver of the fused CPU head: plan, normalise, run the tiles in parallel, merge the partial
 // states (flash-decoding), then turn (lse, O) per row into losses and gradients (DESIGN.md §2).
 #include "head.h"
 
@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <new>
 #include <string>
 #include <vector>
@@ -23,7 +24,6 @@ namespace avx512 { extern const HeadKernels kernels; }
 
 namespace {
 
-constexpr int64_t kTile = 192;  // a multiple of every variant's nv * vw (64, 24, 12)
 constexpr double kLn2 = 0.6931471805599453;
 constexpr double kLog2e = 1.4426950408889634;
 
@@ -46,7 +46,7 @@ const HeadKernels* pick_kernels() {
 int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 
 struct Layout {
-  size_t q, keys, norms, own, state, worker, sumw, total;
+  size_t q, qpack, keys, norms, own, state, worker, sumw, total;
   int64_t worker_floats;
 };
 
@@ -60,12 +60,13 @@ Layout layout(const clsa_head_desc& d, const HeadPlan& p) {
     return at;
   };
   L.q = take(size_t(p.rows_pad * D));
+  L.qpack = take(size_t(p.rows_pad * D));
   L.keys = take(size_t(d.n * D));
   L.norms = take(size_t(p.rows + d.n));
   L.own = take(size_t(p.rows));
   L.state = take(size_t(p.splits * p.slots * (p.dpad + 2)));
   L.worker_floats = round_up(D * p.tile + p.tile * p.dpad + 2 * rb * p.tile, 16);
-  L.worker = take(size_t(p.workers) * size_t(L.worker_floats));
+  L.worker = take(size_t(p.splits) * size_t(L.worker_floats));
   L.sumw = take(size_t(d.n * p.dpad));
   L.total = off + 64;  // slack for aligning a caller's pointer
   return L;
@@ -84,7 +85,7 @@ HeadPlan plan_head(const clsa_head_desc& d) {
   p.vw = k.vw;
   p.mr = k.mr;
   p.nv = k.nv;
-  p.tile = kTile;
+  p.tile = kHeadTile;
   p.rows = (d.w + d.s) * d.n;
   p.rows_pad = round_up(p.rows, p.mr);
   const bool second = d.s > 0 && d.temperature != d.ddm_temperature;
@@ -92,21 +93,55 @@ HeadPlan plan_head(const clsa_head_desc& d) {
   p.dpad = round_up(d.d, int64_t(p.nv) * p.vw);
   p.tiles = (d.n + d.k + p.tile - 1) / p.tile;
   p.workers = pool_threads();
-  p.splits = std::min<int64_t>(p.tiles, p.workers);
+  // Contiguous tile ranges, each with its own partial state, handed to threads dynamically:
+  // the sum is the same whichever thread runs which range (deterministic for a given thread
+  // count, and for any count up to 4), and a core slowed by another process does not hold up
+  // the call by more than one range.
+  p.splits = std::min<int64_t>(p.tiles, std::max<int64_t>(8, 2 * int64_t(p.workers)));
   p.bytes = layout(d, p).total;
   return p;
 }
 
 size_t head_workspace_size(const clsa_head_desc& d) { return plan_head(d).bytes; }
 
+namespace {
+// Scratch kept between calls when the caller passes none: a fresh allocation of this size is
+// mmap-backed and would fault in its pages again on every call. A call that finds the cache
+// busy (another thread inside the head) allocates its own.
+struct ScratchCache {
+  std::mutex mutex;
+  std::unique_ptr<char[]> data;
+  size_t bytes = 0;
+};
+ScratchCache& scratch_cache() {
+  static ScratchCache* c = new ScratchCache();  // never destroyed: may be used during exit
+  return *c;
+}
+}  // namespace
+
 clsa_status head_fused(const clsa_head_desc& d, const clsa_head_tensors& t, void* workspace, size_t bytes) {
   const HeadPlan p = plan_head(d);
   const Layout L = layout(d, p);
   std::unique_ptr<char[]> owned;
+  std::unique_lock<std::mutex> cached(scratch_cache().mutex, std::defer_lock);
   if (!workspace) {
-    owned.reset(new (std::nothrow) char[L.total]);
-    if (!owned) return fail(CLSA_ERR_OUT_OF_MEMORY, "fused head: could not allocate %zu bytes of CPU scratch", L.total);
-    workspace = owned.get();
+    ScratchCache& sc = scratch_cache();
+    constexpr size_t kCacheMax = size_t(64) << 20;  // larger scratch is not kept between calls
+    if (L.total <= kCacheMax && cached.try_lock()) {
+      if (sc.bytes < L.total) {
+        sc.data.reset();
+        sc.bytes = 0;
+        sc.data.reset(new (std::nothrow) char[L.total]);
+        if (sc.data) sc.bytes = L.total;
+      }
+      if (sc.data) workspace = sc.data.get();
+      else cached.unlock();
+    }
+    if (!workspace) {
+      owned.reset(new (std::nothrow) char[L.total]);
+      if (!owned) return fail(CLSA_ERR_OUT_OF_MEMORY, "fused head: could not allocate %zu bytes of CPU scratch", L.total);
+      workspace = owned.get();
+    }
     bytes = L.total;
   }
   if (bytes < L.total)
@@ -139,11 +174,31 @@ clsa_status head_fused(const clsa_head_desc& d, const clsa_head_tensors& t, void
   });
   std::memset(q + M * D, 0, sizeof(float) * size_t((p.rows_pad - M) * D));
 
-  // 2. The splits: each sweeps its tiles of X for every row.
+  // 1b. Pack the queries by row groups for the S = Q X^T micro-kernel; reset the partial states.
+  float* qpack = at(L.qpack);
+  const int64_t mr = p.mr, groups = p.rows_pad / mr, ss0 = p.dpad + 2;
+  parallel_for(std::min<int64_t>(groups, 64) + p.splits, [&](int64_t task, int) {
+    const int64_t gt = std::min<int64_t>(groups, 64);
+    if (task >= gt) {
+      float* st = state + (task - gt) * p.slots * ss0;
+      for (int64_t s = 0; s < p.slots; ++s) {
+        std::memset(st + s * ss0, 0, sizeof(float) * size_t(p.dpad));
+        st[s * ss0 + p.dpad] = -INFINITY;
+        st[s * ss0 + p.dpad + 1] = 0.0f;
+      }
+      return;
+    }
+    for (int64_t g = groups * task / gt; g < groups * (task + 1) / gt; ++g)
+      for (int64_t r = 0; r < mr; ++r)
+        for (int64_t e = 0; e < D; ++e) qpack[(g * D + e) * mr + r] = q[(g * mr + r) * D + e];
+  });
+
+  // 2. The tiles of X, each swept for every row.
   HeadArgs a{};
   a.desc = &d;
   a.plan = &p;
   a.q = q;
+  a.qpack = qpack;
   a.keys = kn;
   a.queue = t.queue;
   a.state = state;
@@ -153,7 +208,9 @@ clsa_status head_fused(const clsa_head_desc& d, const clsa_head_tensors& t, void
   a.scale1 = float(kLog2e / d.temperature);
   a.scale2 = float(kLog2e / d.ddm_temperature);
   const HeadKernels& k = head_kernels();
-  parallel_for(p.splits, [&](int64_t split, int worker) { k.run_split(a, split, worker); });
+  parallel_for(p.splits, [&](int64_t split, int) {
+    k.run_tiles(a, p.tiles * split / p.splits, p.tiles * (split + 1) / p.splits, int(split));
+  });
 
   // 3. Merge split states into split 0: O normalised, m := max (log2 domain), l := lse (natural).
   std::vector<float> lse(size_t(p.slots)), mmax(size_t(p.slots));

@@ -2,7 +2,7 @@
 // several instruction sets (head_avx512.cpp, head_avx2.cpp, head_generic.cpp define
 // CLSA_VBYTES, CLSA_MR, CLSA_NV and CLSA_VARIANT, then include this file).
 //
-// One split owns a contiguous range of tiles of X = [keys; queue]. For each tile it packs X
+// A split is a contiguous range of tiles of X = [keys; queue]. For each tile it packs X
 // twice (transposed for S = Q X^T, padded row-major for O += P X) and then sweeps every query
 // row block: S tile, online-softmax update in the log2 domain, O rescale + accumulate. The
 // packing is paid once per tile and amortised over all M rows; nothing of size M x (N+K)
@@ -29,34 +29,9 @@ inline vf loadu(const float* p) {
   return v;
 }
 inline void storeu(float* p, vf v) { std::memcpy(p, &v, sizeof v); }
-inline vf splat(float x) { return vf{} + x; }
+inline vf splat(float x) { return x - vf{}; }  // x - 0 is exact: a plain broadcast (x + 0 is not, for x = -0)
 
-// 2^x for x <= 0 (clamped at -126 so the exponent field never underflows), relative error ~2e-7: round to nearest integer
-// n, a degree-7 polynomial for 2^f on [-0.5, 0.5], then n is added into the exponent bits.
-inline vf exp2v(vf x) {
-  x = x < -126.0f ? splat(-126.0f) : x;
-  const vf magic = splat(12582912.0f);  // 1.5 * 2^23: adding it rounds to an integer
-  vf t = x + magic;
-  vf n = t - magic;
-  vf f = x - n;
-  vf p = splat(1.52527338040e-5f);
-  p = p * f + 1.54035303934e-4f;
-  p = p * f + 1.33335581464e-3f;
-  p = p * f + 9.61812910763e-3f;
-  p = p * f + 5.55041086648e-2f;
-  p = p * f + 2.40226506959e-1f;
-  p = p * f + 6.93147180560e-1f;
-  p = p * f + 1.0f;
-  vi ni;
-  std::memcpy(&ni, &t, sizeof ni);
-  ni = (ni - 0x4B400000) << 23;
-  vi pi;
-  std::memcpy(&pi, &p, sizeof pi);
-  pi += ni;
-  vf out;
-  std::memcpy(&out, &pi, sizeof out);
-  return out;
-}
+#include "vexp2.inl"
 
 inline float exp2s(float x) {
   vf v = exp2v(splat(x));
@@ -74,8 +49,11 @@ inline float hsum(vf v) {
   return s;
 }
 
-// S[0..MR)[0..NV*VW) = Q[0..MR)[0..D) . XT[0..D)[0..NV*VW)
-inline void gemm_qxt(const float* q, int64_t D, const float* xt, int64_t ldxt, float* s, int64_t lds) {
+constexpr int64_t T = kHeadTile;  // a compile-time tile: every S/P offset is an immediate
+
+// S[0..MR)[0..NV*VW) = Q[0..MR)[0..D) . XT[0..D)[0..NV*VW). `qp` is one packed row group
+// ([D][MR]: the MR broadcasts of a step are adjacent), `xt` the transposed tile ([D][T]).
+inline void gemm_qxt(const float* __restrict qp, int64_t D, const float* __restrict xt, float* __restrict s) {
   vf acc[MR][NV];
 #pragma GCC unroll 16
   for (int r = 0; r < MR; ++r)
@@ -84,10 +62,10 @@ inline void gemm_qxt(const float* q, int64_t D, const float* xt, int64_t ldxt, f
   for (int64_t e = 0; e < D; ++e) {
     vf x[NV];
 #pragma GCC unroll 8
-    for (int v = 0; v < NV; ++v) x[v] = loadu(xt + e * ldxt + v * VW);
+    for (int v = 0; v < NV; ++v) x[v] = loadu(xt + e * T + v * VW);
 #pragma GCC unroll 16
     for (int r = 0; r < MR; ++r) {
-      vf b = splat(q[r * D + e]);
+      const vf b = splat(qp[e * MR + r]);
 #pragma GCC unroll 8
       for (int v = 0; v < NV; ++v) acc[r][v] += b * x[v];
     }
@@ -95,93 +73,87 @@ inline void gemm_qxt(const float* q, int64_t D, const float* xt, int64_t ldxt, f
 #pragma GCC unroll 16
   for (int r = 0; r < MR; ++r)
 #pragma GCC unroll 8
-    for (int v = 0; v < NV; ++v) storeu(s + r * lds + v * VW, acc[r][v]);
+    for (int v = 0; v < NV; ++v) storeu(s + r * T + v * VW, acc[r][v]);
 }
 
-// O[r][0..NV*VW) = f[r] * O[r] + sum_c P[r][c] X[c][0..NV*VW)
-inline void gemm_px(const float* p, int64_t ldp, const float* x, int64_t ldx, int64_t cols, float* o,
-                    int64_t ldo, const float* f) {
+// O[r][0..NV*VW) = f[r] * O[r] + sum_c P[r][c] X[c][0..NV*VW), P rows T apart.
+inline void gemm_px(const float* __restrict p, const float* __restrict x, int64_t ldx, int64_t cols,
+                    float* __restrict o, int64_t ldo, const float* __restrict f) {
   vf acc[MR][NV];
 #pragma GCC unroll 16
-  for (int r = 0; r < MR; ++r) {
-    vf fr = splat(f[r]);
+  for (int r = 0; r < MR; ++r)
 #pragma GCC unroll 8
-    for (int v = 0; v < NV; ++v) acc[r][v] = loadu(o + r * ldo + v * VW) * fr;
-  }
+    for (int v = 0; v < NV; ++v) acc[r][v] = vf{};
   for (int64_t c = 0; c < cols; ++c) {
     vf xv[NV];
 #pragma GCC unroll 8
     for (int v = 0; v < NV; ++v) xv[v] = loadu(x + c * ldx + v * VW);
 #pragma GCC unroll 16
     for (int r = 0; r < MR; ++r) {
-      vf b = splat(p[r * ldp + c]);
+      const vf b = splat(p[r * T + c]);
 #pragma GCC unroll 8
       for (int v = 0; v < NV; ++v) acc[r][v] += b * xv[v];
     }
   }
 #pragma GCC unroll 16
-  for (int r = 0; r < MR; ++r)
+  for (int r = 0; r < MR; ++r) {
+    const vf fr = splat(f[r]);
 #pragma GCC unroll 8
-    for (int v = 0; v < NV; ++v) storeu(o + r * ldo + v * VW, acc[r][v]);
+    for (int v = 0; v < NV; ++v) storeu(o + r * ldo + v * VW, loadu(o + r * ldo + v * VW) * fr + acc[r][v]);
+  }
 }
 
 // Online softmax update of one state row from one row of S: returns the rescale factor of
 // the old accumulator and writes P = 2^(z - m_new) for the first `cv` columns.
-inline float softmax_row(const float* s, int64_t cv, int64_t tile, float scale, float* m, float* l, float* p) {
+inline float softmax_row(const float* __restrict s, int64_t cv, float scale, float* m, float* l, float* __restrict p) {
+  const vf sv = splat(scale);
   vf vmax = splat(-INFINITY);
   int64_t c = 0;
   for (; c + VW <= cv; c += VW) {
-    vf z = loadu(s + c) * scale;
+    vf z = loadu(s + c);
     vmax = z > vmax ? z : vmax;
   }
-  float mt = hmax(vmax);
+  float mt = hmax(vmax) * scale;  // scale > 0: the max commutes with it
   for (; c < cv; ++c) mt = std::fmax(mt, s[c] * scale);
   const float m_new = std::fmax(*m, mt);
   const float f = exp2s(*m - m_new);  // exp2(-inf) = 0 at the first tile
-  vf vsum = vf{};
+  vf vsum0 = vf{}, vsum1 = vf{};
   const vf mv = splat(m_new);
-  for (c = 0; c + VW <= cv; c += VW) {
-    vf e = exp2v(loadu(s + c) * scale - mv);
-    storeu(p + c, e);
-    vsum += e;
+  for (c = 0; c + 2 * VW <= cv; c += 2 * VW) {
+    vf e0 = exp2v(loadu(s + c) * sv - mv);
+    vf e1 = exp2v(loadu(s + c + VW) * sv - mv);
+    storeu(p + c, e0);
+    storeu(p + c + VW, e1);
+    vsum0 += e0;
+    vsum1 += e1;
   }
-  float sum = hsum(vsum);
+  float sum = hsum(vsum0 + vsum1);
   for (; c < cv; ++c) {
     float e = exp2s(s[c] * scale - m_new);
     p[c] = e;
     sum += e;
   }
-  for (; c < tile; ++c) p[c] = 0.0f;
   *m = m_new;
   *l = *l * f + sum;
   return f;
 }
 
-void run_split(const HeadArgs& a, int64_t split, int worker) {
+void run_tiles(const HeadArgs& a, int64_t t0, int64_t t1, int split) {
   const clsa_head_desc& d = *a.desc;
   const HeadPlan& pl = *a.plan;
   const int64_t N = d.n, D = d.d, C = N + d.k, WN = d.w * d.n;
-  const int64_t T = pl.tile, dpad = pl.dpad, sstride = dpad + 2;
+  const int64_t dpad = pl.dpad, sstride = dpad + 2;
   const int64_t rows_pad = pl.rows_pad;
   const bool second = pl.slots > rows_pad;
   const int64_t weak_pad = second ? pl.slots - rows_pad : 0;
 
-  float* buf = a.worker_buf + worker * a.worker_floats;
+  float* buf = a.worker_buf + split * a.worker_floats;
   float* xt = buf;                 // [D][T]
   float* xp = xt + D * T;          // [T][dpad]
   float* sb = xp + T * dpad;       // [RB][T]
   float* pb = sb + RB * T;         // [RB][T]
-  float* state = a.state + split * pl.slots * sstride;
+  float* state = a.state + int64_t(split) * pl.slots * sstride;  // this split's partial states
 
-  // Fresh states for this split: O = 0, m = -inf, l = 0.
-  for (int64_t s = 0; s < pl.slots; ++s) {
-    float* st = state + s * sstride;
-    std::memset(st, 0, sizeof(float) * size_t(dpad));
-    st[dpad] = -INFINITY;
-    st[dpad + 1] = 0.0f;
-  }
-
-  const int64_t t0 = pl.tiles * split / pl.splits, t1 = pl.tiles * (split + 1) / pl.splits;
   for (int64_t tile = t0; tile < t1; ++tile) {
     const int64_t c0 = tile * T, cv = std::min<int64_t>(T, C - c0);
     // Pack the tile: XT (transposed, zero columns past cv), XP (row-major, zero padding).
@@ -198,13 +170,12 @@ void run_split(const HeadArgs& a, int64_t split, int worker) {
       }
       for (int64_t e = D; e < dpad; ++e) dst[e] = 0.0f;
     }
-    const int64_t cv_gemm = cv;  // P is zero past cv, but X rows there are zero too
 
     for (int64_t r0 = 0; r0 < rows_pad; r0 += RB) {
       const int64_t rb = std::min<int64_t>(RB, rows_pad - r0);
-      for (int64_t r = 0; r < rb; r += MR)
-        for (int64_t c = 0; c < T; c += NV * VW)
-          gemm_qxt(a.q + (r0 + r) * D, D, xt + c, T, sb + r * T + c, T);
+      // Column slices outer: one slice of XT (D x NV*VW) stays in L1 across the row groups.
+      for (int64_t c = 0; c < T; c += NV * VW)
+        for (int64_t r = 0; r < rb; r += MR) gemm_qxt(a.qpack + (r0 + r) * D, D, xt + c, sb + r * T + c);
 
       // Own-key logits: row r's key is column r mod N.
       for (int64_t r = 0; r < rb; ++r) {
@@ -225,13 +196,13 @@ void run_split(const HeadArgs& a, int64_t split, int worker) {
           const int64_t slot = pass == 0 ? row : rows_pad + row;
           const float scale = pass == 0 ? (row < WN ? a.scale1 : a.scale2) : a.scale2;
           float* st = state + slot * sstride;
-          fac[r] = softmax_row(sb + r * T, cv, T, scale, st + dpad, st + dpad + 1, pb + r * T);
+          fac[r] = softmax_row(sb + r * T, cv, scale, st + dpad, st + dpad + 1, pb + r * T);
         }
-        for (int64_t r = 0; r < rend; r += MR) {
-          const int64_t slot = pass == 0 ? r0 + r : rows_pad + r0 + r;
-          for (int64_t e = 0; e < dpad; e += NV * VW)
-            gemm_px(pb + r * T, T, xp + e, dpad, cv_gemm, state + slot * sstride + e, sstride, fac + r);
-        }
+        const int64_t slot0 = pass == 0 ? r0 : rows_pad + r0;
+        // Feature slices outer: one slice of XP (cv x NV*VW) is reused by every row group.
+        for (int64_t e = 0; e < dpad; e += NV * VW)
+          for (int64_t r = 0; r < rend; r += MR)
+            gemm_px(pb + r * T, xp + e, dpad, cv, state + (slot0 + r) * sstride + e, sstride, fac + r);
       }
     }
   }
@@ -240,6 +211,6 @@ void run_split(const HeadArgs& a, int64_t split, int worker) {
 }  // namespace
 
 extern const HeadKernels kernels;
-const HeadKernels kernels = {CLSA_VARIANT_NAME, VW, MR, NV, &run_split};
+const HeadKernels kernels = {CLSA_VARIANT_NAME, VW, MR, NV, &run_tiles};
 
 }  // namespace clsa::cpu::CLSA_VARIANT
