@@ -34,7 +34,7 @@ test('clsa info reports the build and the CUDA state', () => {
   expect(typeof j.cudaCompiled).toBe('boolean');
 });
 
-test('clsa eval --raw on an IDX folder; --model says it is not available yet', () => {
+test('clsa eval --raw on an IDX folder; --model with a missing directory is a clear error', () => {
   const r = run(['eval', '--data', path.join(root, 'data', 'fashion-mnist-subset'), '--raw', '--k', '20', '--json']);
   expect(r.status).toBe(0);
   const j = JSON.parse(r.stdout);
@@ -44,8 +44,8 @@ test('clsa eval --raw on an IDX folder; --model says it is not available yet', (
   expect(j.knn.accuracy).toBeGreaterThan(0.6);   // raw-pixel kNN on Fashion-MNIST is ~0.8
   expect(j.knn.perClass.length).toBe(10);
   const m = run(['eval', '--data', 'fashion-mnist', '--model', 'some/dir']);
-  expect(m.status).toBe(2);
-  expect(m.stderr).toMatch(/--model some\/dir: evaluating a trained encoder is not available in this build yet/);
+  expect(m.status).not.toBe(0);
+  expect(m.stderr).toMatch(/some\/dir: no such model directory/);
   const bad = run(['eval', '--data', 'fashion-mnist', '--raw', '--k', '0']);
   expect(bad.status).not.toBe(0);
   expect(bad.stderr).toMatch(/--k: expected an integer in \[1, /);
