@@ -60,6 +60,8 @@ export interface TrainOptions {
   augment?: Partial<ViewSpec>;
   splitBN?: number;
   device?: 'auto' | 'cpu' | 'cuda';
+  /** Arithmetic of the head's matrix products: 'fp32' on the CPU (the others need the CUDA step). */
+  precision?: 'fp32' | 'tf32' | 'bf16' | 'fp16';
   seed?: number;
   signal?: AbortSignal;
   onProgress?: (p: ProgressInfo) => void;
@@ -160,6 +162,9 @@ function resolve(o: TrainOptions, train: Dataset, norm: ImageNormalization): Res
   const device = checkEnum('options.device', o.device ?? 'auto', ['auto', 'cpu', 'cuda'] as const);
   if (device === 'cuda')
     throw new Error("options.device: 'cuda' training needs the CUDA encoder, which this build does not have yet; use 'cpu' or 'auto'");
+  const precision = checkEnum('options.precision', o.precision ?? 'fp32', ['fp32', 'tf32', 'bf16', 'fp16'] as const);
+  if (precision !== 'fp32')
+    throw new RangeError(`options.precision: training runs on the CPU, which computes in fp32, but got '${precision}'`);
   const evaluate = o.evaluate === false ? false : {
     every: checkInt('options.evaluate.every', o.evaluate?.every ?? 1, 1),
     k: checkInt('options.evaluate.k', o.evaluate?.k ?? 200, 1),

@@ -116,6 +116,8 @@ test('bad options are clear errors', async () => {
   await expect(trainClsa({ ...base(), epochs: 0 })).rejects.toThrow(/options\.epochs: expected an integer in \[1, 1000000\] but got 0/);
   await expect(trainClsa({ ...base(), arch: 'vgg' as never })).rejects.toThrow(/options\.arch: expected one of 'resnet-mini', 'resnet18' but got the string "vgg"/);
   await expect(trainClsa({ ...base(), batchSize: 128 })).rejects.toThrow(/options\.batchSize: expected at most the 64 training images but got 128/);
+  await expect(trainClsa({ ...base(), precision: 'bf16' })).rejects.toThrow(/options\.precision: training runs on the CPU, which computes in fp32, but got 'bf16'/);
+  await expect(trainClsa({ ...base(), device: 'cuda' })).rejects.toThrow(/options\.device: 'cuda' training needs the CUDA encoder/);
 });
 
 test('encoder.save + loadEncoder reproduce the embeddings exactly', async () => {

@@ -15,8 +15,8 @@ import { AbortError, EpochInfo, ProgressInfo, trainClsa, TrainOptions } from '..
 import { CliError, intOption, numberOption } from './common';
 
 interface TrainCliOptions {
-  data: string; epochs: number; batchSize?: number; arch: string; width?: number; crops: string; ddmWeight: number;
-  device: string; limit?: number; seed: number; resume?: string; out: string; lr?: number;
+  data: string; epochs: number; batchSize: number; arch: string; width?: number; crops: string; ddmWeight: number;
+  device: string; limit?: number; seed: number; resume?: string; out: string; lr: number;
   temperature: number; ddmTemperature: number; queueSize?: number; evalEvery: number; quiet?: boolean;
 }
 
@@ -36,19 +36,19 @@ export function registerTrain(program: Command): void {
     .description('train a CLSA encoder (defaults: Fashion-MNIST, resnet-mini, single crop, CPU, a few minutes)')
     .requiredOption('--out <dir>', 'output directory (metrics.jsonl, model/, checkpoint/, report.html)')
     .option('--data <source>', "'fashion-mnist' (full set when installed, else the shipped subset) or a path", 'fashion-mnist')
-    .option('--epochs <n>', 'epochs', intOption('--epochs', 1, 1e6), 12)
-    .option('--batch-size <n>', 'images per step (multiple of 8, the split-BN groups)', intOption('--batch-size', 8, 1 << 20))
+    .option('--epochs <n>', 'epochs', intOption('--epochs', 1, 1e6), 15)
+    .option('--batch-size <n>', 'images per step (multiple of 8, the split-BN groups)', intOption('--batch-size', 8, 1 << 20), 64)
     .option('--arch <arch>', 'resnet-mini | resnet18', 'resnet-mini')
-    .option('--width <n>', 'channels of the first stage (default: the arch\'s)', intOption('--width', 1, 4096))
+    .option('--width <n>', 'channels of the first stage (default 16 for resnet-mini: CPU-sized; 64 for resnet18)', intOption('--width', 1, 4096))
     .option('--crops <kind>', 'single | multi', 'single')
     .option('--ddm-weight <x>', 'weight of the DDM term (0 = MoCo v2)', numberOption('--ddm-weight', (x) => x >= 0, 'a number >= 0'), 1)
     .option('--temperature <x>', 'contrastive temperature', numberOption('--temperature', (x) => x > 0, 'a number > 0'), 0.2)
     .option('--ddm-temperature <x>', 'DDM temperature', numberOption('--ddm-temperature', (x) => x > 0, 'a number > 0'), 0.2)
-    .option('--lr <x>', 'base learning rate per 256 images', numberOption('--lr', (x) => x > 0, 'a number > 0'))
+    .option('--lr <x>', 'base learning rate per 256 images (scaled to the batch)', numberOption('--lr', (x) => x > 0, 'a number > 0'), 0.24)
     .option('--queue-size <n>', 'queue rows K', intOption('--queue-size', 1, 1 << 26))
     .option('--device <device>', 'auto | cpu | cuda', 'auto')
     .option('--limit <n>', 'train on the first N images only', intOption('--limit', 8, 1 << 30), 6000)
-    .option('--eval-every <n>', 'kNN monitor every N epochs', intOption('--eval-every', 1, 1e6), 3)
+    .option('--eval-every <n>', 'kNN monitor every N epochs', intOption('--eval-every', 1, 1e6), 5)
     .option('--seed <s>', 'seed', intOption('--seed', 0, 2 ** 32 - 1), 0)
     .option('--resume <dir>', 'continue from a checkpoint directory (e.g. OUT/checkpoint)')
     .option('-q, --quiet', 'no progress bar')
@@ -92,7 +92,7 @@ export function registerTrain(program: Command): void {
         }
       };
       const options: TrainOptions = {
-        data: o.data, epochs: o.epochs, batchSize: o.batchSize, arch: o.arch as TrainOptions['arch'], width: o.width, crops: o.crops,
+        data: o.data, epochs: o.epochs, batchSize: o.batchSize, arch: o.arch as TrainOptions['arch'], width: o.width ?? (o.arch === 'resnet-mini' ? 16 : undefined), crops: o.crops,
         ddmWeight: o.ddmWeight, temperature: o.temperature, ddmTemperature: o.ddmTemperature, lr: o.lr, queueSize: o.queueSize,
         device: o.device as TrainOptions['device'], limit: o.limit, seed: o.seed, resume: o.resume,
         signal: controller.signal, onProgress, onEpochEnd, evaluate: { every: o.evalEvery },
@@ -136,7 +136,7 @@ export function registerTrain(program: Command): void {
       const png = await augmentPreviewPng({ data: train.images.data.subarray(0, 8 * train.images.shape[1] * train.images.shape[2] * train.images.shape[3]), shape: [8, train.images.shape[1], train.images.shape[2], train.images.shape[3]] },
         { views: preset.views, seed: o.seed });
       const config = { ...result.model.config, data: train.source, epochs: o.epochs, crops: o.crops, limit: o.limit,
-        batchSize: o.batchSize ?? 'auto', device: 'cpu' };
+        batchSize: o.batchSize, device: 'cpu' };
       await writeReport(out, {
         title: `clsa train — ${train.source}`, config, history: result.history.map((h) => ({ ...h, epoch: h.epoch + 1 })),
         samplesPng: png.png, samplesCaption: `each row: the original, then ${png.columns.slice(1).join(', ')}`,
