@@ -1,12 +1,10 @@
 #!/usr/bin/env node
-// `npm run prebuild`: builds the addon with the CPU and the CUDA kernels (static cudart,
-// sm_75/80/90 + PTX) through cmake-js and writes it to prebuilds/<platform>-<arch>/ under the
-// name node-gyp-build resolves for N-API builds: node.napi.<libc>.node. The build reuses build/
-// (an incremental cmake-js configure + build), so after `npm install` it costs seconds.
-//
-// Why not prebuildify: it can only drive node-gyp, moves build/Release/*.node out of the
-// development tree and strips it in place; this script copies, strips the copy, verifies that
-// the copy loads and has CUDA compiled in, and only then renames it into place (atomically).
+// `npm run prebuild`: prebuildify drives the CMake build (scripts/prebuildify-cmake.js stands in
+// for node-gyp and runs an incremental cmake-js configure + build with the CPU and the CUDA
+// kernels, static cudart, sm_75/80/90 + PTX), strips the addon and names it the way
+// node-gyp-build resolves N-API builds: prebuilds/<platform>-<arch>/node.napi.<libc>.node.
+// Around it this script checks that the result loads and has CUDA compiled in, and puts the
+// (stripped) addon back into build/Release, which prebuildify moves out of the development tree.
 //
 // Options: --clean (full rebuild), --allow-cpu-only (accept a build without nvcc),
 //          --out <dir> (write <dir>/prebuilds/... instead of the package root).
@@ -53,71 +51,62 @@ function probe(file) {
   return JSON.parse(r.stdout);
 }
 
-function main() {
+async function main() {
   for (const a of args) {
     if (a.startsWith('--') && !['--clean', '--allow-cpu-only', '--out'].includes(a)) die(`unknown option ${a}`);
   }
-  let cmakeJs;
+  let prebuildify;
   try {
-    cmakeJs = require.resolve('cmake-js/bin/cmake-js', { paths: [root] });
+    prebuildify = require(require.resolve('prebuildify', { paths: [root] }));
+    require.resolve('cmake-js/bin/cmake-js', { paths: [root] });
   } catch {
-    die('cmake-js is not installed (it is a devDependency: run `npm install` in the development checkout)');
+    die('prebuildify and cmake-js are devDependencies: run `npm install` in the development checkout');
   }
-
-  const cmakeArgs = ['--CDCLSA_CUDA=ON', `--CDCMAKE_CUDA_ARCHITECTURES=${ARCHS}`, '--CDCMAKE_BUILD_TYPE=Release'];
-  if (flag('--clean')) {
-    run(process.execPath, [cmakeJs, 'rebuild', ...cmakeArgs, '--log-level', 'warn']);
-  } else {
-    // configure on an existing build/ is incremental: unchanged flags recompile nothing.
-    run(process.execPath, [cmakeJs, 'configure', ...cmakeArgs, '--log-level', 'warn'], { stdio: ['inherit', 'ignore', 'inherit'] });
-    run(process.execPath, [cmakeJs, 'build', '--log-level', 'warn']);
-  }
-
   const built = path.join(root, 'build', 'Release', 'clsa.node');
-  if (!fs.existsSync(built)) die(`the build finished but ${built} is missing`);
-  const cache = fs.readFileSync(path.join(root, 'build', 'CMakeCache.txt'), 'utf8');
-  const cachedArchs = /^CMAKE_CUDA_ARCHITECTURES:[A-Z]*=(.*)$/m.exec(cache);
-  const b = probe(built);
-  if (!b.cudaCompiled) {
-    if (!flag('--allow-cpu-only'))
-      die('the build has no CUDA back end (nvcc not found by CMake). Install the CUDA toolkit (nvcc) or pass ' +
-          '--allow-cpu-only to ship a CPU-only prebuild.');
-    console.warn('clsa prebuild: WARNING: CPU-only prebuild (no nvcc)');
-  } else if (!cachedArchs || cachedArchs[1] !== ARCHS) {
-    die(`build/CMakeCache.txt has CMAKE_CUDA_ARCHITECTURES=${cachedArchs && cachedArchs[1]}, expected ${ARCHS}`);
-  }
-
-  // Strip a copy (symbols only; the CUDA fat binary is a loaded section and stays), check that the
-  // copy loads, then rename it into place so that no reader ever sees a half-written file.
-  fs.mkdirSync(destDir, { recursive: true });
-  // The temporary file sits outside <platform>-<arch>/ so that a loader scanning it never sees it.
-  const tmp = path.join(outRoot, 'prebuilds', `.clsa-prebuild-${process.pid}.tmp`);
+  // prebuildify builds into build/Release and moves the result under <stage>/prebuilds: stage it
+  // next to the destination so the final rename into place stays on one file system.
+  fs.mkdirSync(path.join(outRoot, 'prebuilds'), { recursive: true });
+  const stage = fs.mkdtempSync(path.join(outRoot, 'prebuilds', '.clsa-prebuild-'));
+  // prebuildify passes its own process environment to the build: the shim reads these.
+  process.env.CLSA_CUDA_ARCHITECTURES = ARCHS;
+  process.env.CLSA_PREBUILD_CLEAN = flag('--clean') ? '1' : '0';
   try {
-    const s = spawnSync('strip', ['--strip-unneeded', '-o', tmp, built], { stdio: 'inherit' });
-    if (s.error || s.status !== 0) {
-      console.warn('clsa prebuild: strip failed or is missing; shipping the unstripped binary');
-      fs.copyFileSync(built, tmp);
+    await new Promise((resolve, reject) => prebuildify({
+      cwd: root, out: stage, napi: true, tagLibc: true, name: 'node.napi', strip: true, stripBin: 'strip',
+      nodeGyp: path.join(__dirname, 'prebuildify-cmake.js'),
+    }, (err) => (err ? reject(err) : resolve())));
+    const staged = path.join(stage, 'prebuilds', `${platform}-${arch}`, name);
+    if (!fs.existsSync(staged)) die(`prebuildify finished but ${staged} is missing`);
+    // The development tree keeps a working addon: the stripped build goes back to build/Release.
+    fs.copyFileSync(staged, built);
+    const cache = fs.readFileSync(path.join(root, 'build', 'CMakeCache.txt'), 'utf8');
+    const cachedArchs = /^CMAKE_CUDA_ARCHITECTURES:[A-Z]*=(.*)$/m.exec(cache);
+    const b = probe(staged);
+    if (!b.cudaCompiled) {
+      if (!flag('--allow-cpu-only'))
+        die('the build has no CUDA back end (nvcc not found by CMake). Install the CUDA toolkit (nvcc) or pass ' +
+            '--allow-cpu-only to ship a CPU-only prebuild.');
+      console.warn('clsa prebuild: WARNING: CPU-only prebuild (no nvcc)');
+    } else if (!cachedArchs || cachedArchs[1] !== ARCHS) {
+      die(`build/CMakeCache.txt has CMAKE_CUDA_ARCHITECTURES=${cachedArchs && cachedArchs[1]}, expected ${ARCHS}`);
     }
-    const p = probe(tmp);
-    if (p.cudaCompiled !== b.cudaCompiled) die('the stripped copy lost its CUDA back end');
-    fs.renameSync(tmp, dest);
+    fs.mkdirSync(destDir, { recursive: true });
+    fs.renameSync(staged, dest);  // atomic: a loader never sees a half-written prebuild
+    for (const f of fs.readdirSync(destDir)) {
+      if (f.endsWith('.node') && f !== name) {
+        fs.rmSync(path.join(destDir, f));
+        console.log(`clsa prebuild: removed stale ${path.join(destDir, f)}`);
+      }
+    }
+    const size = (fs.statSync(dest).size / 1048576).toFixed(1);
+    console.log(`clsa prebuild: wrote ${path.relative(process.cwd(), dest) || dest} (${size} MiB, CUDA ${b.cudaCompiled ? `compiled in, archs ${ARCHS}` : 'NOT compiled in'}, CPU kernels ${b.cpuKernel})`);
   } finally {
-    fs.rmSync(tmp, { force: true });
+    fs.rmSync(stage, { recursive: true, force: true });
   }
-  for (const f of fs.readdirSync(destDir)) {
-    if (f.endsWith('.node') && f !== name) {
-      fs.rmSync(path.join(destDir, f));
-      console.log(`clsa prebuild: removed stale ${path.join(destDir, f)}`);
-    }
-  }
-  const size = (fs.statSync(dest).size / 1048576).toFixed(1);
-  console.log(`clsa prebuild: wrote ${path.relative(process.cwd(), dest) || dest} (${size} MiB, CUDA ${b.cudaCompiled ? `compiled in, archs ${ARCHS}` : 'NOT compiled in'}, CPU kernels ${b.cpuKernel})`);
 }
 
-try {
-  main();
-} catch (err) {
+main().catch((err) => {
   // die() has printed its message already; anything else is unexpected and printed in full.
   if (!process.exitCode) console.error(err);
   process.exitCode = 1;
-}
+});
