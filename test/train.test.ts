@@ -158,7 +158,7 @@ test('clsa train + clsa eval --model end to end on a few hundred images', () => 
   const html = fs.readFileSync(path.join(out, 'report.html'), 'utf8');
   expect(html).toMatch(/<svg/);
   expect(html).toMatch(/data:image\/png;base64,/);
-  expect(html).toContain(metrics[1].loss.toFixed(2));
+  expect(html).toContain(String(Number(metrics[1].loss.toPrecision(5))));  // the report's number format
   expect(html).not.toMatch(/(src|href)="https?:/);
   const evalOut = execFileSync(process.execPath, [cli, 'eval', '--model', path.join(out, 'model'), '--data', dataDir, '--json', '-k', '20'], { encoding: 'utf8' });
   const ev = JSON.parse(evalOut);
