@@ -233,42 +233,23 @@ Napi::Value AugmentSync(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-class AugmentWorker : public Napi::AsyncWorker {
+class AugmentWorker : public StatusWorker {
  public:
   AugmentWorker(Napi::Env env, Napi::Object args, AugmentCall call)
-      : Napi::AsyncWorker(env, "clsa.AugmentWorker"), deferred_(Napi::Promise::Deferred::New(env)),
-        call_(std::move(call)) {
-    args_ = Napi::Persistent(args);  // keeps the images and outputs alive while the worker runs
-  }
-  Napi::Promise Promise() { return deferred_.Promise(); }
-  void Execute() override {
-    status_ = RunCall(call_);
-    if (status_ != CLSA_OK) message_ = std::string(clsa_status_string(status_)) + ": " + clsa_last_error();
-  }
-  void OnOK() override {
-    if (status_ != CLSA_OK)
-      deferred_.Reject(StatusError(Env(), status_, message_).Value());
-    else
-      deferred_.Resolve(Env().Undefined());
-  }
-  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+      : StatusWorker(env, "clsa.AugmentWorker", args), call_(std::move(call)) {}
+
+ protected:
+  clsa_status Run() override { return RunCall(call_); }
 
  private:
-  Napi::Promise::Deferred deferred_;
-  Napi::ObjectReference args_;
   AugmentCall call_;
-  clsa_status status_ = CLSA_OK;
-  std::string message_;
 };
 
 Napi::Value Augment(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object args = info[0].As<Napi::Object>();
   AugmentCall c = ReadCall(env, args);
-  auto* w = new AugmentWorker(env, args, std::move(c));
-  Napi::Promise p = w->Promise();
-  w->Queue();
-  return p;
+  return Start(new AugmentWorker(env, args, std::move(c)));
 }
 
 }  // namespace

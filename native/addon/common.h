@@ -41,6 +41,45 @@ int64_t GetInt(Napi::Object o, const char* key);
 double GetNumber(Napi::Object o, const char* key);
 bool GetBool(Napi::Object o, const char* key);
 
+// One named AsyncWorker per blocking call: `Run` (a clsa_status-returning native call) runs on a
+// libuv worker while the argument object, and so every buffer in it, is kept alive; the Promise
+// resolves with undefined or rejects with the status as a JavaScript error (code = status name).
+class StatusWorker : public Napi::AsyncWorker {
+ public:
+  StatusWorker(Napi::Env env, const char* name, Napi::Object args)
+      : Napi::AsyncWorker(env, name), deferred_(Napi::Promise::Deferred::New(env)) {
+    args_ = Napi::Persistent(args);
+  }
+  Napi::Promise Promise() { return deferred_.Promise(); }
+  void Execute() override {
+    status_ = Run();
+    if (status_ != CLSA_OK) message_ = std::string(clsa_status_string(status_)) + ": " + clsa_last_error();
+  }
+  void OnOK() override {
+    if (status_ != CLSA_OK)
+      deferred_.Reject(StatusError(Env(), status_, message_).Value());
+    else
+      deferred_.Resolve(Env().Undefined());
+  }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ protected:
+  virtual clsa_status Run() = 0;
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  Napi::ObjectReference args_;
+  clsa_status status_ = CLSA_OK;
+  std::string message_;
+};
+
+// Queues a worker and returns its Promise.
+inline Napi::Value Start(StatusWorker* w) {
+  Napi::Promise p = w->Promise();
+  w->Queue();
+  return p;
+}
+
 // Module parts, each registering its exports.
 void InitBackend(Napi::Env env, Napi::Object exports);
 void InitHead(Napi::Env env, Napi::Object exports);

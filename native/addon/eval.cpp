@@ -84,36 +84,6 @@ Napi::Value KnnTopkSync(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// A blocking native call on a libuv worker; `Run` returns a status and fills `message_`.
-class StatusWorker : public Napi::AsyncWorker {
- public:
-  StatusWorker(Napi::Env env, const char* name, Napi::Object args)
-      : Napi::AsyncWorker(env, name), deferred_(Napi::Promise::Deferred::New(env)) {
-    args_ = Napi::Persistent(args);  // keeps every buffer alive until the worker is done
-  }
-  Napi::Promise Promise() { return deferred_.Promise(); }
-  void Execute() override {
-    status_ = Run();
-    if (status_ != CLSA_OK) message_ = std::string(clsa_status_string(status_)) + ": " + clsa_last_error();
-  }
-  void OnOK() override {
-    if (status_ != CLSA_OK)
-      deferred_.Reject(StatusError(Env(), status_, message_).Value());
-    else
-      deferred_.Resolve(Env().Undefined());
-  }
-  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
-
- protected:
-  virtual clsa_status Run() = 0;
-
- private:
-  Napi::Promise::Deferred deferred_;
-  Napi::ObjectReference args_;
-  clsa_status status_ = CLSA_OK;
-  std::string message_;
-};
-
 class KnnWorker : public StatusWorker {
  public:
   KnnWorker(Napi::Env env, Napi::Object args, KnnCall c) : StatusWorker(env, "clsa.KnnWorker", args), c_(c) {}
@@ -129,9 +99,7 @@ Napi::Value KnnTopk(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object args = info[0].As<Napi::Object>();
   auto* w = new KnnWorker(env, args, ReadKnnCall(env, args));
-  Napi::Promise p = w->Promise();
-  w->Queue();
-  return p;
+  return Start(w);
 }
 
 struct ProbeCall {
@@ -193,9 +161,7 @@ Napi::Value ProbeTrain(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object args = info[0].As<Napi::Object>();
   auto* w = new ProbeWorker(env, args, ReadProbeCall(env, args));
-  Napi::Promise p = w->Promise();
-  w->Queue();
-  return p;
+  return Start(w);
 }
 
 // probePredict({ n, d, classes, x, weight, bias, out }) and its async twin.
@@ -244,9 +210,7 @@ Napi::Value ProbePredict(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object args = info[0].As<Napi::Object>();
   auto* w = new PredictWorker(env, args, ReadPredictCall(env, args));
-  Napi::Promise p = w->Promise();
-  w->Queue();
-  return p;
+  return Start(w);
 }
 
 }  // namespace

@@ -63,43 +63,22 @@ Napi::Value HeadReference(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-class HeadWorker : public Napi::AsyncWorker {
+class HeadWorker : public StatusWorker {
  public:
-  HeadWorker(Napi::Env env, Napi::Object args, HeadCall call)
-      : Napi::AsyncWorker(env, "clsa.HeadWorker"), deferred_(Napi::Promise::Deferred::New(env)), call_(call) {
-    // Hold the argument object (and so every buffer in it) until the worker finishes.
-    args_ = Napi::Persistent(args);
-  }
-  Napi::Promise Promise() { return deferred_.Promise(); }
+  HeadWorker(Napi::Env env, Napi::Object args, HeadCall call) : StatusWorker(env, "clsa.HeadWorker", args), call_(call) {}
 
-  void Execute() override {
-    status_ = clsa_head_forward_backward(&call_.desc, &call_.t, nullptr, 0);
-    if (status_ != CLSA_OK) message_ = std::string(clsa_status_string(status_)) + ": " + clsa_last_error();
-  }
-  void OnOK() override {
-    if (status_ != CLSA_OK)
-      deferred_.Reject(StatusError(Env(), status_, message_).Value());
-    else
-      deferred_.Resolve(Env().Undefined());
-  }
-  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+ protected:
+  clsa_status Run() override { return clsa_head_forward_backward(&call_.desc, &call_.t, nullptr, 0); }
 
  private:
-  Napi::Promise::Deferred deferred_;
-  Napi::ObjectReference args_;
   HeadCall call_;
-  clsa_status status_ = CLSA_OK;
-  std::string message_;
 };
 
 Napi::Value Head(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object args = info[0].As<Napi::Object>();
   HeadCall c = ReadHeadCall(env, args);
-  auto* w = new HeadWorker(env, args, c);
-  Napi::Promise p = w->Promise();
-  w->Queue();
-  return p;
+  return Start(new HeadWorker(env, args, c));
 }
 
 Napi::Value HeadWorkspaceSize(const Napi::CallbackInfo& info) {
