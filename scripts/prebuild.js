@@ -41,6 +41,19 @@ function run(cmd, argv, opts = {}) {
   return r;
 }
 
+// Replaces `file` by a copy of `src` under a new inode (copy to a temporary name, then rename).
+// A process that has the old file loaded keeps its mapping intact; writing into the loaded
+// inode instead (copyFileSync, or strip, which rewrites in place) crashes that process.
+function replaceFile(src, file) {
+  const tmp = `${file}.${process.pid}.tmp`;
+  try {
+    fs.copyFileSync(src, tmp);
+    fs.renameSync(tmp, file);
+  } finally {
+    fs.rmSync(tmp, { force: true });
+  }
+}
+
 // Loads a .node file in a fresh process and returns its backend() report.
 function probe(file) {
   // process.dlopen, not require: the temporary copy does not end in .node.
@@ -63,6 +76,9 @@ async function main() {
     die('prebuildify and cmake-js are devDependencies: run `npm install` in the development checkout');
   }
   const built = path.join(root, 'build', 'Release', 'clsa.node');
+  // prebuildify strips build/Release/clsa.node in place when the build left it unchanged: give
+  // it a fresh inode first, so a running process (a test runner) that loaded it is not hit.
+  if (fs.existsSync(built)) replaceFile(built, built);
   // prebuildify builds into build/Release and moves the result under <stage>/prebuilds: stage it
   // next to the destination so the final rename into place stays on one file system.
   fs.mkdirSync(path.join(outRoot, 'prebuilds'), { recursive: true });
@@ -78,7 +94,7 @@ async function main() {
     const staged = path.join(stage, 'prebuilds', `${platform}-${arch}`, name);
     if (!fs.existsSync(staged)) die(`prebuildify finished but ${staged} is missing`);
     // The development tree keeps a working addon: the stripped build goes back to build/Release.
-    fs.copyFileSync(staged, built);
+    replaceFile(staged, built);
     const cache = fs.readFileSync(path.join(root, 'build', 'CMakeCache.txt'), 'utf8');
     const cachedArchs = /^CMAKE_CUDA_ARCHITECTURES:[A-Z]*=(.*)$/m.exec(cache);
     const b = probe(staged);
