@@ -1,7 +1,7 @@
 // The fused head against the independent float64 reference: many shapes (odd ones that
 // divide no tile size), tau != tau2, normalize on and off, S = 0..5, fresh seeds every run.
 import { clsaHead, clsaHeadSync } from '../lib';
-import { randomFloats, reference, relErr, relNorm } from './helpers/reference';
+import { gradErr, lossErr, randomFloats, reference, relErr, relNorm } from './helpers/reference';
 
 const seed0 = (Date.now() ^ (process.pid << 8)) >>> 0;
 let seedCounter = 0;
@@ -28,15 +28,23 @@ function check(c: Case) {
     { tau: c.tau, tau2: c.tau2, alpha: c.alpha, normalize: c.normalize },
   );
   const ctx = `seed ${inp.seed} ${JSON.stringify(c)}`;
-  expect({ ctx, e: relErr(r.loss, ref.loss) < 1e-5 }).toEqual({ ctx, e: true });
-  expect({ ctx, e: relErr(r.nceLoss, ref.nce) < 1e-5 }).toEqual({ ctx, e: true });
-  if (c.S > 0) expect({ ctx, e: relErr(r.ddmLoss, ref.ddm) < 1e-5 }).toEqual({ ctx, e: true });
+  // Each loss is lse - dot / t summed over rows: relative to the size of those terms, since the
+  // difference cancels towards 0 when a row's softmax is nearly one-hot (N = K = D = 1).
+  const lossScale = ref.nceScale + c.alpha * ref.ddmScale;
+  expect({ ctx, e: lossErr(r.loss, ref.loss, lossScale) < 1e-5 }).toEqual({ ctx, e: true });
+  expect({ ctx, e: lossErr(r.nceLoss, ref.nce, ref.nceScale) < 1e-5 }).toEqual({ ctx, e: true });
+  if (c.S > 0) expect({ ctx, e: lossErr(r.ddmLoss, ref.ddm, ref.ddmScale) < 1e-5 }).toEqual({ ctx, e: true });
   else expect(r.ddmLoss).toBe(0);
-  expect(r.accuracy).toBeCloseTo(ref.accuracy, 6);
+  // Exact ties (D = 1 with normalize: every unit row is +-1) are broken by rounding, so a row
+  // whose own logit ties the best other one within float32 precision may count either way.
+  expect({ ctx, acc: r.accuracy, lo: r.accuracy >= ref.accuracyMin - 1e-6, hi: r.accuracy <= ref.accuracyMax + 1e-6 })
+    .toEqual({ ctx, acc: r.accuracy, lo: true, hi: true });
+  if (ref.accuracyMin === ref.accuracyMax) expect(r.accuracy).toBeCloseTo(ref.accuracy, 6);
   expect(r.gradWeak.length).toBe(c.W * c.N * c.D);
   expect(r.gradStrong.length).toBe(c.S * c.N * c.D);
-  expect({ ctx, gw: relNorm(r.gradWeak, ref.gradWeak) < 1e-4 }).toEqual({ ctx, gw: true });
-  if (c.S > 0 && c.alpha > 0) expect({ ctx, gs: relNorm(r.gradStrong, ref.gradStrong) < 1e-4 }).toEqual({ ctx, gs: true });
+  expect({ ctx, gw: gradErr(r.gradWeak, ref.gradWeak, ref.gradWeakScale) < 1e-4 }).toEqual({ ctx, gw: true });
+  if (c.S > 0 && c.alpha > 0)
+    expect({ ctx, gs: gradErr(r.gradStrong, ref.gradStrong, ref.gradStrongScale) < 1e-4 }).toEqual({ ctx, gs: true });
   if (c.alpha === 0) expect(Array.from(r.gradStrong).every((v) => v === 0)).toBe(true);
   return r;
 }
