@@ -5,13 +5,11 @@
 #pragma once
 #include <cstdint>
 
+#include "../../nn/shapes.h"
+
 namespace clsa::cpu::nn {
 
-struct BnShape {
-  int64_t c, n, hw;
-  int64_t groups;  // >= 1, divides n
-  float eps;       // 1e-5 as torch
-};
+using clsa::nn::BnShape;
 
 // Training mode. y = gamma * (x - mean_g) * invstd_g + beta, per channel and group.
 // mean, invstd: [c * groups] out (saved for the backward pass). When running_mean/var are

@@ -5,15 +5,11 @@
 #pragma once
 #include <cstdint>
 
+#include "../../nn/shapes.h"
+
 namespace clsa::cpu::nn {
 
-struct ConvShape {
-  int64_t cin, cout, k, stride, pad;  // square kernel k x k
-  int64_t n, h, w;                    // input batch and spatial size
-  int64_t ho() const { return (h + 2 * pad - k) / stride + 1; }
-  int64_t wo() const { return (w + 2 * pad - k) / stride + 1; }
-  int64_t kdim() const { return cin * k * k; }
-};
+using clsa::nn::ConvShape;
 
 // y[cout][n*ho*wo] = conv(x[cin][n*h*w], w[cout][cin*k*k]).
 void conv_forward(const ConvShape& s, const float* x, const float* w, float* y);
