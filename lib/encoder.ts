@@ -2,7 +2,8 @@
 // trained with. Saved as safetensors weights + a JSON config that other tools can read.
 import { ClsaModel, ModelConfig, ResolvedModelConfig } from './model';
 import { loadModelFiles, saveModelFiles } from './modelfile';
-import { checkInt, describe } from './validate';
+import { DEVICE_NAMES, DeviceName, resolveDevice } from './device';
+import { checkEnum, checkInt, describe } from './validate';
 
 export const ENCODER_FORMAT = 'clsa-encoder';
 export const ENCODER_FORMAT_VERSION = 1;
@@ -131,15 +132,22 @@ export class Encoder {
   }
 }
 
-/** Loads an encoder written by `encoder.save(dir)` (or the `model/` folder of `clsa train`). */
-export function loadEncoder(dir: string): Encoder {
+/** Loads an encoder written by `encoder.save(dir)` (or the `model/` folder of `clsa train`) onto
+ * `options.device` ('auto' by default: the GPU when usable), wherever it was trained. */
+export function loadEncoder(dir: string, options: { device?: DeviceName; deviceIndex?: number } = {}): Encoder {
   if (typeof dir !== 'string') throw new TypeError(`dir: expected a directory path but got ${describe(dir)}`);
+  if (typeof options !== 'object' || options === null)
+    throw new TypeError(`loadEncoder(dir, options): expected an object but got ${describe(options)}`);
+  const deviceIndex = checkInt('options.deviceIndex', options.deviceIndex ?? 0, 0, 15);
+  const device = resolveDevice('options.device', checkEnum('options.device', options.device ?? 'auto', DEVICE_NAMES), deviceIndex);
   const files = loadModelFiles(dir);
   const cfg = files.config as unknown as EncoderConfigFile;
   if (cfg.format !== ENCODER_FORMAT) throw new Error(`loadEncoder: ${dir}/config.json has format ${describe(cfg.format)}, expected '${ENCODER_FORMAT}'`);
   if (cfg.version > ENCODER_FORMAT_VERSION)
     throw new Error(`loadEncoder: ${dir}/config.json is format version ${cfg.version}; this clsa reads up to ${ENCODER_FORMAT_VERSION}`);
-  const fresh = ClsaModel.create(cfg.model as ModelConfig);
+  // The file's precision applies on a GPU; the CPU computes in fp32.
+  const precision = device === 'cuda' ? cfg.model.precision ?? 'fp32' : 'fp32';
+  const fresh = ClsaModel.create({ ...(cfg.model as ModelConfig), device, deviceIndex, precision });
   const state = fresh.state();
   fresh.dispose();
   for (const name of ['query_params', 'query_bn_stats']) {

@@ -1,8 +1,9 @@
 // ClsaModel: the whole CLSA model (query encoder + projection head, momentum key encoder,
 // queue, SGD state) living natively; one native call per training step (clsa/model.h).
 // Policy and validation live here; the addon only plumbs prepared arguments.
+import { DEVICE_NAMES, DeviceName, DeviceTensor, isDeviceTensor, resolveDevice } from './device';
 import { native } from './native';
-import { checkEnum, checkFloat32, checkHostTensor, checkInt, checkNumber, describe, HostTensor } from './validate';
+import { checkEnum, checkFloat32, checkHostTensor, checkInt, checkNumber, checkShape, describe, HostTensor } from './validate';
 
 export type Arch = 'resnet-mini' | 'resnet18';
 export const ARCHS: readonly Arch[] = ['resnet-mini', 'resnet18'];
@@ -42,19 +43,32 @@ export interface ModelConfig {
   bnMomentum?: number;
   /** Seed of initialisation, queue and batch shuffle (default 0). */
   seed?: number;
-  /** Only 'cpu' for now. */
-  device?: 'cpu';
+  /** Where the model lives and trains: 'auto' (default: the GPU when backend().cudaUsable, else
+   * the CPU), 'cpu' or 'cuda'. The resolved config records 'cpu' or 'cuda'. */
+  device?: DeviceName;
+  /** GPU ordinal for 'cuda' (default 0). */
+  deviceIndex?: number;
+  /** CUDA only: 'fp32' (default, exact), 'tf32' (tensor cores for the fused head and the layers'
+   * GEMMs), 'bf16' / 'fp16' (the fused head's products; layers in fp32). The CPU computes in fp32. */
+  precision?: ModelPrecision;
 }
 
-export type ResolvedModelConfig = Required<ModelConfig>;
+export type ModelPrecision = 'fp32' | 'tf32' | 'bf16' | 'fp16';
+const PRECISIONS: readonly ModelPrecision[] = ['fp32', 'tf32', 'bf16', 'fp16'];
+
+export type ResolvedModelConfig = Required<Omit<ModelConfig, 'device'>> & { device: 'cpu' | 'cuda' };
+
+/** A view: host floats, or (for a model on the GPU) a DeviceTensor on the model's GPU, e.g. from
+ * augmentBatch with device: 'cuda', so the step reads it without a host round trip. */
+export type ViewTensor = HostTensor | DeviceTensor;
 
 export interface StepViews {
   /** Key view [N, C, H, W] (encoded by the momentum encoder). */
-  key: HostTensor;
+  key: ViewTensor;
   /** W >= 1 weak query views [N, C, Hi, Wi]; sizes may differ from each other and from the key. */
-  weak: HostTensor[];
+  weak: ViewTensor[];
   /** S >= 0 strong query views [N, C, Hi, Wi]. */
-  strong?: HostTensor[];
+  strong?: ViewTensor[];
 }
 
 export interface StepResult {
@@ -88,10 +102,10 @@ interface NativeModelHandle {
   dispose(): void;
 }
 
-const DEFAULTS: ResolvedModelConfig = {
+const DEFAULTS: Required<ModelConfig> = {
   arch: 'resnet-mini', width: 0, depth: 0, inChannels: 3, projHidden: 0, projDim: 128, queueSize: 4096,
   temperature: 0.2, ddmTemperature: 0.2, ddmWeight: 1, encoderMomentum: 0.99, lr: 0.06, momentum: 0.9,
-  weightDecay: 5e-4, splitBN: 8, bnMomentum: 0.1, seed: 0, device: 'cpu',
+  weightDecay: 5e-4, splitBN: 8, bnMomentum: 0.1, seed: 0, device: 'auto', deviceIndex: 0, precision: 'fp32',
 };
 
 /** Cosine schedule as the reference: lr * 0.5 * (1 + cos(pi * progress)), progress in [0, 1]. */
@@ -104,11 +118,16 @@ export function cosineLr(baseLr: number, progress: number): number {
 function resolveConfig(config: ModelConfig | undefined): ResolvedModelConfig {
   if (config !== undefined && (typeof config !== 'object' || config === null))
     throw new TypeError(`ClsaModel.create(config): expected an object but got ${describe(config)}`);
-  const c = { ...DEFAULTS, ...(config ?? {}) } as ResolvedModelConfig;
+  const merged = { ...DEFAULTS, ...(config ?? {}) };
   for (const key of Object.keys(config ?? {}))
     if (!(key in DEFAULTS)) throw new RangeError(`config.${key}: unknown option (known: ${Object.keys(DEFAULTS).join(', ')})`);
-  checkEnum('config.arch', c.arch, ARCHS);
-  checkEnum('config.device', c.device, ['cpu'] as const);
+  checkEnum('config.arch', merged.arch, ARCHS);
+  checkEnum('config.device', merged.device, DEVICE_NAMES);
+  checkInt('config.deviceIndex', merged.deviceIndex, 0, 15);
+  checkEnum('config.precision', merged.precision, PRECISIONS);
+  const c: ResolvedModelConfig = { ...merged, device: resolveDevice('config.device', merged.device, merged.deviceIndex) };
+  if (c.device === 'cpu' && c.precision !== 'fp32')
+    throw new RangeError(`config.precision: the CPU computes in fp32, so expected 'fp32' on the CPU but got '${c.precision}'`);
   if (config?.width !== undefined) checkInt('config.width', c.width, 1, 4096);
   if (config?.depth !== undefined) checkInt('config.depth', c.depth, 1, 64);
   checkInt('config.inChannels', c.inChannels, 1, 64);
@@ -133,13 +152,26 @@ function resolveConfig(config: ModelConfig | undefined): ResolvedModelConfig {
   return c;
 }
 
-function imagesArg(name: string, t: unknown, channels: number, dims: Record<string, number>) {
-  const local: Record<string, number> = { N: dims.N, C: channels };
+function imagesArg(name: string, t: unknown, config: ResolvedModelConfig, dims: Record<string, number>) {
+  const local: Record<string, number> = { N: dims.N, C: config.inChannels };
   if (local.N === undefined) delete local.N;
-  const shape = checkHostTensor(name, t, ['N', 'C', 'H', 'W'], local, { H: 8, W: 8 }).shape;
+  const pattern = ['N', 'C', 'H', 'W'], minimum = { H: 8, W: 8 };
+  let shape: number[];
+  let data: Float32Array | DeviceTensor['buffer'];
+  if (isDeviceTensor(t)) {
+    if (config.device !== 'cuda')
+      throw new TypeError(`${name}: expected host floats for a model on the CPU but got a DeviceTensor (GPU ${t.deviceIndex})`);
+    if (t.deviceIndex !== config.deviceIndex)
+      throw new RangeError(`${name}: expected a tensor on GPU ${config.deviceIndex} (the model's) but got GPU ${t.deviceIndex}`);
+    shape = checkShape(name, [...t.shape], pattern, local, minimum);
+    data = t.buffer;
+  } else {
+    shape = checkHostTensor(name, t, pattern, local, minimum).shape;
+    data = (t as HostTensor).data;
+  }
   dims.N = shape[0];
   const [n, c, h, w] = shape;
-  return { data: (t as HostTensor).data, n, c, h, w };
+  return { data, n, c, h, w };
 }
 
 export class ClsaModel {
@@ -153,7 +185,10 @@ export class ClsaModel {
 
   private constructor(config: ResolvedModelConfig) {
     const Native = (native() as unknown as { NativeModel: new (c: unknown) => NativeModelHandle }).NativeModel;
-    this.handle = new Native({ ...config, arch: ARCHS.indexOf(config.arch), bnEps: 1e-5 });
+    this.handle = new Native({
+      ...config, arch: ARCHS.indexOf(config.arch), bnEps: 1e-5, device: config.device === 'cuda' ? 1 : 0,
+      precision: PRECISIONS.indexOf(config.precision),
+    });
     const info = this.handle.info();
     this.parameterCount = info.parameterCount;
     this.featureDim = info.featureDim;
@@ -165,11 +200,22 @@ export class ClsaModel {
     return new ClsaModel(resolveConfig(config));
   }
 
-  /** Restores a model from state() bit-exactly. */
-  static fromState(state: ModelState): ClsaModel {
+  /** Restores a model from state() bit-exactly; `options` may move it to another device (a model
+   * trained on a GPU evaluated on the CPU, say). */
+  static fromState(state: ModelState, options: { device?: DeviceName; deviceIndex?: number; precision?: ModelPrecision } = {}): ClsaModel {
     if (typeof state !== 'object' || state === null)
       throw new TypeError(`ClsaModel.fromState(state): expected an object from model.state() but got ${describe(state)}`);
-    const m = new ClsaModel(resolveConfig(state.config));
+    if (typeof options !== 'object' || options === null)
+      throw new TypeError(`ClsaModel.fromState(state, options): expected an object but got ${describe(options)}`);
+    const config = { ...state.config } as ModelConfig;
+    if (options.device !== undefined) {
+      config.device = options.device;
+      // A checkpoint's GPU precision does not carry over to the CPU, which computes in fp32.
+      if (options.precision === undefined && options.device === 'cpu') config.precision = 'fp32';
+    }
+    if (options.deviceIndex !== undefined) config.deviceIndex = options.deviceIndex;
+    if (options.precision !== undefined) config.precision = options.precision;
+    const m = new ClsaModel(resolveConfig(config));
     const h = m.live('fromState');
     h.bufferNames().forEach((name, i) => {
       const data = state.buffers?.[name];
@@ -203,15 +249,14 @@ export class ClsaModel {
       throw new TypeError(`step(views): expected { key, weak, strong } but got ${describe(views)}`);
     const lr = options.lr ?? this.config.lr;
     checkNumber('step(options.lr)', lr, (x) => x >= 0, 'a number >= 0');
-    const c = this.config.inChannels;
     const dims: Record<string, number> = {};
-    const key = imagesArg('views.key', views.key, c, dims);
+    const key = imagesArg('views.key', views.key, this.config, dims);
     if (!Array.isArray(views.weak) || views.weak.length < 1)
       throw new RangeError(`views.weak: expected an array of at least one weak view but got ${describe(views.weak)}`);
     const strongList = views.strong ?? [];
     if (!Array.isArray(strongList)) throw new TypeError(`views.strong: expected an array but got ${describe(views.strong)}`);
-    const weak = views.weak.map((v, i) => imagesArg(`views.weak[${i}]`, v, c, dims));
-    const strong = strongList.map((v, i) => imagesArg(`views.strong[${i}]`, v, c, dims));
+    const weak = views.weak.map((v, i) => imagesArg(`views.weak[${i}]`, v, this.config, dims));
+    const strong = strongList.map((v, i) => imagesArg(`views.strong[${i}]`, v, this.config, dims));
     if (dims.N % this.config.splitBN !== 0)
       throw new RangeError(`views: the batch size must be divisible by config.splitBN = ${this.config.splitBN} (split batch norm) but got N = ${dims.N}`);
     this.busy = true;
@@ -223,9 +268,9 @@ export class ClsaModel {
   }
 
   /** Backbone features [N, featureDim] of the query encoder, BN in evaluation mode (running statistics). */
-  async embed(images: HostTensor): Promise<HostTensor> {
+  async embed(images: ViewTensor): Promise<HostTensor> {
     const h = this.claim('embed');
-    const im = imagesArg('images', images, this.config.inChannels, {});
+    const im = imagesArg('images', images, this.config, {});
     const out = new Float32Array(im.n * this.featureDim);
     this.busy = true;
     try {

@@ -5,10 +5,11 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { augmentBatch, cropPresets, CropPreset, ViewSpec } from './augment';
 import { Dataset, DatasetSource, loadDataset } from './data';
+import { DEVICE_NAMES, DeviceName, resolveDevice } from './device';
 import { Encoder, ImageNormalization, imageStatistics, toEncoderInput, UInt8Images } from './encoder';
 import { knnAccuracy } from './eval';
 import { writeDirAtomic, writeFileAtomicSync } from './fsutil';
-import { Arch, ARCHS, ClsaModel, ModelConfig, ModelState } from './model';
+import { Arch, ARCHS, ClsaModel, ModelConfig, ModelPrecision, ModelState } from './model';
 import { readSafetensors, writeSafetensors } from './safetensors';
 import { checkBool, checkEnum, checkInt, checkNumber, describe } from './validate';
 
@@ -59,9 +60,13 @@ export interface TrainOptions {
   /** Overrides applied to every view (e.g. { blur: null } or { randAugment: { n: 3 } }). */
   augment?: Partial<ViewSpec>;
   splitBN?: number;
-  device?: 'auto' | 'cpu' | 'cuda';
-  /** Arithmetic of the head's matrix products: 'fp32' on the CPU (the others need the CUDA step). */
-  precision?: 'fp32' | 'tf32' | 'bf16' | 'fp16';
+  /** 'auto' (default: the GPU when backend().cudaUsable, else the CPU), 'cpu' or 'cuda'. A resumed
+   * run stays on its checkpoint's device unless this is given. */
+  device?: DeviceName;
+  /** GPU ordinal for 'cuda' (default 0). */
+  deviceIndex?: number;
+  /** CUDA only: 'fp32' (default), 'tf32', 'bf16', 'fp16' (see ModelConfig.precision); the CPU computes in fp32. */
+  precision?: ModelPrecision;
   seed?: number;
   signal?: AbortSignal;
   onProgress?: (p: ProgressInfo) => void;
@@ -159,12 +164,11 @@ function resolve(o: TrainOptions, train: Dataset, norm: ImageNormalization): Res
   if (batchSize > n) throw new RangeError(`options.batchSize: expected at most the ${n} training images but got ${batchSize}`);
   const baseLr = checkNumber('options.lr', o.lr ?? 0.06, (x) => x > 0, 'a number > 0');
   const seed = checkInt('options.seed', o.seed ?? 0, 0, 2 ** 32 - 1);
-  const device = checkEnum('options.device', o.device ?? 'auto', ['auto', 'cpu', 'cuda'] as const);
-  if (device === 'cuda')
-    throw new Error("options.device: 'cuda' training needs the CUDA encoder, which this build does not have yet; use 'cpu' or 'auto'");
+  const deviceIndex = checkInt('options.deviceIndex', o.deviceIndex ?? 0, 0, 15);
+  const device = resolveDevice('options.device', checkEnum('options.device', o.device ?? 'auto', DEVICE_NAMES), deviceIndex);
   const precision = checkEnum('options.precision', o.precision ?? 'fp32', ['fp32', 'tf32', 'bf16', 'fp16'] as const);
-  if (precision !== 'fp32')
-    throw new RangeError(`options.precision: training runs on the CPU, which computes in fp32, but got '${precision}'`);
+  if (device === 'cpu' && precision !== 'fp32')
+    throw new RangeError(`options.precision: training on the CPU computes in fp32, so expected 'fp32' but got '${precision}'`);
   const evaluate = o.evaluate === false ? false : {
     every: checkInt('options.evaluate.every', o.evaluate?.every ?? 1, 1),
     k: checkInt('options.evaluate.k', o.evaluate?.k ?? 200, 1),
@@ -178,7 +182,7 @@ function resolve(o: TrainOptions, train: Dataset, norm: ImageNormalization): Res
     queueSize: checkInt('options.queueSize', o.queueSize ?? Math.min(4096, n), 1, 1 << 26),
     temperature: o.temperature ?? 0.2, ddmTemperature: o.ddmTemperature ?? 0.2, ddmWeight: o.ddmWeight ?? 1,
     encoderMomentum: o.encoderMomentum ?? 0.99, lr: baseLr * batchSize / 256, momentum: o.momentum ?? 0.9,
-    weightDecay: o.weightDecay ?? 5e-4, splitBN, seed, device: 'cpu',
+    weightDecay: o.weightDecay ?? 5e-4, splitBN, seed, device, deviceIndex, precision,
   };
   // Unset fields take the model's defaults (a present-but-undefined key would override them).
   for (const k of Object.keys(model) as (keyof ModelConfig)[]) if (model[k] === undefined) delete model[k];
@@ -271,7 +275,10 @@ export async function trainClsa(options: TrainOptions = {}): Promise<TrainResult
   if (options.resume !== undefined) resumed = readCheckpoint(options.resume);
   const norm = resumed?.meta.normalization ?? imageStatistics(train.images);
   const r = resolve(options, train, norm);
-  const model = resumed ? ClsaModel.fromState(resumed.state) : ClsaModel.create(r.model);
+  // A resumed run stays on its checkpoint's device unless options.device says otherwise.
+  const model = resumed
+    ? ClsaModel.fromState(resumed.state, { device: options.device, deviceIndex: options.deviceIndex, precision: options.precision })
+    : ClsaModel.create(r.model);
   const [nTrain, H, W] = train.images.shape;
   const encoder = new Encoder(model, norm, [H, W], false);
   const history: EpochInfo[] = resumed ? resumed.meta.history.slice() : [];

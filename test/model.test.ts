@@ -1,4 +1,4 @@
-import { ClsaModel, cosineLr, Rng } from '../lib';
+import { backend, ClsaModel, cosineLr, Rng } from '../lib';
 import type { HostTensor } from '../lib/validate';
 
 function images(rng: Rng, n: number, c: number, h: number, w = h): HostTensor {
@@ -18,6 +18,10 @@ describe('ClsaModel configuration errors name the argument', () => {
     [{ temperature: -1 }, /config.temperature: expected a number > 0/],
     [{ encoderMomentum: 2 }, /config.encoderMomentum/],
     [{ bogus: 1 }, /config.bogus: unknown option/],
+    [{ device: 'gpu' }, /config.device: expected one of 'auto', 'cpu', 'cuda' but got the string "gpu"/],
+    [{ deviceIndex: -1 }, /config.deviceIndex: expected an integer in \[0, 15\] but got -1/],
+    [{ precision: 'fp8' }, /config.precision: expected one of 'fp32', 'tf32', 'bf16', 'fp16'/],
+    [{ device: 'cpu', precision: 'tf32' }, /config.precision: the CPU computes in fp32, so expected 'fp32' on the CPU but got 'tf32'/],
   ])('%j', (cfg, msg) => {
     expect(() => ClsaModel.create(cfg as never)).toThrow(msg);
   });
@@ -169,4 +173,30 @@ test('resnet18 (narrow) trains on the smallest inputs: 8x8 down to 1x1 in the la
   const f = await m.embed(images(rng, 2, 3, 8));
   expect(f.shape).toEqual([2, 64]);
   m.dispose();
+});
+
+test("device: 'auto' resolves to the GPU only when one is usable; 'cuda' without one says why", () => {
+  const usable = backend().cudaUsable;
+  const m = ClsaModel.create({ ...small });
+  expect(m.config.device).toBe(usable ? 'cuda' : 'cpu');
+  m.dispose();
+  if (!usable) expect(() => ClsaModel.create({ ...small, device: 'cuda' })).toThrow(/config.device: 'cuda' requested but /);
+});
+
+test('fromState moves a model to another device; a CPU copy keeps the numbers', async () => {
+  const rng = new Rng(8);
+  const a = ClsaModel.create({ ...small, inChannels: 1, device: 'cpu' });
+  await a.step({ key: images(rng, 8, 1, 10), weak: [images(rng, 8, 1, 10)] });
+  const st = a.state();
+  // A checkpoint that says 'cuda' (as one trained on a GPU does) loads on the CPU when asked to.
+  const onGpu = { ...st, config: { ...st.config, device: 'cuda' as const, precision: 'bf16' as const } };
+  const b = ClsaModel.fromState(onGpu, { device: 'cpu' });
+  expect(b.config.device).toBe('cpu');
+  expect(b.config.precision).toBe('fp32');
+  const x = images(rng, 4, 1, 10);
+  const fa = await a.embed(x), fb = await b.embed(x);
+  expect(Array.from(fb.data)).toEqual(Array.from(fa.data));
+  expect(() => ClsaModel.fromState(st, null as never)).toThrow(/fromState\(state, options\): expected an object but got null/);
+  a.dispose();
+  b.dispose();
 });

@@ -3,7 +3,7 @@ import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { AbortError, loadEncoder, trainClsa, TrainOptions } from '../lib';
+import { AbortError, backend, loadEncoder, trainClsa, TrainOptions } from '../lib';
 import { encodeIdx } from '../lib/idx';
 
 // A small labelled data set with class structure: class c is a bright bar at row 2c.
@@ -116,8 +116,10 @@ test('bad options are clear errors', async () => {
   await expect(trainClsa({ ...base(), epochs: 0 })).rejects.toThrow(/options\.epochs: expected an integer in \[1, 1000000\] but got 0/);
   await expect(trainClsa({ ...base(), arch: 'vgg' as never })).rejects.toThrow(/options\.arch: expected one of 'resnet-mini', 'resnet18' but got the string "vgg"/);
   await expect(trainClsa({ ...base(), batchSize: 128 })).rejects.toThrow(/options\.batchSize: expected at most the 64 training images but got 128/);
-  await expect(trainClsa({ ...base(), precision: 'bf16' })).rejects.toThrow(/options\.precision: training runs on the CPU, which computes in fp32, but got 'bf16'/);
-  await expect(trainClsa({ ...base(), device: 'cuda' })).rejects.toThrow(/options\.device: 'cuda' training needs the CUDA encoder/);
+  await expect(trainClsa({ ...base(), device: 'cpu', precision: 'bf16' })).rejects.toThrow(/options\.precision: training on the CPU computes in fp32, so expected 'fp32' but got 'bf16'/);
+  await expect(trainClsa({ ...base(), device: 'gpu' as never })).rejects.toThrow(/options\.device: expected one of 'auto', 'cpu', 'cuda' but got the string "gpu"/);
+  if (!backend().cudaUsable)
+    await expect(trainClsa({ ...base(), device: 'cuda' })).rejects.toThrow(/options\.device: 'cuda' requested but /);
 });
 
 test('encoder.save + loadEncoder reproduce the embeddings exactly', async () => {

@@ -136,7 +136,7 @@ export function registerTrain(program: Command): void {
       const png = await augmentPreviewPng({ data: train.images.data.subarray(0, 8 * train.images.shape[1] * train.images.shape[2] * train.images.shape[3]), shape: [8, train.images.shape[1], train.images.shape[2], train.images.shape[3]] },
         { views: preset.views, seed: o.seed });
       const config = { ...result.model.config, data: train.source, epochs: o.epochs, crops: o.crops, limit: o.limit,
-        batchSize: o.batchSize, device: 'cpu' };
+        batchSize: o.batchSize };
       await writeReport(out, {
         title: `clsa train — ${train.source}`, config, history: result.history.map((h) => ({ ...h, epoch: h.epoch + 1 })),
         samplesPng: png.png, samplesCaption: `each row: the original, then ${png.columns.slice(1).join(', ')}`,

@@ -9,11 +9,12 @@
 namespace clsa_addon {
 namespace {
 
+// Host floats, or a device buffer (the facade admits those only for a model on that GPU; the
+// library checks the pointer's device again).
 clsa_images ReadImages(Napi::Env env, Napi::Value v, const char* name) {
   if (!v.IsObject()) throw Napi::TypeError::New(env, std::string(name) + ": expected an images object");
   Napi::Object o = v.As<Napi::Object>();
   TensorArg t = GetTensor(env, o.Get("data"), name);
-  if (t.device != CLSA_DEVICE_CPU) throw Napi::TypeError::New(env, std::string(name) + ": expected host memory");
   clsa_images im{t.data, GetInt(o, "n"), GetInt(o, "c"), GetInt(o, "h"), GetInt(o, "w")};
   if (im.n * im.c * im.h * im.w != t.length)
     throw Napi::RangeError::New(env, std::string(name) + ": data length does not match n*c*h*w");
@@ -55,6 +56,9 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
     c.bn_momentum = float(GetNumber(o, "bnMomentum"));
     c.bn_eps = float(GetNumber(o, "bnEps"));
     c.seed = uint32_t(GetInt(o, "seed"));
+    c.device = int32_t(GetInt(o, "device"));
+    c.device_index = int32_t(GetInt(o, "deviceIndex"));
+    c.precision = int32_t(GetInt(o, "precision"));
     clsa_status s = clsa_model_create(&c, &model_);
     if (s != CLSA_OK) ThrowStatus(env, s);
   }

@@ -42,8 +42,26 @@ int main() {
     expect(m == nullptr, "  no handle on failure");
   }
   clsa_model_config_default(&c);
+  c.precision = CLSA_PRECISION_BF16;
+  expect_error(clsa_model_create(&c, &m), CLSA_ERR_UNSUPPORTED, "config->precision", "bf16 on the CPU");
+  c.precision = 9;
+  expect_error(clsa_model_create(&c, &m), CLSA_ERR_INVALID_ARGUMENT, "config->precision", "unknown precision");
+
+  // A CUDA model: created where a GPU is usable, else a status that says why (not compiled in,
+  // or no usable device), naming config->device.
+  clsa_backend_info bi;
+  clsa_backend_query(&bi);
+  clsa_model_config_default(&c);
   c.device = CLSA_DEVICE_CUDA;
-  expect_error(clsa_model_create(&c, &m), CLSA_ERR_UNSUPPORTED, "config->device", "CUDA model");
+  if (bi.cuda_state == CLSA_CUDA_USABLE) {
+    expect(clsa_model_create(&c, &m) == CLSA_OK && m, "CUDA model created on a usable GPU");
+    clsa_model_destroy(m);
+    m = nullptr;
+  } else {
+    expect_error(clsa_model_create(&c, &m), bi.cuda_compiled ? CLSA_ERR_NO_DEVICE : CLSA_ERR_NOT_COMPILED,
+                 "config->device", "CUDA model without a usable GPU");
+    expect(m == nullptr, "  no handle on failure");
+  }
 
   clsa_model_config_default(&c);
   c.width = 8;

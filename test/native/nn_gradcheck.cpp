@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
+#include <memory>
 #include <random>
 #include <vector>
 
@@ -320,16 +321,17 @@ static void check_encoder() {
   const int64_t n = 8, h = 11, w = 12;
   V img = randv(size_t(n * 3 * h * w)), r = randv(size_t(n * c.proj_dim));
   const clsa::model::BnMode mode{true, 2, 0.1f, 1e-5f, false};
+  std::unique_ptr<clsa::model::Ops> ops(clsa::model::make_cpu_ops());
   clsa::model::Trace t;
   clsa::model::GradScratch gs;
-  clsa::model::encoder_forward(a, p.data(), st.data(), img.data(), n, h, w, nullptr, mode, true, t);
+  clsa::model::encoder_forward(*ops, a, p.data(), st.data(), img.data(), n, h, w, nullptr, mode, true, t);
   V grad(p.size(), 0.0f);
-  clsa::model::encoder_backward(a, p.data(), t, r.data(), grad.data(), gs);
+  clsa::model::encoder_backward(*ops, a, p.data(), t, r.data(), grad.data(), gs);
   auto loss = [&](const V& pv) {
     clsa::model::Trace tt;
-    clsa::model::encoder_forward(a, pv.data(), st.data(), img.data(), n, h, w, nullptr, mode, true, tt);
+    clsa::model::encoder_forward(*ops, a, pv.data(), st.data(), img.data(), n, h, w, nullptr, mode, true, tt);
     double s = 0;
-    for (size_t i = 0; i < r.size(); ++i) s += double(tt.z[i]) * r[i];
+    for (size_t i = 0; i < r.size(); ++i) s += double(tt.z.data()[i]) * r[i];
     return s;
   };
   // 60 random parameters, fp32 central differences with a step large enough for fp32.

@@ -44,8 +44,8 @@ typedef enum clsa_arch {
 } clsa_arch;
 
 typedef struct clsa_model_config {
-  int32_t device;          /* clsa_device; only CLSA_DEVICE_CPU is implemented */
-  int32_t device_index;
+  int32_t device;          /* clsa_device: where every buffer of the model lives and every step runs */
+  int32_t device_index;    /* GPU ordinal for CLSA_DEVICE_CUDA */
   int32_t arch;            /* clsa_arch */
   int32_t width;           /* base width (channels of the first stage); 0 = the arch's default */
   int32_t depth;           /* basic blocks per stage; 0 = the arch's default */
@@ -63,6 +63,8 @@ typedef struct clsa_model_config {
   float bn_momentum;       /* running-statistics momentum (torch: 0.1) */
   float bn_eps;            /* 1e-5 */
   uint32_t seed;           /* initialisation, queue and shuffle seed */
+  int32_t precision;       /* clsa_precision of the CUDA kernels (fused head; TF32 also the layers' GEMMs);
+                              the CPU accepts only CLSA_PRECISION_FP32 */
 } clsa_model_config;
 
 /* Fills *config with the reference defaults (resnet-mini, 3 channels, D 128, K 4096, tau 0.2,
@@ -72,7 +74,8 @@ CLSA_API void clsa_model_config_default(clsa_model_config* config);
 
 typedef struct clsa_model clsa_model;
 
-/* A batch of images in host memory, float NCHW [n][c][h][w], already augmented and normalised. */
+/* A batch of images, float NCHW [n][c][h][w], already augmented and normalised: in host memory,
+ * or (CUDA models) in the model's GPU memory, e.g. written there by clsa_augment on the device. */
 typedef struct clsa_images {
   const float* data;
   int64_t n, c, h, w;

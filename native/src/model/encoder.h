@@ -1,15 +1,14 @@
-// Forward and backward passes of the ResNet encoder + projection MLP over the flat buffers.
-// A Trace holds one pass's activations (CNHW) for the backward pass; it is reused between
-// steps so its buffers are allocated once.
+// Forward and backward passes of the ResNet encoder + projection MLP over the flat buffers,
+// on either back end (every array is in the Ops' memory). A Trace holds one pass's activations
+// (CNHW) for the backward pass; it is reused between steps so its buffers are allocated once.
 #pragma once
 #include <cstdint>
 #include <vector>
 
 #include "arch.h"
+#include "ops.h"
 
 namespace clsa::model {
-
-using Buf = std::vector<float>;
 
 struct BlockTrace {
   int64_t h = 0, w = 0, ho = 0, wo = 0;
@@ -34,9 +33,10 @@ struct BnMode {
   bool update_running; // train: update the running statistics
 };
 
-// Runs the encoder on images [n][c][h][w] (NCHW host floats). With `perm`, encoded row i is input
-// image perm[i]. With `project` the MLP runs too (t.z), else it stops at t.feat.
-void encoder_forward(const Arch& a, const float* params, float* stats, const float* images, int64_t n, int64_t h,
+// Runs the encoder on images [n][c][h][w] (NCHW floats, host or the Ops' memory). With `perm`
+// (host memory), encoded row i is input image perm[i]. With `project` the MLP runs too (t.z),
+// else it stops at t.feat.
+void encoder_forward(Ops& ops, const Arch& a, const float* params, float* stats, const float* images, int64_t n, int64_t h,
                      int64_t w, const int64_t* perm, const BnMode& mode, bool project, Trace& t);
 
 // Gradient scratch shared by the backward passes of a step.
@@ -45,7 +45,7 @@ struct GradScratch {
 };
 
 // grads (+=) from dz [n][proj_dim] through a train-mode trace.
-void encoder_backward(const Arch& a, const float* params, const Trace& t, const float* dz, float* grads,
+void encoder_backward(Ops& ops, const Arch& a, const float* params, const Trace& t, const float* dz, float* grads,
                       GradScratch& g);
 
 }  // namespace clsa::model

@@ -1,7 +1,9 @@
 // The C API of clsa/model.h: configuration checks, creation, state buffers and counters.
 #include <cmath>
 #include <cstring>
+#include <memory>
 #include <new>
+#include <vector>
 
 #include "../internal.h"
 #include "model_impl.h"
@@ -15,8 +17,13 @@ clsa_status check_config(const clsa_model_config* c) {
   if (c->device != CLSA_DEVICE_CPU && c->device != CLSA_DEVICE_CUDA)
     return fail(CLSA_ERR_INVALID_ARGUMENT, "config->device: expected CLSA_DEVICE_CPU (0) or CLSA_DEVICE_CUDA (1) but got %d",
                 c->device);
-  if (c->device == CLSA_DEVICE_CUDA)
-    return fail(CLSA_ERR_UNSUPPORTED, "config->device: the model runs on the CPU only in this version (got CUDA)");
+  if (c->precision != CLSA_PRECISION_FP32 && c->precision != CLSA_PRECISION_TF32 &&
+      c->precision != CLSA_PRECISION_BF16 && c->precision != CLSA_PRECISION_FP16)
+    return fail(CLSA_ERR_INVALID_ARGUMENT, "config->precision: expected a clsa_precision (0 .. 3) but got %d",
+                c->precision);
+  if (c->device == CLSA_DEVICE_CPU && c->precision != CLSA_PRECISION_FP32)
+    return fail(CLSA_ERR_UNSUPPORTED, "config->precision: the CPU computes in fp32 only (CLSA_PRECISION_FP32) but got %d",
+                c->precision);
   if (c->arch != CLSA_ARCH_RESNET_MINI && c->arch != CLSA_ARCH_RESNET18)
     return fail(CLSA_ERR_INVALID_ARGUMENT, "config->arch: expected 0 (resnet-mini) or 1 (resnet18) but got %d", c->arch);
   if (c->width < 0 || c->width > 4096)
@@ -58,18 +65,6 @@ clsa_status check_model(const clsa_model* m) {
   return m ? CLSA_OK : fail(CLSA_ERR_INVALID_ARGUMENT, "model: expected a model handle but got NULL");
 }
 
-model::Buf* buffer(clsa_model* m, int32_t b) {
-  switch (b) {
-    case CLSA_MODEL_QUERY_PARAMS: return &m->query;
-    case CLSA_MODEL_KEY_PARAMS: return &m->key;
-    case CLSA_MODEL_SGD_MOMENTUM: return &m->velocity;
-    case CLSA_MODEL_QUERY_BN_STATS: return &m->query_stats;
-    case CLSA_MODEL_KEY_BN_STATS: return &m->key_stats;
-    case CLSA_MODEL_QUEUE: return &m->queue;
-  }
-  return nullptr;
-}
-
 clsa_status check_buffer(int32_t b) {
   if (b < 0 || b >= CLSA_MODEL_BUFFER_COUNT)
     return fail(CLSA_ERR_INVALID_ARGUMENT, "buffer: expected 0 .. %d but got %d", CLSA_MODEL_BUFFER_COUNT - 1, b);
@@ -89,6 +84,30 @@ struct BusyGuard {
 }  // namespace
 
 namespace clsa::model {
+
+Buf* buffer(clsa_model& m, int32_t b) {
+  switch (b) {
+    case CLSA_MODEL_QUERY_PARAMS: return &m.query;
+    case CLSA_MODEL_KEY_PARAMS: return &m.key;
+    case CLSA_MODEL_SGD_MOMENTUM: return &m.velocity;
+    case CLSA_MODEL_QUERY_BN_STATS: return &m.query_stats;
+    case CLSA_MODEL_KEY_BN_STATS: return &m.key_stats;
+    case CLSA_MODEL_QUEUE: return &m.queue;
+  }
+  return nullptr;
+}
+
+int64_t buffer_count(const clsa_model& m, int32_t b) {
+  switch (b) {
+    case CLSA_MODEL_QUERY_PARAMS:
+    case CLSA_MODEL_KEY_PARAMS:
+    case CLSA_MODEL_SGD_MOMENTUM: return m.arch.params;
+    case CLSA_MODEL_QUERY_BN_STATS:
+    case CLSA_MODEL_KEY_BN_STATS: return m.arch.stats;
+    case CLSA_MODEL_QUEUE: return m.cfg.queue_size * m.cfg.proj_dim;
+  }
+  return 0;
+}
 
 clsa_status check_images(const clsa_model& m, const clsa_images& im, const char* name) {
   if (!im.data) return fail(CLSA_ERR_INVALID_ARGUMENT, "%s.data: expected NCHW floats but got NULL", name);
@@ -131,24 +150,36 @@ clsa_status clsa_model_create(const clsa_model_config* config, clsa_model** out)
   if (!out) return fail(CLSA_ERR_INVALID_ARGUMENT, "model: expected a pointer to receive the handle but got NULL");
   *out = nullptr;
   CLSA_TRY(check_config(config));
+  std::unique_ptr<clsa_model> m;
   try {
-    auto* m = new clsa_model();
+    m.reset(new clsa_model());
+    if (config->device == CLSA_DEVICE_CUDA) {
+      clsa_status s = CLSA_OK;
+      m->ops.reset(model::make_cuda_ops(config->device_index, config->precision, &s));
+      if (!m->ops) return s;
+    } else {
+      m->ops.reset(model::make_cpu_ops());
+    }
+    model::Ops& ops = *m->ops;
+    ops.bind();
     m->cfg = *config;
     m->arch = model::build_arch(*config);
-    const size_t p = size_t(m->arch.params), s = size_t(m->arch.stats);
-    m->query.assign(p, 0.0f);
-    m->grad.assign(p, 0.0f);
-    m->velocity.assign(p, 0.0f);
-    m->query_stats.assign(s, 0.0f);
-    model::init_params(m->arch, config->seed, m->query.data(), m->query_stats.data());
-    m->key = m->query;  // MoCo: param_k.data.copy_(param_q.data)
-    m->key_stats = m->query_stats;
+    // Initialised on the host (the same numbers on every back end), then moved into place.
+    const int64_t p = m->arch.params, s = m->arch.stats;
+    std::vector<float> params(size_t(p), 0.0f), stats(size_t(s), 0.0f);
+    model::init_params(m->arch, config->seed, params.data(), stats.data());
+    ops.upload(ops.sized(m->query, p), params.data(), p);
+    ops.upload(ops.sized(m->key, p), params.data(), p);  // MoCo: param_k.data.copy_(param_q.data)
+    ops.upload(ops.sized(m->query_stats, s), stats.data(), s);
+    ops.upload(ops.sized(m->key_stats, s), stats.data(), s);
+    ops.zero(ops.sized(m->grad, p), p);
+    ops.zero(ops.sized(m->velocity, p), p);
     const int64_t k = config->queue_size, d = config->proj_dim;
-    m->queue.assign(size_t(k * d), 0.0f);
+    std::vector<float> queue(size_t(k * d), 0.0f);
     model::Rng qr(config->seed, 2);
     for (int64_t r = 0; r < k; ++r) {
       double ss = 0;
-      float* row = m->queue.data() + r * d;
+      float* row = queue.data() + r * d;
       for (int64_t j = 0; j < d; ++j) {
         row[j] = float(qr.normal());
         ss += double(row[j]) * row[j];
@@ -156,9 +187,13 @@ clsa_status clsa_model_create(const clsa_model_config* config, clsa_model** out)
       const float inv = float(1.0 / std::sqrt(ss));
       for (int64_t j = 0; j < d; ++j) row[j] *= inv;
     }
+    ops.upload(ops.sized(m->queue, k * d), queue.data(), k * d);
+    ops.sync();
     m->rng = model::Rng(config->seed, 3);
-    *out = m;
+    *out = m.release();
     return CLSA_OK;
+  } catch (const model::OpsError& e) {
+    return e.status;
   } catch (const std::bad_alloc&) {
     return fail(CLSA_ERR_OUT_OF_MEMORY, "clsa_model_create: out of host memory");
   }
@@ -188,6 +223,8 @@ clsa_status clsa_model_step(clsa_model* m, const clsa_step_views* views, float l
   if (!guard.ok) return fail(CLSA_ERR_INVALID_ARGUMENT, "model: is busy with another call (one step at a time)");
   try {
     return model::step(*m, *views, lr, *result);
+  } catch (const model::OpsError& e) {
+    return e.status;
   } catch (const std::bad_alloc&) {
     return fail(CLSA_ERR_OUT_OF_MEMORY, "clsa_model_step: out of host memory");
   }
@@ -203,6 +240,8 @@ clsa_status clsa_model_embed(clsa_model* m, const clsa_images* images, float* fe
   if (!guard.ok) return fail(CLSA_ERR_INVALID_ARGUMENT, "model: is busy with another call (one step at a time)");
   try {
     return model::embed(*m, *images, features);
+  } catch (const model::OpsError& e) {
+    return e.status;
   } catch (const std::bad_alloc&) {
     return fail(CLSA_ERR_OUT_OF_MEMORY, "clsa_model_embed: out of host memory");
   }
@@ -225,7 +264,7 @@ clsa_status clsa_model_buffer_size(const clsa_model* m, int32_t b, int64_t* coun
   CLSA_TRY(check_model(m));
   CLSA_TRY(check_buffer(b));
   if (!count) return fail(CLSA_ERR_INVALID_ARGUMENT, "count: expected a pointer but got NULL");
-  *count = int64_t(buffer(const_cast<clsa_model*>(m), b)->size());
+  *count = model::buffer_count(*m, b);
   return CLSA_OK;
 }
 
@@ -233,12 +272,17 @@ clsa_status clsa_model_get_buffer(const clsa_model* m, int32_t b, float* dst, in
   clear_error();
   CLSA_TRY(check_model(m));
   CLSA_TRY(check_buffer(b));
-  const model::Buf& buf = *buffer(const_cast<clsa_model*>(m), b);
-  if (count != int64_t(buf.size()))
+  const int64_t size = model::buffer_count(*m, b);
+  if (count != size)
     return fail(CLSA_ERR_INVALID_ARGUMENT, "count: buffer %s holds %lld floats but got count %lld",
-                clsa_model_buffer_name(b), (long long)buf.size(), (long long)count);
+                clsa_model_buffer_name(b), (long long)size, (long long)count);
   if (!dst) return fail(CLSA_ERR_INVALID_ARGUMENT, "dst: expected %lld floats but got NULL", (long long)count);
-  std::memcpy(dst, buf.data(), sizeof(float) * buf.size());
+  try {
+    m->ops->bind();
+    m->ops->download(dst, model::buffer(*const_cast<clsa_model*>(m), b)->data(), size);
+  } catch (const model::OpsError& e) {
+    return e.status;
+  }
   return CLSA_OK;
 }
 
@@ -246,14 +290,20 @@ clsa_status clsa_model_set_buffer(clsa_model* m, int32_t b, const float* src, in
   clear_error();
   CLSA_TRY(check_model(m));
   CLSA_TRY(check_buffer(b));
-  model::Buf& buf = *buffer(m, b);
-  if (count != int64_t(buf.size()))
+  const int64_t size = model::buffer_count(*m, b);
+  if (count != size)
     return fail(CLSA_ERR_INVALID_ARGUMENT, "count: buffer %s holds %lld floats but got count %lld",
-                clsa_model_buffer_name(b), (long long)buf.size(), (long long)count);
+                clsa_model_buffer_name(b), (long long)size, (long long)count);
   if (!src) return fail(CLSA_ERR_INVALID_ARGUMENT, "src: expected %lld floats but got NULL", (long long)count);
   BusyGuard guard(m);
   if (!guard.ok) return fail(CLSA_ERR_INVALID_ARGUMENT, "model: is busy with another call (one step at a time)");
-  std::memcpy(buf.data(), src, sizeof(float) * buf.size());
+  try {
+    m->ops->bind();
+    m->ops->upload(model::buffer(*m, b)->data(), src, size);
+    m->ops->sync();
+  } catch (const model::OpsError& e) {
+    return e.status;
+  }
   return CLSA_OK;
 }
 

@@ -1,6 +1,8 @@
-// The state behind the opaque clsa_model handle.
+// The state behind the opaque clsa_model handle. Every Buf lives in the back end's memory
+// (host for the CPU, the GPU's for CUDA); `ops` is declared first so it is destroyed last.
 #pragma once
 #include <atomic>
+#include <memory>
 #include <vector>
 
 #include "arch.h"
@@ -8,6 +10,7 @@
 #include "rng.h"
 
 struct clsa_model {
+  std::unique_ptr<clsa::model::Ops> ops;
   clsa_model_config cfg;
   clsa::model::Arch arch;
   clsa::model::Buf query, key, grad, velocity, query_stats, key_stats, queue;
@@ -19,7 +22,7 @@ struct clsa_model {
   std::vector<clsa::model::Trace> views;
   clsa::model::Trace key_trace, embed_trace;
   clsa::model::GradScratch scratch;
-  clsa::model::Buf weak_z, strong_z, keys, grad_weak, grad_strong;
+  clsa::model::Buf weak_z, strong_z, keys, grad_weak, grad_strong, head_workspace, head_stats;
   std::vector<int64_t> perm;
 };
 
@@ -27,4 +30,7 @@ namespace clsa::model {
 clsa_status step(clsa_model& m, const clsa_step_views& v, float lr, clsa_step_result& r);
 clsa_status embed(clsa_model& m, const clsa_images& im, float* features);
 clsa_status check_images(const clsa_model& m, const clsa_images& im, const char* name);
+// Floats in state buffer b (clsa_model_buffer), and the buffer itself.
+int64_t buffer_count(const clsa_model& m, int32_t b);
+Buf* buffer(clsa_model& m, int32_t b);
 }  // namespace clsa::model

@@ -5,7 +5,6 @@
 #include <cstdio>
 #include <cstring>
 
-#include "../cpu/threadpool.h"
 #include "../internal.h"
 #include "model_impl.h"
 
@@ -45,62 +44,54 @@ clsa_status check_views(const clsa_model& m, const clsa_step_views& v) {
   return CLSA_OK;
 }
 
-// torch.optim.SGD: d = g + wd p; buf = mu buf + d; p -= lr buf (buf starts at 0, so the first
-// step's buf = d, as torch's clone).
-void sgd(float* p, const float* g, float* buf, int64_t count, float lr, float mu, float wd) {
-  constexpr int64_t kChunk = int64_t(1) << 15;
-  cpu::parallel_for((count + kChunk - 1) / kChunk, [&](int64_t t, int) {
-    const int64_t lo = t * kChunk, hi = std::min(count, lo + kChunk);
-    for (int64_t i = lo; i < hi; ++i) {
-      const float d = g[i] + wd * p[i];
-      buf[i] = mu * buf[i] + d;
-      p[i] -= lr * buf[i];
-    }
-  });
-}
-
 }  // namespace
 
 clsa_status step(clsa_model& m, const clsa_step_views& v, float lr, clsa_step_result& r) {
   CLSA_TRY(check_views(m, v));
+  Ops& ops = *m.ops;
+  ops.bind();
   const Arch& a = m.arch;
   const clsa_model_config& c = m.cfg;
+  const int32_t dev = ops.device(), di = ops.device_index();
   const int64_t n = v.key.n, d = c.proj_dim, nw = v.num_weak, ns = v.num_strong;
   const BnMode train{true, c.split_bn, c.bn_momentum, c.bn_eps, true};
   std::memset(&r, 0, sizeof r);
+  // Phase times are wall clock around work that has finished (sync() waits for a GPU's queue).
+  auto mark = [&ops] {
+    ops.sync();
+    return now();
+  };
 
   // 1-2. Momentum update (before the key forward, as MoCo), then the key encoder on a shuffled batch.
-  double t0 = now();
-  CLSA_TRY(clsa_momentum_update(CLSA_DEVICE_CPU, 0, m.key.data(), m.query.data(), a.params, c.encoder_momentum, nullptr));
+  double t0 = mark();
+  CLSA_TRY(clsa_momentum_update(dev, di, m.key.data(), m.query.data(), a.params, c.encoder_momentum, nullptr));
   m.perm.resize(size_t(n));
   for (int64_t i = 0; i < n; ++i) m.perm[size_t(i)] = i;
   for (int64_t i = n - 1; i > 0; --i) std::swap(m.perm[size_t(i)], m.perm[m.rng.below(uint32_t(i + 1))]);
-  encoder_forward(a, m.key.data(), m.key_stats.data(), v.key.data, n, v.key.h, v.key.w, m.perm.data(), train, true,
-                  m.key_trace);
-  m.keys.resize(size_t(n * d));
-  for (int64_t i = 0; i < n; ++i)
-    std::memcpy(m.keys.data() + m.perm[size_t(i)] * d, m.key_trace.z.data() + i * d, sizeof(float) * size_t(d));
-  double t1 = now();
+  encoder_forward(ops, a, m.key.data(), m.key_stats.data(), v.key.data, n, v.key.h, v.key.w, m.perm.data(), train,
+                  true, m.key_trace);
+  ops.scatter_rows(m.key_trace.z.data(), n, d, m.perm.data(), ops.sized(m.keys, n * d));
+  double t1 = mark();
   r.seconds_key_forward = t1 - t0;
 
   // 3. Query encoder, one pass per view (BN statistics per view, as the reference).
   m.views.resize(size_t(nw + ns));
-  m.weak_z.resize(size_t(nw * n * d));
-  m.strong_z.resize(size_t(ns * n * d));
+  float* weak_z = ops.sized(m.weak_z, nw * n * d);
+  float* strong_z = ns ? ops.sized(m.strong_z, ns * n * d) : nullptr;
   for (int64_t i = 0; i < nw + ns; ++i) {
     const clsa_images& im = i < nw ? v.weak[i] : v.strong[i - nw];
     Trace& t = m.views[size_t(i)];
-    encoder_forward(a, m.query.data(), m.query_stats.data(), im.data, n, im.h, im.w, nullptr, train, true, t);
-    float* dst = i < nw ? m.weak_z.data() + i * n * d : m.strong_z.data() + (i - nw) * n * d;
-    std::memcpy(dst, t.z.data(), sizeof(float) * size_t(n * d));
+    encoder_forward(ops, a, m.query.data(), m.query_stats.data(), im.data, n, im.h, im.w, nullptr, train, true, t);
+    ops.copy(i < nw ? weak_z + i * n * d : strong_z + (i - nw) * n * d, t.z.data(), n * d);
   }
-  double t2 = now();
+  double t2 = mark();
   r.seconds_query_forward = t2 - t1;
 
-  // 4. The fused head.
+  // 4. The fused head, on the model's device (loss statistics in its memory).
   clsa_head_desc hd{};
-  hd.device = CLSA_DEVICE_CPU;
-  hd.precision = CLSA_PRECISION_FP32;
+  hd.device = dev;
+  hd.device_index = di;
+  hd.precision = ops.precision();
   hd.normalize = 1;
   hd.n = n;
   hd.d = d;
@@ -110,12 +101,16 @@ clsa_status step(clsa_model& m, const clsa_step_views& v, float lr, clsa_step_re
   hd.temperature = c.temperature;
   hd.ddm_temperature = c.ddm_temperature;
   hd.ddm_weight = c.ddm_weight;
-  m.grad_weak.resize(size_t(nw * n * d));
-  m.grad_strong.resize(size_t(ns * n * d));
+  float* grad_weak = ops.sized(m.grad_weak, nw * n * d);
+  float* grad_strong = ns ? ops.sized(m.grad_strong, ns * n * d) : nullptr;
+  size_t ws_bytes = 0;
+  CLSA_TRY(clsa_head_workspace_size(&hd, &ws_bytes));
+  void* ws = ws_bytes ? ops.sized(m.head_workspace, int64_t((ws_bytes + sizeof(float) - 1) / sizeof(float))) : nullptr;
+  clsa_head_tensors ht{weak_z, strong_z, m.keys.data(), m.queue.data(), grad_weak, grad_strong,
+                       ops.sized(m.head_stats, 4)};
+  CLSA_TRY(clsa_head_forward_backward(&hd, &ht, ws, ws_bytes));
   float stats[4] = {0, 0, 0, 0};
-  clsa_head_tensors ht{m.weak_z.data(), ns ? m.strong_z.data() : nullptr, m.keys.data(), m.queue.data(),
-                       m.grad_weak.data(), ns ? m.grad_strong.data() : nullptr, stats};
-  CLSA_TRY(clsa_head_forward_backward(&hd, &ht, nullptr, 0));
+  ops.download(stats, m.head_stats.data(), 4);
   r.loss = stats[0];
   r.nce_loss = stats[1];
   r.ddm_loss = stats[2];
@@ -127,31 +122,33 @@ clsa_status step(clsa_model& m, const clsa_step_views& v, float lr, clsa_step_re
                 stats[0]);
 
   // 5. Backward through every view into one gradient buffer.
-  std::fill(m.grad.begin(), m.grad.end(), 0.0f);
+  ops.zero(m.grad.data(), a.params);
   for (int64_t i = 0; i < nw + ns; ++i) {
-    const float* dz = i < nw ? m.grad_weak.data() + i * n * d : m.grad_strong.data() + (i - nw) * n * d;
-    encoder_backward(a, m.query.data(), m.views[size_t(i)], dz, m.grad.data(), m.scratch);
+    const float* dz = i < nw ? grad_weak + i * n * d : grad_strong + (i - nw) * n * d;
+    encoder_backward(ops, a, m.query.data(), m.views[size_t(i)], dz, m.grad.data(), m.scratch);
   }
-  double t4 = now();
+  double t4 = mark();
   r.seconds_backward = t4 - t3;
 
   // 6. SGD, then the keys into the queue.
-  sgd(m.query.data(), m.grad.data(), m.velocity.data(), a.params, lr, c.momentum, c.weight_decay);
-  CLSA_TRY(clsa_queue_enqueue(CLSA_DEVICE_CPU, 0, m.queue.data(), c.queue_size, d, m.keys.data(), n, 1,
-                              &m.queue_pointer, nullptr));
+  ops.sgd(m.query.data(), m.grad.data(), m.velocity.data(), a.params, lr, c.momentum, c.weight_decay);
+  CLSA_TRY(clsa_queue_enqueue(dev, di, m.queue.data(), c.queue_size, d, m.keys.data(), n, 1, &m.queue_pointer,
+                              nullptr));
   ++m.step;
-  r.seconds_update = now() - t4;
+  r.seconds_update = mark() - t4;
   return CLSA_OK;
 }
 
 clsa_status embed(clsa_model& m, const clsa_images& im, float* features) {
+  Ops& ops = *m.ops;
+  ops.bind();
   const BnMode eval{false, 1, m.cfg.bn_momentum, m.cfg.bn_eps, false};
   const int64_t chunk = 256, per_image = im.c * im.h * im.w, f = m.arch.feature_dim;
   for (int64_t i0 = 0; i0 < im.n; i0 += chunk) {
     const int64_t nb = std::min(chunk, im.n - i0);
-    encoder_forward(m.arch, m.query.data(), m.query_stats.data(), im.data + i0 * per_image, nb, im.h, im.w, nullptr,
-                    eval, false, m.embed_trace);
-    std::memcpy(features + i0 * f, m.embed_trace.feat.data(), sizeof(float) * size_t(nb * f));
+    encoder_forward(ops, m.arch, m.query.data(), m.query_stats.data(), im.data + i0 * per_image, nb, im.h, im.w,
+                    nullptr, eval, false, m.embed_trace);
+    ops.download(features + i0 * f, m.embed_trace.feat.data(), nb * f);
   }
   m.embed_trace = Trace();  // evaluation batches can be large; do not keep their activations
   return CLSA_OK;
