@@ -35,7 +35,7 @@ const cfg = {
   seeds: arg('seeds', '0').split(',').map(Number),
   arms: arg('arms', 'moco,single,multi').split(','),
 };
-const out = arg('out', path.join(__dirname, 'results', `ablation-cpu-${new Date().toISOString().slice(0, 10)}.json`));
+const out = arg('out', path.join(__dirname, 'results', `ablation-${clsa.backend().cudaUsable ? 'gpu' : 'cpu'}-${new Date().toISOString().slice(0, 10)}.json`));
 const ARMS = {
   moco: { label: 'MoCo v2 (ddmWeight 0, weak views)', ddmWeight: 0, crops: 'single' },
   single: { label: 'CLSA single-crop', ddmWeight: 1, crops: 'single' },
@@ -97,8 +97,9 @@ async function evaluate(trainFeat, testFeat, train, test, seed) {
   }
 
   const b = clsa.backend();
+  const device = b.cudaUsable ? `cuda (${b.devices[0].name})` : 'cpu';
   const doc = {
-    date: new Date().toISOString(), machine: { cpu: os.cpus()[0]?.model, threads: b.cpuThreads, kernel: b.cpuKernel, device: 'cpu' },
+    date: new Date().toISOString(), machine: { cpu: os.cpus()[0]?.model, threads: b.cpuThreads, kernel: b.cpuKernel, device },
     data: train.source, trainImages: train.images.shape[0], testImages: test.images.shape[0], config: cfg, rows,
     wallSeconds: (Date.now() - t0) / 1000,
   };
@@ -108,7 +109,7 @@ async function evaluate(trainFeat, testFeat, train, test, seed) {
   // Markdown: mean and spread over seeds per arm.
   const arms = [...new Set(rows.map((r) => r.arm))];
   const pct = (v) => (v * 100).toFixed(2);
-  const lines = [`# Ablation (${doc.date.slice(0, 10)}, ${doc.machine.cpu}, ${doc.machine.threads} threads, CPU)`, '',
+  const lines = [`# Ablation (${doc.date.slice(0, 10)}, ${device === 'cpu' ? `${doc.machine.cpu}, ${doc.machine.threads} threads, CPU` : device})`, '',
     `Data: ${doc.data}, ${doc.trainImages} train / ${doc.testImages} test images. Config: \`${JSON.stringify(cfg)}\`. Wall time ${doc.wallSeconds.toFixed(0)} s.`, '',
     '| arm | seeds | kNN (k=200, t=0.1) | linear probe | train s/seed |', '|---|---|---|---|---|'];
   for (const a of arms) {

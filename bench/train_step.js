@@ -3,7 +3,8 @@
 // the split of a step's time between its phases (timed natively). Default: resnet-mini,
 // 28x28 single-channel, batch 256, single-crop (1 key 28, 1 weak 28, 1 strong 12 — DESIGN.md §3).
 // Usage: node bench/train_step.js [--batch 256] [--size 28] [--strong 12] [--channels 1]
-//        [--arch resnet-mini] [--steps 5] [--threads 0]   (needs `npm run build` for dist/)
+//        [--arch resnet-mini] [--steps 5] [--threads 0] [--device cpu]   (needs `npm run build` for dist/)
+// (bench/gpu/model_check.js times the CUDA step beside PyTorch on a GPU machine.)
 const os = require('os');
 const { ClsaModel, Rng, setCpuThreads, backend } = require('../dist');
 
@@ -41,7 +42,7 @@ async function main() {
     return { data, shape: [batch, channels, s, s] };
   };
   const views = { key: img(size), weak: [img(size)], strong: [img(strongSize)] };
-  const model = ClsaModel.create({ arch, inChannels: channels, queueSize: 4096 });
+  const model = ClsaModel.create({ arch, inChannels: channels, queueSize: 4096, device: arg('device', 'cpu') });
   await model.step(views, { lr: 0.01 });  // warm-up: allocates the activations
   const phases = { keyForward: 0, queryForward: 0, head: 0, backward: 0, update: 0 };
   const t0 = process.hrtime.bigint();
@@ -57,7 +58,7 @@ async function main() {
   const b = backend();
   const out = {
     bench: 'train_step', arch, batch, size, strongSize, channels, steps,
-    parameterCount: model.parameterCount, cpuThreads: b.cpuThreads, cpuKernel: b.cpuKernel,
+    device: model.config.device, parameterCount: model.parameterCount, cpuThreads: b.cpuThreads, cpuKernel: b.cpuKernel,
     imagesPerSecond: (batch * steps) / seconds,
     secondsPerStep: seconds / steps,
     phaseSecondsPerStep: Object.fromEntries(Object.entries(phases).map(([k, v]) => [k, v / steps])),

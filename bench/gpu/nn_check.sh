@@ -6,11 +6,11 @@
 #   bench/gpu/nn_check.sh [path/to/nn_check] [nn_check args, e.g. --seed S, --no-bench, --quick]
 # Exit status: nn_check's (0 pass, 1 a check failed, 3 no usable GPU), or 1 when a sanitizer
 # reported errors. Build first (repo root):
-#   cmake -S . -B build-gpu -DCLSA_BUILD_GPU_CHECKS=ON -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90
-#   cmake --build build-gpu -j --target nn_check
+#   cmake -S . -B build-gpucheck -DCLSA_BUILD_GPU_CHECKS=ON -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90
+#   cmake --build build-gpucheck -j --target nn_check   (or bench/gpu/prepare.sh)
 set -u
 cd "$(dirname "$0")/../.."
-bin=${1:-build-gpu/nn_check}
+bin=${1:-build-gpucheck/nn_check}
 [ $# -gt 0 ] && shift
 OUT=${OUT:-/tmp/clsa-gpu-out}
 mkdir -p "$OUT"
