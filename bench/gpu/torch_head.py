@@ -15,6 +15,8 @@ import sys
 import time
 import traceback
 
+from torch_common import import_torch_cuda, json_saver
+
 
 def main():
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
@@ -26,29 +28,12 @@ def main():
     t_start = time.time()
     res = {"stages": {}, "errors": []}
 
-    def save():
-        if out_json:
-            tmp = out_json + ".tmp"
-            with open(tmp, "w") as f:
-                json.dump(res, f, indent=1)
-            os.replace(tmp, out_json)
-
-    try:
-        import torch
-        import torch.nn.functional as F
-    except Exception as e:  # noqa: BLE001
-        print(f"torch not available: {e}")
-        res["errors"].append(f"import torch: {e}")
-        save()
+    save = json_saver(res, out_json)
+    torch = import_torch_cuda(res, save)
+    if torch is None:
         return 0
-    if not torch.cuda.is_available():
-        print("torch: no CUDA device, skipping")
-        res["errors"].append("no CUDA device")
-        save()
-        return 0
+    import torch.nn.functional as F
     dev = torch.device("cuda")
-    print(f"torch {torch.__version__} on {torch.cuda.get_device_name(0)}")
-    res["torch"] = torch.__version__
 
     def clsa_loss(weak, strong, keys, queue, tau, tau2, alpha):
         qw = F.normalize(weak, dim=-1)

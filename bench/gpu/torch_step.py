@@ -14,11 +14,11 @@ K = 4096. Timed with CUDA events after warm-up, in two arithmetic modes: PyTorch
 
 Usage: python3 bench/gpu/torch_step.py [OUT_JSON] [--steps N] [--budget SECONDS]
 """
-import json
-import os
 import sys
 import time
 import traceback
+
+from torch_common import import_torch_cuda, json_saver
 
 
 def main():
@@ -29,30 +29,13 @@ def main():
     t_start = time.time()
     res = {"timing": [], "errors": []}
 
-    def save():
-        if out_json:
-            with open(out_json + ".tmp", "w") as f:
-                json.dump(res, f, indent=1)
-            os.replace(out_json + ".tmp", out_json)
-
-    try:
-        import torch
-        import torch.nn as nn
-        import torch.nn.functional as F
-    except Exception as e:  # noqa: BLE001
-        print(f"torch not available: {e}")
-        res["errors"].append(f"import torch: {e}")
-        save()
+    save = json_saver(res, out_json)
+    torch = import_torch_cuda(res, save)
+    if torch is None:
         return 0
-    if not torch.cuda.is_available():
-        print("torch: no CUDA device, skipping")
-        res["errors"].append("no CUDA device")
-        save()
-        return 0
+    import torch.nn as nn
+    import torch.nn.functional as F
     dev = torch.device("cuda")
-    res["torch"] = torch.__version__
-    res["gpu"] = torch.cuda.get_device_name(0)
-    print(f"torch {torch.__version__} on {res['gpu']}")
 
     class SplitBatchNorm(nn.BatchNorm2d):
         """The MoCo CIFAR demo's split-BN: statistics per group of N/G images."""

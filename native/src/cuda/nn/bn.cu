@@ -156,6 +156,18 @@ __device__ __forceinline__ float masked(float dy, const float* ro, int64_t i, bo
   return (mask && !(ro[i] > 0.0f)) ? 0.0f : dy;
 }
 
+// dy[4i .. 4i+3], masked by relu_out > 0 when MASK (both passes of the backward read it so).
+template <bool MASK>
+__device__ __forceinline__ float4 masked4(const float* dy, const float* ro, int64_t i) {
+  float4 g = reinterpret_cast<const float4*>(dy)[i];
+  if (MASK) {
+    const float4 r = reinterpret_cast<const float4*>(ro)[i];
+    g.x = r.x > 0.0f ? g.x : 0.0f, g.y = r.y > 0.0f ? g.y : 0.0f;
+    g.z = r.z > 0.0f ? g.z : 0.0f, g.w = r.w > 0.0f ? g.w : 0.0f;
+  }
+  return g;
+}
+
 // dy and dx are not __restrict__: they may be the same buffer.
 template <bool VEC, bool MASK>
 __global__ void __launch_bounds__(kThreads) bn_backward_kernel(const BnShape s, const float* __restrict__ x,
@@ -180,12 +192,7 @@ __global__ void __launch_bounds__(kThreads) bn_backward_kernel(const BnShape s, 
     if (VEC) {
       for (int64_t i = threadIdx.x; i < per / 4; i += kThreads) {
         const float4 xv = reinterpret_cast<const float4*>(xs)[i];
-        float4 gv = reinterpret_cast<const float4*>(dys)[i];
-        if (MASK) {
-          const float4 r = reinterpret_cast<const float4*>(ro)[i];
-          gv.x = r.x > 0.0f ? gv.x : 0.0f, gv.y = r.y > 0.0f ? gv.y : 0.0f;
-          gv.z = r.z > 0.0f ? gv.z : 0.0f, gv.w = r.w > 0.0f ? gv.w : 0.0f;
-        }
+        const float4 gv = masked4<MASK>(dys, ro, i);
         const float xg[4] = {xv.x, xv.y, xv.z, xv.w}, gg[4] = {gv.x, gv.y, gv.z, gv.w};
 #pragma unroll
         for (int q = 0; q < 4; ++q) {
@@ -212,12 +219,7 @@ __global__ void __launch_bounds__(kThreads) bn_backward_kernel(const BnShape s, 
     if (VEC) {
       for (int64_t i = threadIdx.x; i < per / 4; i += kThreads) {
         const float4 xv = reinterpret_cast<const float4*>(xs)[i];
-        float4 gv = reinterpret_cast<const float4*>(dys)[i];
-        if (MASK) {
-          const float4 r = reinterpret_cast<const float4*>(ro)[i];
-          gv.x = r.x > 0.0f ? gv.x : 0.0f, gv.y = r.y > 0.0f ? gv.y : 0.0f;
-          gv.z = r.z > 0.0f ? gv.z : 0.0f, gv.w = r.w > 0.0f ? gv.w : 0.0f;
-        }
+        const float4 gv = masked4<MASK>(dys, ro, i);
         float xg[4] = {xv.x, xv.y, xv.z, xv.w}, gg[4] = {gv.x, gv.y, gv.z, gv.w};
 #pragma unroll
         for (int q = 0; q < 4; ++q) {
