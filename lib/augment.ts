@@ -12,6 +12,7 @@
 // FixMatch-PyTorch RandAugment the CLSA code derives from passes no fillcolor (black, 0), Google's
 // FixMatch fills 128. The default here is 128 (as the issue asks); randAugment.fill = 0 gives black.
 import { backend } from './backend';
+import { DeviceTensor } from './device';
 import { native, NativeDeviceBuffer } from './native';
 import { checkEnum, checkInt, checkNumber, describe } from './validate';
 
@@ -105,11 +106,9 @@ export interface AugmentedView {
   shape: [number, number, number, number];
 }
 
-export interface DeviceAugmentedView {
-  /** Normalised pixels [N, C, size, size] in GPU memory; dispose() when done. */
-  buffer: NativeDeviceBuffer;
-  shape: [number, number, number, number];
-}
+/** Normalised pixels [N, C, size, size] in GPU memory (dispose() when done); ClsaModel.step
+ * takes these as views directly. */
+export type DeviceAugmentedView = DeviceTensor;
 
 /** The drawn parameters of one (image, view), as clsa_augment_params holds them. */
 export interface AugmentParams {
@@ -388,7 +387,7 @@ Promise<{ views: DeviceAugmentedView[] }> {
     disposeOutputs(p);
     throw e;
   }
-  return { views: p.args.outputs.map((o, i) => ({ buffer: o as NativeDeviceBuffer, shape: p.shapes[i] })) };
+  return { views: p.args.outputs.map((o, i) => DeviceTensor.adopt(o as NativeDeviceBuffer, p.shapes[i], p.deviceIndex)) };
 }
 
 export interface DrawOptions {

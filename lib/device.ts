@@ -92,6 +92,11 @@ export class DeviceTensor {
     return out;
   }
 
+  /** Takes ownership of a native buffer another API allocated (internal: augmentBatchDevice). */
+  static adopt(buf: NativeDeviceBuffer, shape: number[], deviceIndex: number): DeviceTensor {
+    return new DeviceTensor([...shape], deviceIndex, buf);
+  }
+
   /** An uninitialised tensor of the given shape. */
   static empty(shape: number[], opts?: DeviceTensorOptions): DeviceTensor {
     return DeviceTensor.alloc('DeviceTensor.empty', checkTensorShape('shape', shape), opts);

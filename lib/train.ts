@@ -3,13 +3,13 @@
 // resumed run is bit-identical to an uninterrupted one on the CPU.
 import * as fs from 'fs';
 import * as path from 'path';
-import { augmentBatch, cropPresets, CropPreset, ViewSpec } from './augment';
+import { augmentBatch, augmentBatchDevice, AugmentedView, cropPresets, CropPreset, ViewSpec } from './augment';
 import { Dataset, DatasetSource, loadDataset } from './data';
-import { DEVICE_NAMES, DeviceName, resolveDevice } from './device';
+import { DEVICE_NAMES, DeviceName, DeviceTensor, isDeviceTensor, resolveDevice } from './device';
 import { Encoder, ImageNormalization, imageStatistics, toEncoderInput, UInt8Images } from './encoder';
 import { knnAccuracy } from './eval';
 import { writeDirAtomic, writeFileAtomicSync } from './fsutil';
-import { Arch, ARCHS, ClsaModel, ModelConfig, ModelPrecision, ModelState } from './model';
+import { Arch, ARCHS, ClsaModel, ModelConfig, ModelPrecision, ModelState, StepResult } from './model';
 import { readSafetensors, writeSafetensors } from './safetensors';
 import { checkBool, checkEnum, checkInt, checkNumber, describe } from './validate';
 
@@ -289,12 +289,21 @@ export async function trainClsa(options: TrainOptions = {}): Promise<TrainResult
     options: recordable(options), history });
 
   const views = r.crops;
-  const augmentStep = (ep: number, s: number) => {
+  // On a GPU the views are augmented there (the same bytes as on the CPU) and the step reads them
+  // in place; on the CPU a worker thread augments into host memory.
+  const onGpu = model.config.device === 'cuda';
+  type Batch = { views: (AugmentedView | DeviceTensor)[] };
+  const augmentStep = (ep: number, s: number): Promise<Batch> => {
     const order = permutation(nTrain, (r.seed ^ Math.imul(ep + 1, 0x27d4eb2d)) >>> 0);
     const batch = gather(train.images, order, s * r.batchSize, r.batchSize);
     const globalStep = ep * stepsPerEpoch + s;
     const all = [views.key, ...views.weak, ...views.strong];
-    return augmentBatch(batch, all, { seed: r.seed, imageOffset: globalStep * r.batchSize });
+    const opts = { seed: r.seed, imageOffset: globalStep * r.batchSize };
+    return onGpu ? augmentBatchDevice(batch, all, { ...opts, deviceIndex: model.config.deviceIndex })
+      : augmentBatch(batch, all, opts);
+  };
+  const release = (b: Batch | undefined) => {
+    for (const v of b?.views ?? []) if (isDeviceTensor(v)) v.dispose();
   };
 
   const evaluateNow = async (): Promise<number | undefined> => {
@@ -306,24 +315,31 @@ export async function trainClsa(options: TrainOptions = {}): Promise<TrainResult
     return knn.accuracy;
   };
 
+  let pending: Promise<Batch> | undefined;  // the next batch, being augmented
   try {
     for (; epoch < r.epochs; epoch++, stepInEpoch = 0) {
       const lr = epochLr(r.lr, epoch, r.epochs);
       const sums = { loss: 0, nceLoss: 0, ddmLoss: 0, accuracy: 0, n: 0 };
       const t0 = Date.now();
-      let next = stepInEpoch < stepsPerEpoch ? augmentStep(epoch, stepInEpoch) : undefined;
+      pending = stepInEpoch < stepsPerEpoch ? augmentStep(epoch, stepInEpoch) : undefined;
       for (; stepInEpoch < stepsPerEpoch; stepInEpoch++) {
         throwIfAborted();
         const ta = Date.now();
-        const out = await (next as ReturnType<typeof augmentStep>);
+        const out = await (pending as Promise<Batch>);
+        pending = undefined;
         const tb = Date.now();
-        // The next batch's augmentation runs on a worker while this step trains.
-        next = stepInEpoch + 1 < stepsPerEpoch ? augmentStep(epoch, stepInEpoch + 1) : undefined;
-        next?.catch(() => undefined);  // surfaced when awaited
-        const v = out.views;
-        const res = await model.step({
-          key: v[0], weak: v.slice(1, 1 + views.weak.length), strong: v.slice(1 + views.weak.length),
-        }, { lr });
+        let res: StepResult;
+        try {
+          // The next batch's augmentation runs on a worker while this step trains.
+          pending = stepInEpoch + 1 < stepsPerEpoch ? augmentStep(epoch, stepInEpoch + 1) : undefined;
+          pending?.catch(() => undefined);  // surfaced when awaited
+          const v = out.views;
+          res = await model.step({
+            key: v[0], weak: v.slice(1, 1 + views.weak.length), strong: v.slice(1 + views.weak.length),
+          }, { lr });
+        } finally {
+          release(out);
+        }
         const tc = Date.now();
         sums.loss += res.loss; sums.nceLoss += res.nceLoss; sums.ddmLoss += res.ddmLoss; sums.accuracy += res.accuracy; sums.n++;
         options.onProgress?.({
@@ -354,6 +370,7 @@ export async function trainClsa(options: TrainOptions = {}): Promise<TrainResult
       await options.onEpochEnd?.(info);
     }
   } catch (err) {
+    pending?.then(release, () => undefined);  // device views of a batch no step will take
     if (err instanceof AbortError && options.checkpoint?.onAbort) await writeCheckpoint(options.checkpoint.dir, model, ckptMeta());
     model.dispose();
     throw err;
