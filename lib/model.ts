@@ -208,12 +208,13 @@ export class ClsaModel {
     if (typeof options !== 'object' || options === null)
       throw new TypeError(`ClsaModel.fromState(state, options): expected an object but got ${describe(options)}`);
     const config = { ...state.config } as ModelConfig;
-    if (options.device !== undefined) {
-      config.device = options.device;
-      // A checkpoint's GPU precision does not carry over to the CPU, which computes in fp32.
-      if (options.precision === undefined && options.device === 'cpu') config.precision = 'fp32';
-    }
     if (options.deviceIndex !== undefined) config.deviceIndex = options.deviceIndex;
+    if (options.device !== undefined) {
+      checkEnum('options.device', options.device, DEVICE_NAMES);
+      config.device = resolveDevice('options.device', options.device, config.deviceIndex ?? 0);
+      // A checkpoint's GPU precision does not carry over to the CPU, which computes in fp32.
+      if (options.precision === undefined && config.device === 'cpu') config.precision = 'fp32';
+    }
     if (options.precision !== undefined) config.precision = options.precision;
     const m = new ClsaModel(resolveConfig(config));
     const h = m.live('fromState');

