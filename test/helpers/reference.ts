@@ -145,10 +145,16 @@ export function randomFloats(n: number, seed: number): Float32Array {
   return out;
 }
 
-export function relNorm(a: ArrayLike<number>, b: ArrayLike<number>): number {
+/** |a - b| and |b| (Euclidean norms over all elements). */
+function diffNorms(a: ArrayLike<number>, b: ArrayLike<number>): { diff: number; ref: number } {
   let e = 0, n = 0;
   for (let i = 0; i < a.length; i++) { e += (a[i] - b[i]) ** 2; n += b[i] ** 2; }
-  return n === 0 ? Math.sqrt(e) : Math.sqrt(e / n);
+  return { diff: Math.sqrt(e), ref: Math.sqrt(n) };
+}
+
+export function relNorm(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  const { diff, ref } = diffNorms(a, b);
+  return ref === 0 ? diff : diff / ref;
 }
 
 /** |a - b| relative to max(|b|, scale): the error of a float32 difference of terms of size `scale`. */
@@ -159,9 +165,8 @@ export function lossErr(a: number, b: number, scale: number): number {
 /** Norm of a - b relative to max(|b|, scale): relNorm that stays meaningful when the exact
  * gradient cancels to ~0 (scale = the norm of its terms' magnitudes). */
 export function gradErr(a: ArrayLike<number>, b: ArrayLike<number>, scale: number): number {
-  let e = 0, n = 0;
-  for (let i = 0; i < a.length; i++) { e += (a[i] - b[i]) ** 2; n += b[i] ** 2; }
-  return Math.sqrt(e) / Math.max(Math.sqrt(n), scale, 1e-30);
+  const { diff, ref } = diffNorms(a, b);
+  return diff / Math.max(ref, scale, 1e-30);
 }
 
 export function relErr(a: number, b: number): number {
