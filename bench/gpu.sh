@@ -39,10 +39,7 @@ else
 fi
 
 echo "== 5. compute-sanitizer (quick parity)"
-SAN=$(command -v compute-sanitizer || true)
-[ -z "$SAN" ] && for c in /usr/local/cuda/bin/compute-sanitizer /opt/cuda/bin/compute-sanitizer /usr/local/cuda-*/bin/compute-sanitizer; do
-  [ -x "$c" ] && SAN=$c && break
-done
+. bench/gpu/sanitizer.sh
 if [ -z "$SAN" ]; then
   echo "compute-sanitizer not found: skipped"
 else

@@ -25,10 +25,7 @@ status=$?
 [ $status -eq 3 ] && exit 3   # no GPU: nothing for the sanitizers either
 
 if [ "${NN_CHECK_SANITIZE:-1}" != 0 ]; then
-  SAN=$(command -v compute-sanitizer || true)
-  [ -z "$SAN" ] && for c in /usr/local/cuda/bin/compute-sanitizer /opt/cuda/bin/compute-sanitizer /usr/local/cuda-*/bin/compute-sanitizer; do
-    [ -x "$c" ] && SAN=$c && break
-  done
+  . bench/gpu/sanitizer.sh
   if [ -z "$SAN" ]; then
     echo "== compute-sanitizer not found: sanitizer stage skipped"
   else
