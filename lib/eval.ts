@@ -4,7 +4,8 @@
 import { imagesToFeatures, Dataset } from './data';
 import { native, NativeBinding } from './native';
 import { Rng } from './random';
-import { checkHostTensor, checkInt, checkNumber, checkValues, describe } from './validate';
+import { fitLbfgs, fitLbfgsSync, LbfgsFit, LbfgsProblem, LbfgsSettings, probeValidationRows, PROBE_WEIGHT_DECAYS, takeRows } from './probe';
+import { checkEnum, checkHostTensor, checkInt, checkNumber, checkValues, describe } from './validate';
 
 export interface FeatureMatrix {
   /** Row-major float32 [n, d]. */
@@ -220,16 +221,30 @@ export function knnAccuracySync(train: LabelledFeatures, test: LabelledFeatures,
 
 // ---- linear probe ---------------------------------------------------------------------------
 
+export type ProbeSolver = 'lbfgs' | 'adamw';
+
 export interface LinearProbeOptions {
-  /** Passes over the train set (default 100). */
+  /**
+   * 'lbfgs' (default): the full-batch objective (mean cross-entropy + weightDecay / 2 |W|^2)
+   * minimised by L-BFGS until the gradient norm is below `tolerance` (relative): a converged probe.
+   * 'adamw': the fixed-budget mini-batch AdamW probe (epochs, batchSize, lr).
+   */
+  solver?: ProbeSolver;
+  /** lbfgs: the L2 penalty, or 'auto' (default): the best of PROBE_WEIGHT_DECAYS on a validation
+   * split of the train rows (every fifth row), then refitted on all of them.
+   * adamw: decoupled weight decay on W (default 5e-4). */
+  weightDecay?: number | 'auto';
+  /** lbfgs: iteration cap (default 1000). */
+  maxIterations?: number;
+  /** lbfgs: stop when |grad| <= tolerance x max(1, |grad at start|) (default 1e-5). */
+  tolerance?: number;
+  /** adamw: passes over the train set (default 100). */
   epochs?: number;
-  /** Rows per AdamW step (default 256; >= n means full batch). */
+  /** adamw: rows per AdamW step (default 256; >= n means full batch). */
   batchSize?: number;
-  /** AdamW step size (default 0.01). */
+  /** adamw: AdamW step size (default 0.01). */
   lr?: number;
-  /** Decoupled weight decay on W (default 5e-4). */
-  weightDecay?: number;
-  /** Seeds the initial weights and the per-epoch order (default 0). */
+  /** adamw: seeds the initial weights and the per-epoch order (default 0). */
   seed?: number;
   /** Standardise features with the train mean/std (default true). */
   standardize?: boolean;
@@ -238,11 +253,28 @@ export interface LinearProbeOptions {
   signal?: AbortSignal;
 }
 
+export interface ProbeConvergence {
+  converged: boolean;
+  /** Objective (mean cross-entropy + penalty) at the solution. */
+  loss: number;
+  gradientNorm: number;
+  initialGradientNorm: number;
+  lastLossChange: number;
+  iterations: number;
+}
+
 export interface LinearProbeResult {
   testAccuracy: number;
   trainAccuracy: number;
   test: AccuracyResult;
-  /** Mean training loss of each epoch. */
+  solver: ProbeSolver;
+  /** The penalty used (the chosen one under 'auto'). */
+  weightDecay: number;
+  /** lbfgs: how the final fit ended. */
+  convergence?: ProbeConvergence;
+  /** lbfgs with weightDecay 'auto': validation accuracy of every candidate. */
+  weightDecaySearch?: { weightDecay: number; validationAccuracy: number }[];
+  /** adamw: mean training loss of each epoch (lbfgs: the final objective, once). */
   lossCurve: number[];
   weight: Float32Array;
   bias: Float32Array;
@@ -294,6 +326,8 @@ export function probeOrder(n: number, epochs: number, seed: number): Int32Array 
 
 export const PROBE_ADAM = { beta1: 0.9, beta2: 0.999, eps: 1e-8 };
 
+const ADAMW_ONLY = ['epochs', 'batchSize', 'lr', 'seed'] as const;
+
 function prepareProbe(train: LabelledFeatures, test: LabelledFeatures, options: LinearProbeOptions) {
   const dims: Record<string, number> = {};
   checkHostTensor('train.features', train?.features, ['NTrain', 'D'], dims);
@@ -304,10 +338,23 @@ function prepareProbe(train: LabelledFeatures, test: LabelledFeatures, options: 
   checkValues('test.features', test.features.data, dims.NTest, dims.D, false);
   const classes = Math.max(2, options.classes === undefined ? maxLabel(trl, tel) + 1 : checkInt('options.classes', options.classes, 2, 1 << 20));
   if (maxLabel(trl, tel) >= classes) throw new RangeError(`options.classes: expected more than the largest label ${maxLabel(trl, tel)} but got ${classes}`);
+  const solver = checkEnum('options.solver', options.solver ?? 'lbfgs', ['lbfgs', 'adamw'] as const);
+  if (solver === 'lbfgs') {
+    for (const k of ADAMW_ONLY)
+      if (options[k] !== undefined)
+        throw new RangeError(`options.${k}: applies to solver 'adamw' only, but the solver is 'lbfgs' (the default, which runs to convergence); pass solver: 'adamw' or drop options.${k}`);
+  } else if (options.maxIterations !== undefined || options.tolerance !== undefined) {
+    throw new RangeError(`options.${options.maxIterations !== undefined ? 'maxIterations' : 'tolerance'}: applies to solver 'lbfgs' only but the solver is 'adamw'`);
+  }
+  const wdOption = options.weightDecay ?? (solver === 'lbfgs' ? 'auto' : 5e-4);
+  if (wdOption === 'auto' && solver === 'adamw') throw new RangeError("options.weightDecay: 'auto' needs solver 'lbfgs' but the solver is 'adamw'; give a number");
+  const weightDecay = wdOption === 'auto' ? 'auto' as const
+    : checkNumber('options.weightDecay', wdOption, (x) => (solver === 'lbfgs' ? x > 0 : x >= 0), solver === 'lbfgs' ? "a number > 0 or 'auto'" : 'a number >= 0');
+  const maxIterations = checkInt('options.maxIterations', options.maxIterations ?? 1000, 1, 1 << 24);
+  const tolerance = checkNumber('options.tolerance', options.tolerance ?? 1e-5, (x) => x > 0, 'a number > 0');
   const epochs = checkInt('options.epochs', options.epochs ?? 100, 1, 100000);
   const batch = Math.min(checkInt('options.batchSize', options.batchSize ?? 256, 1), dims.NTrain);
   const lr = checkNumber('options.lr', options.lr ?? 0.01, (x) => x > 0, 'a number > 0');
-  const weightDecay = checkNumber('options.weightDecay', options.weightDecay ?? 5e-4, (x) => x >= 0, 'a number >= 0');
   const seed = checkInt('options.seed', options.seed ?? 0, 0, 2 ** 32 - 1);
   const std = options.standardize ?? true;
   const n = dims.NTrain, nt = dims.NTest, d = dims.D;
@@ -318,35 +365,82 @@ function prepareProbe(train: LabelledFeatures, test: LabelledFeatures, options: 
     xtr = standardize(xtr, n, d, stats.mean, stats.std);
     xte = standardize(xte, nt, d, stats.mean, stats.std);
   }
-  const { weight, bias } = probeInit(d, classes, seed);
+  const { weight, bias } = solver === 'adamw' ? probeInit(d, classes, seed) : { weight: new Float32Array(classes * d), bias: new Float32Array(classes) };
   const args: NativeProbeArgs = {
-    n, d, classes, epochs, batch, lr, weightDecay, ...PROBE_ADAM, x: xtr, labels: trl,
-    order: probeOrder(n, epochs, seed), weight, bias, epochLoss: new Float32Array(epochs),
+    n, d, classes, epochs, batch, lr, weightDecay: typeof weightDecay === 'number' ? weightDecay : 0, ...PROBE_ADAM, x: xtr, labels: trl,
+    order: solver === 'adamw' ? probeOrder(n, epochs, seed) : new Int32Array(0), weight, bias, epochLoss: new Float32Array(solver === 'adamw' ? epochs : 1),
   };
   const predictArgs = (x: Float32Array, rows: number): NativePredictArgs => ({ n: rows, d, classes, x, weight, bias, out: new Int32Array(rows) });
   const trainPred = predictArgs(xtr, n), testPred = predictArgs(xte, nt);
+  const extra: Pick<LinearProbeResult, 'convergence' | 'weightDecaySearch'> & { weightDecay: number } = { weightDecay: args.weightDecay };
   const finish = (): LinearProbeResult => {
     const trainRes = score(trainPred.out, trl, classes);
     const testRes = score(testPred.out, tel, classes);
     return {
-      testAccuracy: testRes.accuracy, trainAccuracy: trainRes.accuracy, test: testRes,
+      testAccuracy: testRes.accuracy, trainAccuracy: trainRes.accuracy, test: testRes, solver, ...extra,
       lossCurve: Array.from(args.epochLoss), weight, bias, mean: stats.mean, std: stats.std,
     };
   };
-  return { args, trainPred, testPred, finish };
+  // The L-BFGS path: choose the penalty on held-out train rows (when 'auto'), then fit all rows.
+  // A generator of fit requests, so that the async and sync probes share one driver.
+  type FitRequest = [LbfgsProblem, LbfgsSettings, { weight: Float32Array; bias: Float32Array } | undefined];
+  function* lbfgs(cancel?: Int32Array): Generator<FitRequest, void, LbfgsFit> {
+    const problem = { x: xtr, n, d, classes, labels: trl };
+    const settings = { maxIterations, tolerance, history: 10, cancel };
+    let wd = typeof weightDecay === 'number' ? weightDecay : 0;
+    if (weightDecay === 'auto') {
+      const rows = probeValidationRows(n);
+      if (rows.held.length === 0 || rows.fit.length === 0)
+        throw new RangeError(`train.features: weightDecay 'auto' needs at least 5 train rows to hold some out but got ${n}; give options.weightDecay`);
+      const sub = { x: takeRows(xtr, d, rows.fit), n: rows.fit.length, d, classes, labels: Int32Array.from(rows.fit, (i) => trl[i]) };
+      const heldX = takeRows(xtr, d, rows.held), heldY = Int32Array.from(rows.held, (i) => trl[i]);
+      extra.weightDecaySearch = [];
+      let best = -1;
+      let init: { weight: Float32Array; bias: Float32Array } | undefined;
+      // Largest penalty first, each fit warm-starting the next (a smaller penalty moves the optimum outward).
+      for (const cand of [...PROBE_WEIGHT_DECAYS].reverse()) {
+        const f = yield [sub, { ...settings, weightDecay: cand }, init];
+        init = { weight: f.weight, bias: f.bias };
+        const pred = { ...predictArgs(heldX, rows.held.length), weight: f.weight, bias: f.bias };
+        bindings().probePredictSync(pred);
+        const acc = score(pred.out, heldY, classes).accuracy;
+        extra.weightDecaySearch.push({ weightDecay: cand, validationAccuracy: acc });
+        if (acc > best) { best = acc; wd = cand; }  // ties keep the larger penalty
+      }
+    }
+    const f = yield [problem, { ...settings, weightDecay: wd }, undefined];
+    weight.set(f.weight); bias.set(f.bias);
+    extra.weightDecay = wd;
+    extra.convergence = { converged: f.converged, loss: f.loss, gradientNorm: f.gradientNorm, initialGradientNorm: f.initialGradientNorm,
+      lastLossChange: f.lastLossChange, iterations: f.iterations };
+    args.epochLoss[0] = f.loss;
+  }
+  return { args, trainPred, testPred, finish, solver, lbfgs };
 }
 
-/** Linear probe on frozen features: AdamW on multinomial logistic regression, deterministic from the seed. */
+/** Linear probe on frozen features: by default L-BFGS to convergence with the penalty chosen on
+ * held-out train rows (see LinearProbeOptions.solver); deterministic. */
 export async function linearProbe(train: LabelledFeatures, test: LabelledFeatures, options: LinearProbeOptions = {}): Promise<LinearProbeResult> {
   const p = prepareProbe(train, test, options);
-  await abortable(options.signal, p.args, (x) => bindings().probeTrain(x));
+  if (p.solver === 'lbfgs') {
+    await abortable(options.signal, p.args, async (a) => {
+      const plan = p.lbfgs(a.cancel);
+      for (let r = plan.next(); !r.done; ) r = plan.next(await fitLbfgs(...r.value));
+    });
+  }
+  else await abortable(options.signal, p.args, (x) => bindings().probeTrain(x));
   await Promise.all([bindings().probePredict(p.trainPred), bindings().probePredict(p.testPred)]);
   return p.finish();
 }
 
 export function linearProbeSync(train: LabelledFeatures, test: LabelledFeatures, options: LinearProbeOptions = {}): LinearProbeResult {
   const p = prepareProbe(train, test, options);
-  bindings().probeTrainSync(p.args);
+  if (p.solver === 'lbfgs') {
+    const plan = p.lbfgs();
+    for (let r = plan.next(); !r.done; ) r = plan.next(fitLbfgsSync(...r.value));
+  } else {
+    bindings().probeTrainSync(p.args);
+  }
   bindings().probePredictSync(p.trainPred);
   bindings().probePredictSync(p.testPred);
   return p.finish();

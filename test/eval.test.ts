@@ -181,7 +181,7 @@ test('an AbortSignal cancels a running kNN sweep and linear probe', async () => 
   const wide = { features: { data: randn(2000 * 512, rng), shape: [2000, 512] }, labels: Int32Array.from({ length: 2000 }, (_, i) => i % 10) };
   const ac2 = new AbortController();
   const t1 = Date.now();
-  const lp = linearProbe(wide, wide, { epochs: 300, signal: ac2.signal });
+  const lp = linearProbe(wide, wide, { solver: 'adamw', epochs: 300, signal: ac2.signal });
   setTimeout(() => ac2.abort(), 30);
   await expect(lp).rejects.toThrow(/aborted/);
   expect(Date.now() - t1).toBeLessThan(5000);
@@ -194,7 +194,7 @@ describe('linearProbe', () => {
     const centres = randn(classes * d, rng);
     const { x, y } = clusters(n, d, classes, 2.0, rng, centres);
     const res = linearProbeSync({ features: { data: x, shape: [n, d] }, labels: y }, { features: { data: x, shape: [n, d] }, labels: y },
-                                { epochs, batchSize: batch, lr, weightDecay: wd, seed: 9 });
+                                { solver: 'adamw', epochs, batchSize: batch, lr, weightDecay: wd, seed: 9 });
     const st = featureStats(x, n, d);
     const xs = standardize(x, n, d, st.mean, st.std);
     const init = probeInit(d, classes, 9);
@@ -212,19 +212,25 @@ describe('linearProbe', () => {
     const tr = clusters(400, d, classes, 0.3, rng, centres), te = clusters(100, d, classes, 0.3, rng, centres);
     const train = { features: { data: tr.x, shape: [400, d] }, labels: tr.y };
     const test = { features: { data: te.x, shape: [100, d] }, labels: te.y };
-    const a = await linearProbe(train, test, { epochs: 20, seed: 1 });
-    const b = linearProbeSync(train, test, { epochs: 20, seed: 1 });
+    const a = await linearProbe(train, test, { solver: 'adamw', epochs: 20, seed: 1 });
+    const b = linearProbeSync(train, test, { solver: 'adamw', epochs: 20, seed: 1 });
     expect(a.testAccuracy).toBeGreaterThanOrEqual(0.99);
     expect(a.trainAccuracy).toBeGreaterThanOrEqual(0.99);
     expect(Array.from(a.weight)).toEqual(Array.from(b.weight));
-    const c = linearProbeSync(train, test, { epochs: 20, seed: 2 });
+    const c = linearProbeSync(train, test, { solver: 'adamw', epochs: 20, seed: 2 });
     expect(Array.from(c.weight)).not.toEqual(Array.from(a.weight));
   });
 
   test('bad options give named errors', () => {
     const f = { features: { data: new Float32Array(6), shape: [3, 2] }, labels: new Int32Array([0, 1, 0]) };
-    expect(() => linearProbeSync(f, f, { lr: -1 })).toThrow(/options\.lr: expected a number > 0 but got -1/);
-    expect(() => linearProbeSync(f, f, { epochs: 0 })).toThrow(/options\.epochs: expected an integer/);
+    expect(() => linearProbeSync(f, f, { solver: 'adamw', lr: -1 })).toThrow(/options\.lr: expected a number > 0 but got -1/);
+    expect(() => linearProbeSync(f, f, { solver: 'adamw', epochs: 0 })).toThrow(/options\.epochs: expected an integer/);
+    // AdamW's knobs mean nothing to the default solver, which runs to convergence.
+    expect(() => linearProbeSync(f, f, { epochs: 5 })).toThrow(/options\.epochs: applies to solver 'adamw' only/);
+    expect(() => linearProbeSync(f, f, { solver: 'adamw', tolerance: 1e-3 })).toThrow(/options\.tolerance: applies to solver 'lbfgs' only/);
+    expect(() => linearProbeSync(f, f, { solver: 'adamw', weightDecay: 'auto' })).toThrow(/options\.weightDecay: 'auto' needs solver 'lbfgs'/);
+    expect(() => linearProbeSync(f, f, { weightDecay: 0 })).toThrow(/options\.weightDecay: expected a number > 0 or 'auto' but got 0/);
+    expect(() => linearProbeSync(f, f, { solver: 'sgd' as never })).toThrow(/options\.solver: expected/);
   });
 });
 
@@ -238,7 +244,7 @@ test('raw-pixel baseline runs kNN and the linear probe on [0, 1] pixels', async 
     }
     return { images: { data, shape: [n, 4, 4, 1] as [number, number, number, number] }, labels, source: 'memory' };
   };
-  const r = await rawPixelBaseline(mk(60), mk(20), { linear: { epochs: 5 } });
+  const r = await rawPixelBaseline(mk(60), mk(20), { linear: { solver: 'adamw', epochs: 5 } });
   expect(r.knn.accuracy).toBe(1);
   expect(r.linear!.testAccuracy).toBe(1);
 });

@@ -164,6 +164,70 @@ Napi::Value ProbeTrain(const Napi::CallbackInfo& info) {
   return Start(w);
 }
 
+// probeLbfgs({ n, d, classes, maxIterations, history, weightDecay, tolerance, x, labels, weight, bias,
+// report: Float64Array(7), cancel? }) and its async twin; the report array receives loss,
+// gradientNorm, initialGradientNorm, lastLossChange, iterations, evaluations, converged.
+struct LbfgsCall {
+  clsa_probe_lbfgs_desc desc{};
+  const float* x = nullptr;
+  const int32_t* labels = nullptr;
+  float* weight = nullptr;
+  float* bias = nullptr;
+  double* report = nullptr;
+};
+
+LbfgsCall ReadLbfgsCall(Napi::Env env, Napi::Object o) {
+  LbfgsCall c;
+  c.desc.n = GetInt(o, "n");
+  c.desc.d = GetInt(o, "d");
+  c.desc.classes = int32_t(GetInt(o, "classes"));
+  c.desc.max_iterations = int32_t(GetInt(o, "maxIterations"));
+  c.desc.history = int32_t(GetInt(o, "history"));
+  c.desc.weight_decay = GetNumber(o, "weightDecay");
+  c.desc.tolerance = GetNumber(o, "tolerance");
+  c.x = TypedData<float>(env, o.Get("x"), napi_float32_array, c.desc.n * c.desc.d, "x");
+  c.labels = TypedData<int32_t>(env, o.Get("labels"), napi_int32_array, c.desc.n, "labels");
+  c.weight = TypedData<float>(env, o.Get("weight"), napi_float32_array, int64_t(c.desc.classes) * c.desc.d, "weight");
+  c.bias = TypedData<float>(env, o.Get("bias"), napi_float32_array, c.desc.classes, "bias");
+  c.report = TypedData<double>(env, o.Get("report"), napi_float64_array, 7, "report");
+  c.desc.cancel = OptionalFlag(env, o.Get("cancel"));
+  return c;
+}
+
+clsa_status RunLbfgs(const LbfgsCall& c) {
+  clsa_probe_lbfgs_report r{};
+  const clsa_status s = clsa_probe_lbfgs(&c.desc, c.x, c.labels, c.weight, c.bias, &r);
+  const double out[7] = {r.loss, r.gradient_norm, r.initial_gradient_norm, r.last_loss_change,
+                         double(r.iterations), double(r.evaluations), double(r.converged)};
+  for (int i = 0; i < 7; ++i) c.report[i] = out[i];
+  return s;
+}
+
+Napi::Value ProbeLbfgsSync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  clsa_status s = RunLbfgs(ReadLbfgsCall(env, info[0].As<Napi::Object>()));
+  if (s != CLSA_OK) ThrowStatus(env, s);
+  return env.Undefined();
+}
+
+class LbfgsWorker : public StatusWorker {
+ public:
+  LbfgsWorker(Napi::Env env, Napi::Object args, LbfgsCall c) : StatusWorker(env, "clsa.ProbeLbfgsWorker", args), c_(c) {}
+
+ protected:
+  clsa_status Run() override { return RunLbfgs(c_); }
+
+ private:
+  LbfgsCall c_;
+};
+
+Napi::Value ProbeLbfgs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object args = info[0].As<Napi::Object>();
+  auto* w = new LbfgsWorker(env, args, ReadLbfgsCall(env, args));
+  return Start(w);
+}
+
 // probePredict({ n, d, classes, x, weight, bias, out }) and its async twin.
 struct PredictCall {
   int64_t n = 0, d = 0;
@@ -220,6 +284,8 @@ void InitEval(Napi::Env env, Napi::Object exports) {
   exports.Set("knnTopk", Napi::Function::New(env, KnnTopk, "knnTopk"));
   exports.Set("probeTrainSync", Napi::Function::New(env, ProbeTrainSync, "probeTrainSync"));
   exports.Set("probeTrain", Napi::Function::New(env, ProbeTrain, "probeTrain"));
+  exports.Set("probeLbfgsSync", Napi::Function::New(env, ProbeLbfgsSync, "probeLbfgsSync"));
+  exports.Set("probeLbfgs", Napi::Function::New(env, ProbeLbfgs, "probeLbfgs"));
   exports.Set("probePredictSync", Napi::Function::New(env, ProbePredictSync, "probePredictSync"));
   exports.Set("probePredict", Napi::Function::New(env, ProbePredict, "probePredict"));
 }

@@ -96,6 +96,31 @@ clsa_status clsa_probe_train(const clsa_probe_desc* desc, const float* x, const 
   return cpu::probe_train(*desc, x, labels, order, weight, bias, epoch_loss);
 }
 
+clsa_status clsa_probe_lbfgs(const clsa_probe_lbfgs_desc* desc, const float* x, const int32_t* labels, float* weight,
+                             float* bias, clsa_probe_lbfgs_report* report) {
+  clear_error();
+  if (!desc) return fail(CLSA_ERR_INVALID_ARGUMENT, "desc: expected a clsa_probe_lbfgs_desc but got NULL");
+  CLSA_TRY(check_range("desc->n", desc->n, 1, INT32_MAX));
+  CLSA_TRY(check_range("desc->d", desc->d, 1, kMaxDim));
+  CLSA_TRY(check_range("desc->classes", desc->classes, 2, 1 << 20));
+  CLSA_TRY(check_range("desc->max_iterations", desc->max_iterations, 1, 1 << 24));
+  CLSA_TRY(check_range("desc->history", desc->history, 1, 64));
+  CLSA_TRY(check_count("x", desc->n, desc->d));
+  CLSA_TRY(check_count("weight", desc->classes, desc->d));
+  if (!(desc->weight_decay > 0) || !std::isfinite(desc->weight_decay))
+    return fail(CLSA_ERR_INVALID_ARGUMENT, "desc->weight_decay: expected a finite number > 0 but got %g",
+                desc->weight_decay);
+  if (!(desc->tolerance > 0) || !std::isfinite(desc->tolerance))
+    return fail(CLSA_ERR_INVALID_ARGUMENT, "desc->tolerance: expected a finite number > 0 but got %g", desc->tolerance);
+  if (!x || !labels || !weight || !bias)
+    return fail(CLSA_ERR_INVALID_ARGUMENT, "x, labels, weight, bias: expected non-NULL pointers");
+  for (int64_t i = 0; i < desc->n; ++i)
+    if (labels[i] < 0 || labels[i] >= desc->classes)
+      return fail(CLSA_ERR_INVALID_ARGUMENT, "labels[%lld]: expected a class in [0, %d) but got %d", (long long)i,
+                  desc->classes, labels[i]);
+  return cpu::probe_lbfgs(*desc, x, labels, weight, bias, report);
+}
+
 clsa_status clsa_probe_predict(int64_t n, int64_t d, int32_t classes, const float* x, const float* weight,
                                const float* bias, int32_t* out_class) {
   clear_error();

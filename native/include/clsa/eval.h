@@ -65,6 +65,39 @@ typedef struct clsa_probe_desc {
 CLSA_API clsa_status clsa_probe_train(const clsa_probe_desc* desc, const float* x, const int32_t* labels,
                                       const int32_t* order, float* weight, float* bias, float* epoch_loss);
 
+/*
+ * The converged linear probe: minimises the full-batch objective
+ *   f(W, b) = mean_i CE(W x_i + b, y_i) + weight_decay / 2 * |W|^2      (b is not penalised)
+ * with L-BFGS (two-loop recursion, `history` pairs, Armijo backtracking) from the W, b given
+ * (in/out), until |grad f| <= tolerance * max(1, |grad f at the start|) or `max_iterations`.
+ * weight_decay > 0 makes f strongly convex: one minimum, which the report says was reached or not.
+ * The features are float; the objective, its gradient and the solver's state are double. CPU only;
+ * identical results for any number of threads.
+ */
+typedef struct clsa_probe_lbfgs_desc {
+  int64_t n;              /* training rows >= 1 */
+  int64_t d;              /* features >= 1 */
+  int32_t classes;        /* >= 2 */
+  int32_t max_iterations; /* >= 1 */
+  int32_t history;        /* L-BFGS pairs kept, 1..64 */
+  double weight_decay;    /* > 0 */
+  double tolerance;       /* relative gradient norm at which to stop, > 0 */
+  const int32_t* cancel;  /* may be NULL; checked every iteration (CLSA_ERR_CANCELLED) */
+} clsa_probe_lbfgs_desc;
+
+typedef struct clsa_probe_lbfgs_report {
+  double loss;                  /* f at the returned W, b */
+  double gradient_norm;         /* |grad f| there (2-norm over W and b) */
+  double initial_gradient_norm; /* |grad f| at the start */
+  double last_loss_change;      /* f decrease of the last iteration (infinity when none ran) */
+  int32_t iterations;
+  int32_t evaluations;          /* objective + gradient evaluations, line search included */
+  int32_t converged;            /* 1 when the gradient criterion was met */
+} clsa_probe_lbfgs_report;
+
+CLSA_API clsa_status clsa_probe_lbfgs(const clsa_probe_lbfgs_desc* desc, const float* x, const int32_t* labels,
+                                      float* weight, float* bias, clsa_probe_lbfgs_report* report);
+
 /* Predicted class (argmax of x W^T + b, first maximum on ties) for n rows. CPU only. */
 CLSA_API clsa_status clsa_probe_predict(int64_t n, int64_t d, int32_t classes, const float* x, const float* weight,
                                         const float* bias, int32_t* out_class);

@@ -26,6 +26,8 @@ clsa_status knn_topk(const clsa_knn_desc& desc, const float* train, const float*
 
 clsa_status probe_train(const clsa_probe_desc& desc, const float* x, const int32_t* labels, const int32_t* order,
                         float* weight, float* bias, float* epoch_loss);
+clsa_status probe_lbfgs(const clsa_probe_lbfgs_desc& desc, const float* x, const int32_t* labels, float* weight,
+                        float* bias, clsa_probe_lbfgs_report* report);
 clsa_status probe_predict(int64_t n, int64_t d, int32_t classes, const float* x, const float* weight,
                           const float* bias, int32_t* out_class);
 
