@@ -1,0 +1,101 @@
+// The scorecard shown wherever a trained encoder is reported: its kNN accuracy (and, when asked,
+// a converged linear probe) on one query split against one bank, beside the floors a careful user
+// would try first — pixels under the same kNN (raw, centred, standardised: the best is named) and
+// the same encoder at random initialisation — so that a result never stands alone.
+import { pixelBaselines, PixelForm } from './baselines';
+import { Dataset } from './data';
+import { Encoder, imageStatistics } from './encoder';
+import { knnAccuracy, linearProbe, LinearProbeResult } from './eval';
+import { ClsaModel, ModelConfig } from './model';
+
+export interface ProbeSummary {
+  testAccuracy: number;
+  weightDecay: number;
+  converged: boolean;
+  gradientNorm: number;
+  iterations: number;
+}
+
+export interface Scorecard {
+  /** Name of the query split ('validation' or 'test'). */
+  split: string;
+  bankSize: number;
+  querySize: number;
+  k: number;
+  t: number;
+  encoder?: { knn: number; linear?: ProbeSummary };
+  pixels: { knn: Record<PixelForm, number>; best: { name: PixelForm; accuracy: number }; linear?: ProbeSummary };
+  randomInit?: { knn: number; linear?: ProbeSummary };
+  /** encoder kNN - best pixel kNN (points of accuracy as a fraction), when there is an encoder. */
+  marginOverPixels?: number;
+}
+
+export interface ScorecardOptions {
+  split?: string;
+  k?: number;
+  t?: number;
+  /** Also fit converged linear probes (L-BFGS, penalty chosen on held-out bank rows). */
+  linear?: boolean;
+  /** The architecture of a random-init encoder to score (same as the trained one); omit to skip. */
+  randomInit?: Pick<ModelConfig, 'arch' | 'width' | 'depth' | 'seed'>;
+  signal?: AbortSignal;
+}
+
+function summary(r: LinearProbeResult): ProbeSummary {
+  return {
+    testAccuracy: r.testAccuracy, weightDecay: r.weightDecay, converged: r.convergence?.converged ?? false,
+    gradientNorm: r.convergence?.gradientNorm ?? NaN, iterations: r.convergence?.iterations ?? 0,
+  };
+}
+
+async function scoreEncoder(encoder: Encoder, bank: Dataset, query: Dataset, o: ScorecardOptions): Promise<{ knn: number; linear?: ProbeSummary }> {
+  const tr = { features: await encoder.embed(bank.images), labels: bank.labels as Int32Array };
+  const te = { features: await encoder.embed(query.images), labels: query.labels as Int32Array };
+  const knn = await knnAccuracy(tr, te, { k: o.k, t: o.t, signal: o.signal });
+  const linear = o.linear ? summary(await linearProbe(tr, te, { signal: o.signal })) : undefined;
+  return { knn: knn.accuracy, linear };
+}
+
+/** Scores `encoder` (if any) and the baselines on `query` with `bank` as the kNN bank and probe training set. */
+export async function scorecard(encoder: Encoder | undefined, bank: Dataset, query: Dataset, o: ScorecardOptions = {}): Promise<Scorecard> {
+  if (!bank.labels || !query.labels) throw new Error('scorecard: the bank and the query split both need labels');
+  const k = o.k ?? 200, t = o.t ?? 0.1;
+  const px = await pixelBaselines(bank, query, { knn: { k, t, signal: o.signal }, linear: o.linear ? { signal: o.signal } : false });
+  const card: Scorecard = {
+    split: o.split ?? 'test', bankSize: bank.images.shape[0], querySize: query.images.shape[0], k, t,
+    pixels: {
+      knn: { raw: px.knn.raw.accuracy, centred: px.knn.centred.accuracy, standardised: px.knn.standardised.accuracy },
+      best: px.best, linear: px.linear && summary(px.linear),
+    },
+  };
+  if (encoder) {
+    card.encoder = await scoreEncoder(encoder, bank, query, { ...o, k, t });
+    card.marginOverPixels = card.encoder.knn - px.best.accuracy;
+  }
+  if (o.randomInit) {
+    const [, h, w, c] = bank.images.shape;
+    const model = ClsaModel.create({ ...o.randomInit, inChannels: c, device: 'cpu' });
+    const random = new Encoder(model, imageStatistics(bank.images), [h, w]);
+    try {
+      card.randomInit = await scoreEncoder(random, bank, query, { ...o, k, t });
+    } finally {
+      random.dispose();
+    }
+  }
+  return card;
+}
+
+const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
+
+/** The scorecard as aligned text lines, for terminals and logs. */
+export function formatScorecard(c: Scorecard): string[] {
+  const probe = (p?: ProbeSummary) => (p ? `, linear probe ${pct(p.testAccuracy)}${p.converged ? '' : ' (not converged)'}` : '');
+  const lines = [`${c.split} split: ${c.querySize} images, kNN bank ${c.bankSize} training images, k=${c.k}, t=${c.t}`];
+  if (c.encoder) lines.push(`  CLSA encoder          kNN ${pct(c.encoder.knn)}${probe(c.encoder.linear)}`);
+  lines.push(`  best pixel baseline   kNN ${pct(c.pixels.best.accuracy)} (${c.pixels.best.name}; raw ${pct(c.pixels.knn.raw)}, ` +
+    `centred ${pct(c.pixels.knn.centred)}, standardised ${pct(c.pixels.knn.standardised)})${probe(c.pixels.linear)}`);
+  if (c.randomInit) lines.push(`  random-init encoder   kNN ${pct(c.randomInit.knn)}${probe(c.randomInit.linear)}`);
+  if (c.marginOverPixels !== undefined)
+    lines.push(`  margin over the best pixel baseline: ${c.marginOverPixels >= 0 ? '+' : ''}${(c.marginOverPixels * 100).toFixed(2)} points`);
+  return lines;
+}

@@ -1,0 +1,129 @@
+// The pieces of an honest comparison: pixel baselines (raw, centred, standardised) against a
+// float64 reference, the validation split (disjoint, deterministic), the learning-rate schedule,
+// the data-scaled queue and the named recipes.
+import { pixelBaselines, pixelFeatures, pixelForms } from '../lib/baselines';
+import { Dataset } from '../lib/data';
+import { knnAccuracy } from '../lib/eval';
+import { Rng } from '../lib/random';
+import { recipeOptions, RECIPES } from '../lib/recipes';
+import { formatScorecard, scorecard } from '../lib/scorecard';
+import { sliceDataset, validationCount, validationSplit } from '../lib/split';
+import { defaultQueueSize } from '../lib/train';
+import { epochLr, scheduledLr } from '../lib/training/schedule';
+
+const SEED = Number(process.env.CLSA_TEST_SEED ?? (Date.now() % 1_000_000));
+
+function images(n: number, h: number, w: number, c: number, rng: Rng, labels = true): Dataset {
+  const data = new Uint8Array(n * h * w * c);
+  const y = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    y[i] = rng.nextU32() % 3;
+    // Class-dependent brightness pattern plus a shared offset, so centring matters.
+    for (let p = 0; p < h * w * c; p++) data[i * h * w * c + p] = Math.min(255, 120 + (p % 3 === y[i] ? 60 : 0) + (rng.nextU32() % 70));
+  }
+  return { images: { data, shape: [n, h, w, c] }, labels: labels ? y : undefined, source: 'memory' };
+}
+
+describe(`pixel baselines (seed ${SEED})`, () => {
+  test('the three forms match a float64 reference; mean and std come from the bank only', () => {
+    const rng = new Rng(SEED);
+    const bank = images(37, 5, 3, 1, rng), query = images(11, 5, 3, 1, rng);
+    const f = pixelForms(bank.images, query.images);
+    const d = 15, n = 37;
+    const mean = new Float64Array(d), sq = new Float64Array(d);
+    for (let i = 0; i < n; i++) for (let p = 0; p < d; p++) { const v = bank.images.data[i * d + p] / 255; mean[p] += v / n; sq[p] += v * v / n; }
+    const std = Array.from(mean, (m, p) => { const v = sq[p] - m * m; return v > 1e-12 ? Math.sqrt(v) : 1; });
+    for (let i = 0; i < 11; i++) for (let p = 0; p < d; p++) {
+      const v = query.images.data[i * d + p] / 255;
+      expect(Math.abs(f.raw.query.data[i * d + p] - v)).toBeLessThan(1e-7);
+      expect(Math.abs(f.centred.query.data[i * d + p] - (v - mean[p]))).toBeLessThan(1e-6);
+      expect(Math.abs(f.standardised.query.data[i * d + p] - (v - mean[p]) / std[p])).toBeLessThan(1e-5 * Math.max(1, 1 / std[p]));
+    }
+    // A constant pixel has std 0: it is centred, not divided by zero.
+    const flat = pixelFeatures({ data: new Uint8Array([7, 7, 7, 7]), shape: [2, 2, 1, 1] }, new Float32Array([7 / 255, 7 / 255]), new Float32Array([1, 1]));
+    for (const v of flat.data) expect(Math.abs(v)).toBeLessThan(1e-7);
+  });
+
+  test('pixelBaselines scores each form with the same kNN and names the best', async () => {
+    const rng = new Rng(SEED + 1);
+    const bank = images(120, 4, 4, 1, rng), query = images(40, 4, 4, 1, rng);
+    const r = await pixelBaselines(bank, query, { knn: { k: 15, t: 0.1 }, linear: false });
+    const f = pixelForms(bank.images, query.images);
+    for (const name of ['raw', 'centred', 'standardised'] as const) {
+      const direct = await knnAccuracy({ features: f[name].bank, labels: bank.labels! }, { features: f[name].query, labels: query.labels! }, { k: 15, t: 0.1 });
+      expect(r.knn[name].accuracy).toBe(direct.accuracy);
+    }
+    const best = Math.max(r.knn.raw.accuracy, r.knn.centred.accuracy, r.knn.standardised.accuracy);
+    expect(r.best.accuracy).toBe(best);
+    expect(r.knn[r.best.name].accuracy).toBe(best);
+    await expect(pixelBaselines({ ...bank, labels: undefined }, query)).rejects.toThrow(/need labels/);
+  });
+
+  test('the scorecard puts an encoder beside the baselines and states the margin', async () => {
+    const rng = new Rng(SEED + 2);
+    const bank = images(64, 8, 8, 1, rng), query = images(16, 8, 8, 1, rng);
+    const card = await scorecard(undefined, bank, query, { k: 10, split: 'validation', randomInit: { arch: 'resnet-mini', width: 4 } });
+    expect(card.encoder).toBeUndefined();
+    expect(card.marginOverPixels).toBeUndefined();
+    expect(card.randomInit!.knn).toBeGreaterThanOrEqual(0);
+    expect(card.split).toBe('validation');
+    const text = formatScorecard(card).join('\n');
+    expect(text).toMatch(/best pixel baseline +kNN \d+\.\d\d% \((raw|centred|standardised); raw/);
+    expect(text).toMatch(/random-init encoder +kNN/);
+  });
+});
+
+describe('validation split', () => {
+  const rng = new Rng(SEED + 3);
+  const ds = images(60, 2, 2, 1, rng);
+
+  test('the last rows, disjoint from the training rows, the same every time', () => {
+    const a = validationSplit(ds, 10), b = validationSplit(ds, 10);
+    expect(a.train.images.shape[0]).toBe(50);
+    expect(a.validation.images.shape[0]).toBe(10);
+    expect(Array.from(a.validation.images.data)).toEqual(Array.from(ds.images.data.subarray(50 * 4)));
+    expect(Array.from(a.train.labels!)).toEqual(Array.from(ds.labels!.subarray(0, 50)));
+    expect(Array.from(a.validation.labels!)).toEqual(Array.from(b.validation.labels!));
+    // A limit takes the training prefix, never a validation row.
+    expect(sliceDataset(a.train, 1000).images.shape[0]).toBe(50);
+  });
+
+  test('a fraction rounds to a count; bad specs name the argument', () => {
+    expect(validationCount('validation', 1 / 6, 60000)).toBe(10000);
+    expect(validationCount('validation', 1 / 6, 6000)).toBe(1000);
+    expect(() => validationSplit(ds, 60)).toThrow(/validation: expected to leave at least one training image of the 60 but got 60/);
+    expect(() => validationSplit(ds, 0)).toThrow(/validation: expected a count >= 1 or a fraction in \(0, 1\) but got 0/);
+    expect(() => validationSplit(ds, 2.5)).toThrow(/validation: expected an integer/);
+    expect(() => validationSplit(ds, 0.001)).toThrow(/expected to leave at least one training image/);
+  });
+});
+
+test('schedule: per-epoch cosine after a per-step linear warm-up', () => {
+  const s = { baseLr: 0.3, epochs: 10, stepsPerEpoch: 4, warmupEpochs: 2 };
+  expect(scheduledLr(s, 0, 0)).toBeCloseTo(epochLr(0.3, 0, 10) / 8, 12);
+  expect(scheduledLr(s, 1, 3)).toBeCloseTo(epochLr(0.3, 1, 10), 12);
+  expect(scheduledLr(s, 5, 2)).toBe(epochLr(0.3, 5, 10));
+  expect(scheduledLr({ ...s, warmupEpochs: 0 }, 0, 0)).toBe(epochLr(0.3, 0, 10));
+  for (let e = 0; e < 2; e++) for (let t = 1; t < 4; t++) expect(scheduledLr(s, e, t)).toBeGreaterThan(scheduledLr(s, e, t - 1));
+});
+
+test('the default queue scales with the data: a multiple of 64 in [256, 4096]', () => {
+  expect(defaultQueueSize(6000)).toBe(512);
+  expect(defaultQueueSize(50000)).toBe(4096);
+  expect(defaultQueueSize(100)).toBe(256);
+  for (const n of [700, 5000, 12345, 1e6]) {
+    const k = defaultQueueSize(n);
+    expect(k % 64).toBe(0);
+    expect(k).toBeGreaterThanOrEqual(256);
+    expect(k).toBeLessThanOrEqual(4096);
+  }
+});
+
+test('recipes: the preset fills what the caller left unset; an unknown name is a clear error', () => {
+  const o = recipeOptions({ preset: 'quick', epochs: 3, width: undefined });
+  expect(o.epochs).toBe(3);
+  expect(o.width).toBe(RECIPES.quick.options.width);
+  expect(o.limit).toBe(RECIPES.quick.options.limit);
+  expect(recipeOptions({ epochs: 2 })).toEqual({ epochs: 2 });
+  expect(() => recipeOptions({ preset: 'fast' as never })).toThrow(/options\.preset: expected one of 'quick', 'cpu-long', 'gpu' but got the string "fast"/);
+});
