@@ -1,19 +1,28 @@
-// trainClsa(): the training loop. Data order, augmentation seeds and the learning rate are pure
-// functions of (seed, epoch, step), and the model's whole state lives in the checkpoint, so a
-// resumed run is bit-identical to an uninterrupted one on the CPU.
-import * as fs from 'fs';
-import * as path from 'path';
-import { augmentBatch, augmentBatchDevice, AugmentedView, cropPresets, CropPreset, ViewSpec } from './augment';
+// trainClsa(): a training run read as a recipe. Its named parts live in lib/training/:
+//   schedule.ts   the learning rate of every step (warm-up, cosine per epoch)
+//   views.ts      which images a step sees and how they are augmented
+//   monitor.ts    the kNN monitor, on a validation split carved from the training data
+//   checkpoint.ts what a checkpoint holds and how it is written and read
+// and lib/recipes.ts holds the named presets. Data order, augmentation seeds and the learning
+// rate are pure functions of (seed, epoch, step), and the model's whole state lives in the
+// checkpoint, so a resumed run is bit-identical to an uninterrupted one on the CPU.
+import { augmentBatch, augmentBatchDevice, AugmentedView, CropPreset, ViewSpec } from './augment';
 import { Dataset, DatasetSource, loadDataset } from './data';
 import { DEVICE_NAMES, DeviceName, DeviceTensor, isDeviceTensor, resolveDevice } from './device';
-import { Encoder, ImageNormalization, imageStatistics, toEncoderInput, UInt8Images } from './encoder';
-import { knnAccuracy } from './eval';
-import { writeDirAtomic, writeFileAtomicSync } from './fsutil';
+import { Encoder, ImageNormalization, imageStatistics, toEncoderInput } from './encoder';
 import { Arch, ARCHS, ClsaModel, ModelConfig, ModelPrecision, ModelState, StepResult } from './model';
-import { readSafetensors, writeSafetensors } from './safetensors';
+import { RecipeName, recipeOptions } from './recipes';
+import { sliceDataset, validationSplit } from './split';
+import { CheckpointMeta, readCheckpoint, recordable, writeCheckpoint } from './training/checkpoint';
+import { knnMonitor, Monitor } from './training/monitor';
+import { Schedule, scheduledLr } from './training/schedule';
+import { CropsOption, epochOrder, gather, resolveCrops } from './training/views';
 import { checkBool, checkEnum, checkInt, checkNumber, describe } from './validate';
 
-export type CropsOption = 'single' | 'multi' | { key: ViewSpec; weak: ViewSpec[]; strong: ViewSpec[] };
+export type { CropsOption } from './training/views';
+import { epochLr } from './training/schedule';
+export { epochLr };
+export { permutation } from './training/views';
 
 export interface ProgressInfo {
   epoch: number; epochs: number; step: number; steps: number; globalStep: number;
@@ -27,16 +36,27 @@ export interface EpochInfo {
   epoch: number; epochs: number;
   loss: number; nceLoss: number; ddmLoss: number; accuracy: number; lr: number;
   seconds: number; imagesPerSecond: number;
-  /** Weighted kNN accuracy on the evaluation split, when evaluated this epoch. */
+  /** Weighted kNN accuracy on the monitored split, when evaluated this epoch. */
   knnAccuracy?: number;
+  /** Which split knnAccuracy was measured on: 'validation' (carved from the training data) or 'test'. */
+  knnSplit?: string;
 }
 
 export interface TrainOptions {
+  /** A named recipe whose settings are the defaults of every option not given (see RECIPES). */
+  preset?: RecipeName;
   /** Training data (default 'fashion-mnist': the full set when installed, else the shipped subset). */
   data?: DatasetSource;
-  /** Labelled data for the kNN monitor (default: the test split of `data`; false = none). */
+  /**
+   * Rows held out from the *end* of the training data for the kNN monitor: a count or a fraction
+   * in (0, 1). The run then never touches the test split, as choosing a recipe requires.
+   * Default: none (the monitor watches `evalData`).
+   */
+  validation?: number | false;
+  /** Labelled data for the kNN monitor when there is no validation split (default: the test split
+   * of `data`; false = none). */
   evalData?: DatasetSource | false;
-  /** Use only the first `limit` training images (default: all). */
+  /** Use only the first `limit` training images (after the validation split; default: all). */
   limit?: number;
   arch?: Arch;
   width?: number;
@@ -47,10 +67,12 @@ export interface TrainOptions {
   batchSize?: number;
   /** Base learning rate at batch 256 (default 0.06, the MoCo CIFAR demo), scaled linearly with the batch. */
   lr?: number;
+  /** Epochs of linear learning-rate warm-up, per step (default 0). */
+  warmupEpochs?: number;
   weightDecay?: number;
   momentum?: number;
   encoderMomentum?: number;
-  /** Queue rows K (default 4096, at most the number of training images). */
+  /** Queue rows K (default: scaled to the data, defaultQueueSize(n)). */
   queueSize?: number;
   temperature?: number;
   ddmTemperature?: number;
@@ -79,6 +101,15 @@ export interface TrainOptions {
   evaluate?: { every?: number; k?: number; t?: number } | false;
 }
 
+/**
+ * The queue scaled to the data: about one key in twelve training images, a multiple of 64, in
+ * [256, 4096]. A queue holding most of a small data set makes an image's own older key one of
+ * its negatives; the recipe study measured this (docs/recipe.md).
+ */
+export function defaultQueueSize(nTrain: number): number {
+  return Math.max(256, Math.min(4096, Math.round(nTrain / 12 / 64) * 64));
+}
+
 export interface TrainResult {
   encoder: Encoder;
   history: EpochInfo[];
@@ -87,7 +118,7 @@ export interface TrainResult {
 }
 
 interface Resolved {
-  epochs: number; batchSize: number; lr: number; seed: number; crops: CropPreset;
+  epochs: number; batchSize: number; lr: number; warmupEpochs: number; seed: number; crops: CropPreset;
   evaluate: { every: number; k: number; t: number } | false;
   model: ModelConfig;
 }
@@ -96,61 +127,6 @@ export class AbortError extends Error {
   override readonly name = 'AbortError';
   readonly code = 'ABORT_ERR';
   constructor(message = 'training was aborted') { super(message); }
-}
-
-const CHECKPOINT_FORMAT = 'clsa-checkpoint';
-
-/** The learning rate of an epoch: cosine decay from the base rate, per epoch as the reference. */
-export function epochLr(baseLr: number, epoch: number, epochs: number): number {
-  return baseLr * 0.5 * (1 + Math.cos((Math.PI * epoch) / epochs));
-}
-
-/** A seeded permutation of [0, n) (Fisher-Yates over a splitmix32 stream). */
-export function permutation(n: number, seed: number): Uint32Array {
-  const p = new Uint32Array(n);
-  for (let i = 0; i < n; i++) p[i] = i;
-  let s = seed >>> 0;
-  const next = () => {
-    s = (s + 0x9e3779b9) >>> 0;
-    let z = s;
-    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
-    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
-    return (z ^ (z >>> 16)) >>> 0;
-  };
-  for (let i = n - 1; i > 0; i--) {
-    const j = next() % (i + 1);
-    const t = p[i]; p[i] = p[j]; p[j] = t;
-  }
-  return p;
-}
-
-function gather(images: UInt8Images, order: Uint32Array, start: number, count: number): UInt8Images {
-  const [, h, w, c] = images.shape;
-  const per = h * w * c;
-  const out = new Uint8Array(count * per);
-  for (let i = 0; i < count; i++) {
-    const src = order[start + i] * per;
-    out.set(images.data.subarray(src, src + per), i * per);
-  }
-  return { data: out, shape: [count, h, w, c] };
-}
-
-function resolveCrops(crops: CropsOption, imageSize: number, norm: ImageNormalization, overrides: Partial<ViewSpec>): CropPreset {
-  // The reference blur (sigma 0.1-2 at 224 pixels) scaled to the image, as the crop sizes are:
-  // at 28 pixels an unscaled sigma of 2 would erase most of a garment.
-  const r = Math.min(1, imageSize / 224);
-  const blur = { sigma: [0.1 * r, 2 * r] as [number, number], p: 0.5 };
-  // The encoder takes sides >= 8: the smallest reference crops of small images are raised to 8.
-  const withNorm = (v: ViewSpec): ViewSpec => ({ mean: norm.mean, std: norm.std, blur, ...v, ...overrides, size: Math.max(8, (overrides.size ?? v.size)) });
-  if (crops === 'single' || crops === 'multi') {
-    const p = cropPresets(crops, imageSize);
-    const key = withNorm(p.key), weak = p.weak.map(withNorm), strong = p.strong.map(withNorm);
-    return { ...p, key, weak, strong, views: [key, ...weak, ...strong] };
-  }
-  if (typeof crops !== 'object' || crops === null || !Array.isArray(crops.weak) || crops.weak.length < 1)
-    throw new TypeError(`options.crops: expected 'single', 'multi' or { key, weak: [...], strong: [...] } but got ${describe(crops)}`);
-  const key = withNorm(crops.key), weak = crops.weak.map(withNorm), strong = (crops.strong ?? []).map(withNorm);
-  return { ...cropPresets('single', imageSize), key, weak, strong, views: [key, ...weak, ...strong] };
 }
 
 function resolve(o: TrainOptions, train: Dataset, norm: ImageNormalization): Resolved {
@@ -163,6 +139,7 @@ function resolve(o: TrainOptions, train: Dataset, norm: ImageNormalization): Res
     throw new RangeError(`options.batchSize: expected a multiple of options.splitBN = ${splitBN} (split batch norm) but got ${batchSize}`);
   if (batchSize > n) throw new RangeError(`options.batchSize: expected at most the ${n} training images but got ${batchSize}`);
   const baseLr = checkNumber('options.lr', o.lr ?? 0.06, (x) => x > 0, 'a number > 0');
+  const warmupEpochs = checkNumber('options.warmupEpochs', o.warmupEpochs ?? 0, (x) => x >= 0 && x <= epochs, `a number in [0, options.epochs = ${epochs}]`);
   const seed = checkInt('options.seed', o.seed ?? 0, 0, 2 ** 32 - 1);
   const deviceIndex = checkInt('options.deviceIndex', o.deviceIndex ?? 0, 0, 15);
   const device = resolveDevice('options.device', checkEnum('options.device', o.device ?? 'auto', DEVICE_NAMES), deviceIndex);
@@ -179,7 +156,7 @@ function resolve(o: TrainOptions, train: Dataset, norm: ImageNormalization): Res
   const model: ModelConfig = {
     arch: checkEnum('options.arch', o.arch ?? 'resnet-mini', ARCHS),
     width: o.width, depth: o.depth, inChannels: c,
-    queueSize: checkInt('options.queueSize', o.queueSize ?? Math.min(4096, n), 1, 1 << 26),
+    queueSize: checkInt('options.queueSize', o.queueSize ?? defaultQueueSize(n), 1, 1 << 26),
     temperature: o.temperature ?? 0.2, ddmTemperature: o.ddmTemperature ?? 0.2, ddmWeight: o.ddmWeight ?? 1,
     encoderMomentum: o.encoderMomentum ?? 0.99, lr: baseLr * batchSize / 256, momentum: o.momentum ?? 0.9,
     weightDecay: o.weightDecay ?? 5e-4, splitBN, seed, device, deviceIndex, precision,
@@ -188,59 +165,39 @@ function resolve(o: TrainOptions, train: Dataset, norm: ImageNormalization): Res
   for (const k of Object.keys(model) as (keyof ModelConfig)[]) if (model[k] === undefined) delete model[k];
   // S = 0 with ddmWeight 0 is MoCo v2: no strong views at all.
   if (model.ddmWeight === 0) crops.strong = [];
-  return { epochs, batchSize, lr: baseLr * batchSize / 256, seed, crops, evaluate, model };
+  return { epochs, batchSize, lr: baseLr * batchSize / 256, warmupEpochs, seed, crops, evaluate, model };
 }
 
-interface CheckpointMeta {
-  format: typeof CHECKPOINT_FORMAT;
-  version: 1;
-  /** Epoch and step (within the epoch) the run continues at. */
-  epoch: number;
-  step: number;
-  modelState: Omit<ModelState, 'buffers'>;
-  normalization: ImageNormalization;
-  imageSize: [number, number];
-  options: Record<string, unknown>;
-  history: EpochInfo[];
-}
-
-async function writeCheckpoint(dir: string, model: ClsaModel, meta: Omit<CheckpointMeta, 'format' | 'version' | 'modelState'>): Promise<void> {
-  const st = model.state();
-  const { buffers, ...rest } = st;
-  const full: CheckpointMeta = { format: CHECKPOINT_FORMAT, version: 1, modelState: rest, ...meta };
-  await writeDirAtomic(dir, (tmp) => {
-    const tensors: Record<string, { dtype: 'F32'; shape: number[]; data: Float32Array }> = {};
-    for (const [name, data] of Object.entries(buffers)) tensors[name] = { dtype: 'F32', shape: [data.length], data };
-    writeSafetensors(path.join(tmp, 'state.safetensors'), tensors, { format: CHECKPOINT_FORMAT });
-    writeFileAtomicSync(path.join(tmp, 'checkpoint.json'), JSON.stringify(full, null, 2) + '\n');
-  });
-}
-
-function readCheckpoint(dir: string): { meta: CheckpointMeta; state: ModelState } {
-  const metaPath = path.join(dir, 'checkpoint.json');
-  if (!fs.existsSync(metaPath)) throw new Error(`options.resume: ${metaPath} does not exist (expected a checkpoint directory)`);
-  const meta = JSON.parse(fs.readFileSync(metaPath, 'utf8')) as CheckpointMeta;
-  if (meta.format !== CHECKPOINT_FORMAT) throw new Error(`options.resume: ${metaPath} is not a clsa checkpoint (format ${describe(meta.format)})`);
-  const file = readSafetensors(path.join(dir, 'state.safetensors'));
-  const buffers: Record<string, Float32Array> = {};
-  for (const [name, t] of Object.entries(file.tensors)) buffers[name] = Float32Array.from(t.data as Float32Array);
-  return { meta, state: { ...meta.modelState, buffers } };
-}
-
-/** Options that define the run (no callbacks, signals or paths), stored with checkpoints. */
-function recordable(o: TrainOptions): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(o)) {
-    if (typeof v === 'function' || k === 'signal' || k === 'checkpoint' || k === 'resume') continue;
-    if (k === 'data' || k === 'evalData') out[k] = typeof v === 'string' || v === false ? v : 'memory';
-    else out[k] = v;
+/** The training images (after any validation split and limit) and what the monitor scores. */
+async function loadSplits(options: TrainOptions): Promise<{ train: Dataset; evalSet?: Dataset; evalSplit: string }> {
+  const source = options.data ?? 'fashion-mnist';
+  let train = await loadDataset(source, { split: 'train' });
+  let evalSet: Dataset | undefined;
+  let evalSplit = 'test';
+  if (options.validation !== undefined && options.validation !== false) {
+    if (options.evalData !== undefined)
+      throw new RangeError('options.evalData: the monitor watches the validation split when options.validation is given; pass one of them, not both');
+    const split = validationSplit(train, options.validation, 'options.validation');
+    ({ train } = split);
+    evalSet = split.validation;
+    evalSplit = 'validation';
   }
-  return out;
+  if (options.limit !== undefined) train = sliceDataset(train, checkInt('options.limit', options.limit, 1));
+  if (!evalSet && options.evaluate !== false && options.evalData !== false) {
+    try {
+      evalSet = await loadDataset(options.evalData ?? source, { split: 'test' });
+    } catch (e) {
+      if (options.evalData !== undefined) throw e;  // asked for explicitly: report it
+    }
+  }
+  if (evalSet && (!evalSet.labels || !train.labels)) evalSet = undefined;
+  return { train, evalSet, evalSplit };
 }
 
-/** Trains a CLSA encoder (DESIGN.md §2-4). Resolves with the encoder and the per-epoch history. */
-export async function trainClsa(options: TrainOptions = {}): Promise<TrainResult> {
-  if (typeof options !== 'object' || options === null) throw new TypeError(`options: expected an object but got ${describe(options)}`);
+/** Trains a CLSA encoder (docs/objective.md, docs/recipe.md). Resolves with the encoder and the per-epoch history. */
+export async function trainClsa(userOptions: TrainOptions = {}): Promise<TrainResult> {
+  if (typeof userOptions !== 'object' || userOptions === null) throw new TypeError(`options: expected an object but got ${describe(userOptions)}`);
+  const options = recipeOptions(userOptions);
   const signal = options.signal;
   const throwIfAborted = () => { if (signal?.aborted) throw new AbortError(); };
   throwIfAborted();
@@ -250,26 +207,7 @@ export async function trainClsa(options: TrainOptions = {}): Promise<TrainResult
     checkInt('options.checkpoint.every', options.checkpoint.every ?? 1, 1);
     checkBool('options.checkpoint.onAbort', options.checkpoint.onAbort ?? false);
   }
-
-  const source = options.data ?? 'fashion-mnist';
-  let train = await loadDataset(source, { split: 'train' });
-  if (options.limit !== undefined) {
-    const limit = checkInt('options.limit', options.limit, 1);
-    const [n, h, w, c] = train.images.shape;
-    const m = Math.min(n, limit);
-    train = { ...train, images: { data: train.images.data.subarray(0, m * h * w * c), shape: [m, h, w, c] },
-      labels: train.labels?.subarray(0, m) };
-  }
-  let evalSet: Dataset | undefined;
-  if (options.evaluate !== false && options.evalData !== false) {
-    const src = options.evalData ?? source;
-    try {
-      evalSet = await loadDataset(src, { split: 'test' });
-    } catch (e) {
-      if (options.evalData !== undefined) throw e;  // asked for explicitly: report it
-    }
-    if (evalSet && (!evalSet.labels || !train.labels)) evalSet = undefined;
-  }
+  const { train, evalSet, evalSplit } = await loadSplits(options);
 
   let resumed: { meta: CheckpointMeta; state: ModelState } | undefined;
   if (options.resume !== undefined) resumed = readCheckpoint(options.resume);
@@ -289,13 +227,14 @@ export async function trainClsa(options: TrainOptions = {}): Promise<TrainResult
     options: recordable(options), history });
 
   const views = r.crops;
+  const schedule: Schedule = { baseLr: r.lr, epochs: r.epochs, stepsPerEpoch, warmupEpochs: r.warmupEpochs };
+  const monitor: Monitor | undefined = r.evaluate && evalSet ? knnMonitor(train, evalSet, evalSplit, r.evaluate) : undefined;
   // On a GPU the views are augmented there (the same bytes as on the CPU) and the step reads them
   // in place; on the CPU a worker thread augments into host memory.
   const onGpu = model.config.device === 'cuda';
   type Batch = { views: (AugmentedView | DeviceTensor)[] };
   const augmentStep = (ep: number, s: number): Promise<Batch> => {
-    const order = permutation(nTrain, (r.seed ^ Math.imul(ep + 1, 0x27d4eb2d)) >>> 0);
-    const batch = gather(train.images, order, s * r.batchSize, r.batchSize);
+    const batch = gather(train.images, epochOrder(nTrain, r.seed, ep), s * r.batchSize, r.batchSize);
     const globalStep = ep * stepsPerEpoch + s;
     const all = [views.key, ...views.weak, ...views.strong];
     const opts = { seed: r.seed, imageOffset: globalStep * r.batchSize };
@@ -306,19 +245,10 @@ export async function trainClsa(options: TrainOptions = {}): Promise<TrainResult
     for (const v of b?.views ?? []) if (isDeviceTensor(v)) v.dispose();
   };
 
-  const evaluateNow = async (): Promise<number | undefined> => {
-    if (!evalSet || !train.labels || !evalSet.labels) return undefined;
-    const bank = await encoder.embed(train.images);
-    const test = await encoder.embed(evalSet.images);
-    const knn = await knnAccuracy({ features: bank, labels: train.labels }, { features: test, labels: evalSet.labels },
-      { k: r.evaluate ? r.evaluate.k : 200, t: r.evaluate ? r.evaluate.t : 0.1 });
-    return knn.accuracy;
-  };
-
   let pending: Promise<Batch> | undefined;  // the next batch, being augmented
   try {
     for (; epoch < r.epochs; epoch++, stepInEpoch = 0) {
-      const lr = epochLr(r.lr, epoch, r.epochs);
+      let lr = scheduledLr(schedule, epoch, stepInEpoch);
       const sums = { loss: 0, nceLoss: 0, ddmLoss: 0, accuracy: 0, n: 0 };
       const t0 = Date.now();
       pending = stepInEpoch < stepsPerEpoch ? augmentStep(epoch, stepInEpoch) : undefined;
@@ -328,6 +258,7 @@ export async function trainClsa(options: TrainOptions = {}): Promise<TrainResult
         const out = await (pending as Promise<Batch>);
         pending = undefined;
         const tb = Date.now();
+        lr = scheduledLr(schedule, epoch, stepInEpoch);
         let res: StepResult;
         try {
           // The next batch's augmentation runs on a worker while this step trains.
@@ -351,13 +282,14 @@ export async function trainClsa(options: TrainOptions = {}): Promise<TrainResult
       }
       const seconds = (Date.now() - t0) / 1000;
       const info: EpochInfo = {
-        epoch, epochs: r.epochs, lr, seconds, imagesPerSecond: (sums.n * r.batchSize) / Math.max(seconds, 1e-6),
+        epoch, epochs: r.epochs, lr: epochLr(r.lr, epoch, r.epochs), seconds, imagesPerSecond: (sums.n * r.batchSize) / Math.max(seconds, 1e-6),
         loss: sums.loss / Math.max(sums.n, 1), nceLoss: sums.nceLoss / Math.max(sums.n, 1),
         ddmLoss: sums.ddmLoss / Math.max(sums.n, 1), accuracy: sums.accuracy / Math.max(sums.n, 1),
       };
-      if (r.evaluate && ((epoch + 1) % r.evaluate.every === 0 || epoch + 1 === r.epochs)) {
+      if (monitor && ((epoch + 1) % monitor.every === 0 || epoch + 1 === r.epochs)) {
         throwIfAborted();
-        info.knnAccuracy = await evaluateNow();
+        info.knnAccuracy = await monitor.measure(encoder);
+        info.knnSplit = monitor.split;
       }
       history.push(info);
       stepInEpoch = stepsPerEpoch;

@@ -122,6 +122,19 @@ test('bad options are clear errors', async () => {
     await expect(trainClsa({ ...base(), device: 'cuda' })).rejects.toThrow(/options\.device: 'cuda' requested but /);
 });
 
+test('a validation split carved from the training data is what the monitor watches', async () => {
+  const data = makeData(80);
+  const seen: (string | undefined)[] = [];
+  const r = await trainClsa({ ...base(), data, evalData: undefined, validation: 16, batchSize: 16,
+    onEpochEnd: (e) => { seen.push(e.knnSplit); } });
+  expect(seen).toEqual(['validation', 'validation']);
+  // 64 training rows remain: 4 steps of 16.
+  expect(r.history[0].imagesPerSecond).toBeGreaterThan(0);
+  r.encoder.dispose();
+  await expect(trainClsa({ ...base(), validation: 16 })).rejects.toThrow(/options\.evalData: the monitor watches the validation split when options\.validation is given/);
+  await expect(trainClsa({ ...base(), data, evalData: undefined, validation: 80 })).rejects.toThrow(/validation: expected to leave at least one training image of the 80/);
+});
+
 test('encoder.save + loadEncoder reproduce the embeddings exactly', async () => {
   const r = await trainClsa({ ...base(), epochs: 1 });
   const dir = path.join(tmp, 'model');
@@ -152,17 +165,32 @@ test('clsa train + clsa eval --model end to end on a few hundred images', () => 
   const cli = path.join(__dirname, '..', 'dist', 'cli.js');
   const stdout = execFileSync(process.execPath, [cli, 'train', '--data', dataDir, '--out', out, '--epochs', '2', '--batch-size', '32',
     '--eval-every', '1', '--queue-size', '64', '--quiet'], { encoding: 'utf8' });
-  expect(stdout).toMatch(/held-out kNN accuracy \(k=200, t=0\.1\): \d+\.\d\d%/);
-  expect(stdout).toMatch(/raw-pixel kNN accuracy on the same split: +\d+\.\d\d%/);
-  const metrics = fs.readFileSync(path.join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  // The test split is scored once, beside the baselines on the same bank (256 - 43 validation rows).
+  expect(stdout).toMatch(/test split: 64 images, kNN bank 213 training images, k=200, t=0\.1/);
+  expect(stdout).toMatch(/CLSA encoder +kNN \d+\.\d\d%/);
+  expect(stdout).toMatch(/best pixel baseline +kNN \d+\.\d\d% \((raw|centred|standardised); raw \d+\.\d\d%, centred \d+\.\d\d%, standardised \d+\.\d\d%\)/);
+  expect(stdout).toMatch(/random-init encoder +kNN \d+\.\d\d%/);
+  expect(stdout).toMatch(/margin over the best pixel baseline: [+-]\d+\.\d\d points/);
+  const lines = fs.readFileSync(path.join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const metrics = lines.filter((m) => !m.final);
   expect(metrics).toHaveLength(2);
   for (const m of metrics) for (const k of ['epoch', 'loss', 'nceLoss', 'ddmLoss', 'knnAccuracy']) expect(typeof m[k]).toBe('number');
+  for (const m of metrics) expect(m.knnSplit).toBe('validation');   // the monitor never sees the test split
+  const final = lines.filter((m) => m.final);
+  expect(final).toHaveLength(1);
+  expect(final[0].scorecard.bankSize).toBe(213);
+  expect(final[0].scorecard.pixels.best.accuracy).toBe(Math.max(...Object.values(final[0].scorecard.pixels.knn as Record<string, number>)));
   const html = fs.readFileSync(path.join(out, 'report.html'), 'utf8');
   expect(html).toMatch(/<svg/);
   expect(html).toMatch(/data:image\/png;base64,/);
   expect(html).toContain(String(Number(metrics[1].loss.toPrecision(5))));  // the report's number format
   expect(html).not.toMatch(/(src|href)="https?:/);
+  expect(html).toMatch(/stroke-dasharray="6 4"/);          // the pixel baseline drawn on the kNN chart
+  expect(html).toMatch(/kNN \(validation\)/);
+  expect(html).toMatch(/test kNN, best pixel baseline/);
   const evalOut = execFileSync(process.execPath, [cli, 'eval', '--model', path.join(out, 'model'), '--data', dataDir, '--json', '-k', '20'], { encoding: 'utf8' });
   const ev = JSON.parse(evalOut);
-  expect(ev.knn.accuracy).toBeGreaterThan(0.25);  // 4 balanced classes: chance is 0.25
+  expect(ev.encoder.knn).toBeGreaterThan(0.25);  // 4 balanced classes: chance is 0.25
+  expect(ev.randomInit.knn).toBeGreaterThanOrEqual(0);
+  expect(typeof ev.pixels.best.accuracy).toBe('number');
 }, 300000);

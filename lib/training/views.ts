@@ -1,0 +1,62 @@
+// The views of a training step: which images a step sees (a seeded permutation per epoch) and
+// how each is augmented (the key, weak and strong view specs resolved for the image size).
+import { cropPresets, CropPreset, ViewSpec } from '../augment';
+import { ImageNormalization, UInt8Images } from '../encoder';
+import { describe } from '../validate';
+
+export type CropsOption = 'single' | 'multi' | { key: ViewSpec; weak: ViewSpec[]; strong: ViewSpec[] };
+
+/** A seeded permutation of [0, n) (Fisher-Yates over a splitmix32 stream). */
+export function permutation(n: number, seed: number): Uint32Array {
+  const p = new Uint32Array(n);
+  for (let i = 0; i < n; i++) p[i] = i;
+  let s = seed >>> 0;
+  const next = () => {
+    s = (s + 0x9e3779b9) >>> 0;
+    let z = s;
+    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
+    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
+    return (z ^ (z >>> 16)) >>> 0;
+  };
+  for (let i = n - 1; i > 0; i--) {
+    const j = next() % (i + 1);
+    const t = p[i]; p[i] = p[j]; p[j] = t;
+  }
+  return p;
+}
+
+/** The order in which epoch `epoch` visits the training images. */
+export function epochOrder(n: number, seed: number, epoch: number): Uint32Array {
+  return permutation(n, (seed ^ Math.imul(epoch + 1, 0x27d4eb2d)) >>> 0);
+}
+
+/** Images order[start .. start + count) as one batch. */
+export function gather(images: UInt8Images, order: Uint32Array, start: number, count: number): UInt8Images {
+  const [, h, w, c] = images.shape;
+  const per = h * w * c;
+  const out = new Uint8Array(count * per);
+  for (let i = 0; i < count; i++) {
+    const src = order[start + i] * per;
+    out.set(images.data.subarray(src, src + per), i * per);
+  }
+  return { data: out, shape: [count, h, w, c] };
+}
+
+/** The key, weak and strong views of a step for images of side `imageSize`. */
+export function resolveCrops(crops: CropsOption, imageSize: number, norm: ImageNormalization, overrides: Partial<ViewSpec>): CropPreset {
+  // The reference blur (sigma 0.1-2 at 224 pixels) scaled to the image, as the crop sizes are:
+  // at 28 pixels an unscaled sigma of 2 would erase most of a garment.
+  const r = Math.min(1, imageSize / 224);
+  const blur = { sigma: [0.1 * r, 2 * r] as [number, number], p: 0.5 };
+  // The encoder takes sides >= 8: the smallest reference crops of small images are raised to 8.
+  const withNorm = (v: ViewSpec): ViewSpec => ({ mean: norm.mean, std: norm.std, blur, ...v, ...overrides, size: Math.max(8, (overrides.size ?? v.size)) });
+  if (crops === 'single' || crops === 'multi') {
+    const p = cropPresets(crops, imageSize);
+    const key = withNorm(p.key), weak = p.weak.map(withNorm), strong = p.strong.map(withNorm);
+    return { ...p, key, weak, strong, views: [key, ...weak, ...strong] };
+  }
+  if (typeof crops !== 'object' || crops === null || !Array.isArray(crops.weak) || crops.weak.length < 1)
+    throw new TypeError(`options.crops: expected 'single', 'multi' or { key, weak: [...], strong: [...] } but got ${describe(crops)}`);
+  const key = withNorm(crops.key), weak = crops.weak.map(withNorm), strong = (crops.strong ?? []).map(withNorm);
+  return { ...cropPresets('single', imageSize), key, weak, strong, views: [key, ...weak, ...strong] };
+}
