@@ -32,6 +32,11 @@ export interface ReportInput {
   timing?: Record<string, number>;
   /** Extra results shown as a table (e.g. { 'linear probe': 0.83, 'raw-pixel kNN': 0.79 }). */
   results?: Record<string, number | string>;
+  /** Reference accuracies drawn as dashed lines on the accuracy chart (e.g. the best pixel
+   * baseline on the monitored split, same bank, k and t), named in the legend. */
+  baselines?: { name: string; accuracy: number }[];
+  /** The split the per-epoch kNN accuracy was measured on (default 'test'). */
+  knnSplit?: string;
   /** Generated-at stamp (default: now). */
   date?: Date;
 }
@@ -63,7 +68,7 @@ function niceTicks(lo: number, hi: number, count = 5): number[] {
   return out;
 }
 
-interface Series { name: string; color: string; points: [number, number][] }
+interface Series { name: string; color: string; points: [number, number][]; dashed?: boolean }
 
 /** An SVG line chart with axes, ticks, grid and legend. */
 export function lineChart(title: string, series: Series[], xLabel: string, yLabel: string, percent = false): string {
@@ -94,9 +99,9 @@ export function lineChart(title: string, series: Series[], xLabel: string, yLabe
     const p = s.points.filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y));
     if (p.length === 0) return;
     const d = p.map(([x, y], j) => `${j ? 'L' : 'M'}${px(x).toFixed(1)} ${py(y).toFixed(1)}`).join(' ');
-    parts.push(`<path d="${d}" fill="none" stroke="${s.color}" stroke-width="2"/>`);
-    if (p.length <= 60) for (const [x, y] of p) parts.push(`<circle cx="${px(x).toFixed(1)}" cy="${py(y).toFixed(1)}" r="2.6" fill="${s.color}"><title>${esc(s.name)} @ ${esc(fmt(x))}: ${esc(fmt(y))}</title></circle>`);
-    const lx = W - R - 130 * (series.length - i), ly = 34;
+    parts.push(`<path d="${d}" fill="none" stroke="${s.color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`);
+    if (p.length <= 60 && !s.dashed) for (const [x, y] of p) parts.push(`<circle cx="${px(x).toFixed(1)}" cy="${py(y).toFixed(1)}" r="2.6" fill="${s.color}"><title>${esc(s.name)} @ ${esc(fmt(x))}: ${esc(fmt(y))}</title></circle>`);
+    const lx = W - R - 130 * ((series.length - i - 1) % 3 + 1), ly = 34 - 14 * Math.floor((series.length - i - 1) / 3);
     parts.push(`<rect x="${lx}" y="${ly}" width="12" height="3" fill="${s.color}"/><text x="${lx + 18}" y="${ly + 5}" class="legend">${esc(s.name)}</text>`);
   });
   parts.push('</svg>');
@@ -142,9 +147,18 @@ export function renderReport(input: ReportInput): string {
     { name: 'NCE', color: '#ff7f0e', points: col('nceLoss') },
     { name: 'DDM', color: '#2ca02c', points: col('ddmLoss') },
   ], 'epoch', 'loss');
+  const epochs = history.map((h) => h.epoch);
+  const span = epochs.length ? [Math.min(...epochs), Math.max(...epochs)] : [0, 1];
+  const baselineColors = ['#7f7f7f', '#bcbd22', '#17becf'];
+  for (const [i, b] of (input.baselines ?? []).entries()) {
+    if (typeof b?.name !== 'string' || typeof b.accuracy !== 'number')
+      throw new TypeError(`input.baselines[${i}]: expected { name: string, accuracy: number }`);
+  }
   const acc = lineChart('Accuracy', [
-    { name: 'kNN (test)', color: '#d62728', points: col('knnAccuracy') },
+    { name: `kNN (${input.knnSplit ?? 'test'})`, color: '#d62728', points: col('knnAccuracy') },
     { name: 'instance (train)', color: '#9467bd', points: col('accuracy') },
+    ...(input.baselines ?? []).map((b, i) => ({ name: b.name, color: baselineColors[i % 3], dashed: true,
+      points: [[span[0], b.accuracy], [span[1], b.accuracy]] as [number, number][] })),
   ], 'epoch', 'accuracy', true);
   const last = history[history.length - 1];
   const knn = col('knnAccuracy');

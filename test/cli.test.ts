@@ -38,11 +38,16 @@ test('clsa eval --raw on an IDX folder; --model with a missing directory is a cl
   const r = run(['eval', '--data', path.join(root, 'data', 'fashion-mnist-subset'), '--raw', '--k', '20', '--json']);
   expect(r.status).toBe(0);
   const j = JSON.parse(r.stdout);
-  expect(j.trainRows).toBe(6000);
-  expect(j.testRows).toBe(1000);
-  expect(j.knn.k).toBe(20);
-  expect(j.knn.accuracy).toBeGreaterThan(0.6);   // raw-pixel kNN on Fashion-MNIST is ~0.8
-  expect(j.knn.perClass.length).toBe(10);
+  expect(j.bankSize).toBe(6000);
+  expect(j.querySize).toBe(1000);
+  expect(j.k).toBe(20);
+  expect(j.pixels.knn.raw).toBeGreaterThan(0.6);   // raw-pixel kNN on Fashion-MNIST is ~0.8
+  // Centring removes the mean image every pair of raw images shares: it must not lose to raw.
+  expect(j.pixels.knn.centred).toBeGreaterThan(j.pixels.knn.raw);
+  const forms = j.pixels.knn as Record<string, number>;
+  expect(j.pixels.best.accuracy).toBe(Math.max(...Object.values(forms)));
+  expect(forms[j.pixels.best.name]).toBe(j.pixels.best.accuracy);
+  expect(j.encoder).toBeUndefined();
   const m = run(['eval', '--data', 'fashion-mnist', '--model', 'some/dir']);
   expect(m.status).not.toBe(0);
   expect(m.stderr).toMatch(/some\/dir: no such model directory/);

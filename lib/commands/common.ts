@@ -46,3 +46,36 @@ export function progress(total: number, quiet = false): Progress {
   let i = 0;
   return { step: (label) => bar.update(i++, { label }), stop: () => { bar.update(total, { label: 'done' }); bar.stop(); } };
 }
+
+/** A live bar for a long loop (training): cli-progress on a terminal, with `log` printing lines
+ * above it; on a pipe (logs, CI) the status as a plain line at most every `every` ms. */
+export interface LiveBar {
+  update(fraction: number, status: string): void;
+  log(line: string): void;
+  stop(): void;
+}
+
+export function liveBar(quiet = false, every = 10000): LiveBar {
+  if (quiet) return { update: () => undefined, log: () => undefined, stop: () => undefined };
+  if (!process.stderr.isTTY) {
+    let last = 0;
+    return {
+      update: (_f, status) => { if (Date.now() - last > every) { last = Date.now(); process.stderr.write(status + '\n'); } },
+      log: (line) => process.stderr.write(line + '\n'),
+      stop: () => undefined,
+    };
+  }
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const cliProgress = require('cli-progress') as typeof import('cli-progress');
+  const multi = new cliProgress.MultiBar(
+    { format: '{bar} {percentage}% | ETA {eta_formatted} | {status}', stream: process.stderr, hideCursor: true, clearOnComplete: true, etaBuffer: 50 },
+    cliProgress.Presets.shades_classic,
+  );
+  const scale = 10000;
+  const bar = multi.create(scale, 0, { status: '' });
+  return {
+    update: (f, status) => bar.update(Math.round(Math.max(0, Math.min(1, f)) * scale), { status }),
+    log: (line) => multi.log(line + '\n'),
+    stop: () => multi.stop(),
+  };
+}
