@@ -1,0 +1,67 @@
+#!/usr/bin/env node
+// The recipe study: trains one configuration per line of a plan and scores it on a validation
+// split carved from the end of the training data (never the test split), beside the pixel
+// baselines on the same bank, k and t. The test split is scored too, for the table, but nothing
+// is chosen on it.
+//
+//   node bench/recipe.js --plan PLAN.json [--out FILE.jsonl] [--only NAME,NAME] [--validation 10000]
+//
+// PLAN.json: [{ "name": "...", "options": { trainClsa options } }, ...]. "limit" in the options
+// counts images from the start of the training part (what is left after the validation split).
+// One JSON line per run is appended to --out as soon as it finishes, so a stopped study keeps
+// what it measured.
+'use strict';
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
+const clsa = require('../dist');
+
+function arg(name, def) {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : def;
+}
+
+const planFile = arg('plan');
+if (!planFile) { process.stderr.write('usage: node bench/recipe.js --plan PLAN.json [--out FILE.jsonl] [--only A,B]\n'); process.exit(2); }
+const plan = JSON.parse(fs.readFileSync(planFile, 'utf8'));
+const only = arg('only') ? new Set(arg('only').split(',')) : undefined;
+const out = arg('out', path.join(__dirname, 'results', `recipe-cpu-${new Date().toISOString().slice(0, 10)}.jsonl`));
+const validation = Number(arg('validation', '10000'));
+
+(async () => {
+  const full = await clsa.loadDataset('fashion-mnist', { split: 'train' });
+  const test = await clsa.loadDataset('fashion-mnist', { split: 'test' });
+  const split = clsa.validationSplit(full, validation);
+  for (const entry of plan) {
+    if (only && !only.has(entry.name)) continue;
+    const o = { ...entry.options };
+    const train = o.limit ? clsa.sliceDataset(split.train, o.limit) : split.train;
+    delete o.limit;
+    const t0 = Date.now();
+    let lastLog = 0;
+    const res = await clsa.trainClsa({
+      ...o, data: { images: train.images, labels: train.labels }, evalData: { images: split.validation.images, labels: split.validation.labels },
+      evaluate: o.evaluate ?? { every: 1000 },
+      onProgress: (p) => {
+        if (Date.now() - lastLog > 30000) {
+          lastLog = Date.now();
+          process.stderr.write(`${entry.name}: epoch ${p.epoch + 1}/${p.epochs} step ${p.step + 1}/${p.steps} loss ${p.loss.toFixed(3)} ${p.imagesPerSecond.toFixed(0)} img/s\n`);
+        }
+      },
+    });
+    const seconds = (Date.now() - t0) / 1000;
+    const bank = { features: await res.encoder.embed(train.images), labels: train.labels };
+    const val = await clsa.knnAccuracy(bank, { features: await res.encoder.embed(split.validation.images), labels: split.validation.labels });
+    const tst = await clsa.knnAccuracy(bank, { features: await res.encoder.embed(test.images), labels: test.labels });
+    const pix = await clsa.pixelBaselines(train, split.validation, { linear: false });
+    const row = {
+      name: entry.name, options: entry.options, trainImages: train.images.shape[0], seconds,
+      validationKnn: val.accuracy, testKnn: tst.accuracy, bestPixelValidationKnn: pix.best.accuracy, bestPixel: pix.best.name,
+      history: res.history.map((h) => ({ epoch: h.epoch + 1, loss: h.loss, knn: h.knnAccuracy })),
+      load: os.loadavg()[0], date: new Date().toISOString(),
+    };
+    res.model.dispose();
+    fs.appendFileSync(out, JSON.stringify(row) + '\n');
+    process.stderr.write(`${entry.name}: val kNN ${(val.accuracy * 100).toFixed(2)}% (best pixels ${pix.best.name} ${(pix.best.accuracy * 100).toFixed(2)}%), test ${(tst.accuracy * 100).toFixed(2)}%, ${seconds.toFixed(0)} s\n`);
+  }
+})().catch((e) => { console.error(e); process.exit(1); });
