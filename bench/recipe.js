@@ -55,7 +55,7 @@ const validation = Number(arg('validation', '10000'));
     const tst = await clsa.knnAccuracy(bank, { features: await res.encoder.embed(test.images), labels: test.labels });
     const pix = await clsa.pixelBaselines(train, split.validation, { linear: false });
     const row = {
-      name: entry.name, options: entry.options, trainImages: train.images.shape[0], seconds,
+      name: entry.name, plan: path.relative(path.join(__dirname, '..'), path.resolve(planFile)), options: entry.options, trainImages: train.images.shape[0], seconds,
       validationKnn: val.accuracy, testKnn: tst.accuracy, bestPixelValidationKnn: pix.best.accuracy, bestPixel: pix.best.name,
       history: res.history.map((h) => ({ epoch: h.epoch + 1, loss: h.loss, knn: h.knnAccuracy })),
       load: os.loadavg()[0], date: new Date().toISOString(),
