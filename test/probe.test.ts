@@ -81,12 +81,12 @@ function solve(A: Float64Array[], b: Float64Array): Float64Array {
 function newton(x: Float32Array, y: Int32Array, n: number, d: number, C: number, lambda: number) {
   const P = C * d + C;
   let th = new Float64Array(P);
-  for (let it = 0; it < 50; it++) {
+  for (let it = 0; it < 30; it++) {
     const { g, H } = objective(x, y, n, d, C, lambda, th, true);
     for (let q = 0; q < P; q++) H[q][q] += 1e-12;
     const step = solve(H, g);
     th = th.map((v, q) => v - step[q]);
-    if (Math.sqrt(g.reduce((s, v) => s + v * v, 0)) < 1e-13) break;
+    if (Math.sqrt(g.reduce((s, v) => s + v * v, 0)) < 1e-11) break;   // quadratic convergence: a few steps from here
   }
   return { theta: th, ...objective(x, y, n, d, C, lambda, th, false) };
 }
@@ -94,9 +94,9 @@ function newton(x: Float32Array, y: Int32Array, n: number, d: number, C: number,
 describe(`L-BFGS probe vs float64 Newton (seed ${SEED})`, () => {
   const shapes: [number, number, number, number][] = [
     // n, d, C, lambda: rows over two 512-row blocks, d off the 16-lane grid, C past one group of 8
-    [700, 19, 11, 1e-2], [97, 5, 3, 1e-3], [530, 33, 2, 3e-2],
+    [530, 19, 11, 1e-2], [97, 5, 3, 1e-3], [600, 33, 2, 3e-2],
   ];
-  test.each(shapes)('n %i d %i classes %i weight decay %g', (n, d, C, lambda) => {
+  test.each(shapes)('n %i d %i classes %i weight decay %s', (n, d, C, lambda) => {
     const rng = new Rng(SEED + n);
     const { x, y } = problem(n, d, C, rng);
     const ref = newton(x, y, n, d, C, lambda);
@@ -156,11 +156,12 @@ describe('linearProbe with the default solver', () => {
   });
 
   test('an AbortSignal stops the solver', async () => {
-    const big = problem(20000, 100, 10, new Rng(SEED + 5));
+    const big = problem(5000, 64, 10, new Rng(SEED + 5));
     const ac = new AbortController();
-    const p = linearProbe({ features: { data: big.x, shape: [20000, 100] }, labels: big.y }, { features: { data: big.x.subarray(0, 100 * 10), shape: [10, 100] }, labels: big.y.subarray(0, 10) },
+    const p = linearProbe({ features: { data: big.x, shape: [5000, 64] }, labels: big.y }, { features: { data: big.x.subarray(0, 64 * 10), shape: [10, 64] }, labels: big.y.subarray(0, 10) },
       { weightDecay: 1e-6, tolerance: 1e-12, signal: ac.signal });
-    setTimeout(() => ac.abort(), 50);
+    // The native solve is queued by now: the flag it polls every iteration stops it.
+    setImmediate(() => ac.abort());
     await expect(p).rejects.toThrow(/aborted/);
   });
 });
