@@ -1,6 +1,7 @@
-// Bindings of the evaluation kernels: knnTopk / knnTopkSync (fused similarity + top-k, CPU or
-// CUDA) and probeTrain / probeTrainSync / probePredict / probePredictSync (the linear probe, CPU). The async forms
-// run on a libuv worker (KnnWorker, ProbeWorker) and resolve a Promise on the main thread.
+// Bindings of the evaluation kernels: knnTopk (fused similarity + top-k, CPU or CUDA), probeTrain
+// (the AdamW probe), probeLbfgs (the converged probe) and probePredict, each in a sync form and an
+// async one that runs on a named libuv worker (clsa.KnnWorker, clsa.ProbeWorker,
+// clsa.ProbeLbfgsWorker, clsa.ProbePredictWorker) and resolves a Promise on the main thread.
 // For device 1 (CUDA) the worker stages host arrays through device memory with the C API, so
 // callers pass plain typed arrays either way.
 #include <string>
@@ -37,6 +38,42 @@ const int32_t* OptionalFlag(Napi::Env env, Napi::Value v) {
   if (v.IsUndefined() || v.IsNull()) return nullptr;
   return TypedData<int32_t>(env, v, napi_int32_array, 1, "cancel");
 }
+
+// The two forms of one blocking call: Read prepares the arguments on the JS thread (throwing a
+// TypeError/RangeError for bad ones), Call runs the C API, synchronously or on a named worker
+// whose Promise settles with the status.
+template <typename Args, Args (*Read)(Napi::Env, Napi::Object), clsa_status (*Call)(const Args&)>
+struct Blocking {
+  static Napi::Value Sync(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    clsa_status s = Call(Read(env, info[0].As<Napi::Object>()));
+    if (s != CLSA_OK) ThrowStatus(env, s);
+    return env.Undefined();
+  }
+
+  template <const char* Name>
+  static Napi::Value Async(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Napi::Object args = info[0].As<Napi::Object>();
+    return Start(new Worker(env, Name, args, Read(env, args)));
+  }
+
+  class Worker : public StatusWorker {
+   public:
+    Worker(Napi::Env env, const char* name, Napi::Object args, Args a) : StatusWorker(env, name, args), a_(a) {}
+
+   protected:
+    clsa_status Run() override { return Call(a_); }
+
+   private:
+    Args a_;
+  };
+};
+
+constexpr char kKnnWorker[] = "clsa.KnnWorker";
+constexpr char kProbeWorker[] = "clsa.ProbeWorker";
+constexpr char kLbfgsWorker[] = "clsa.ProbeLbfgsWorker";
+constexpr char kPredictWorker[] = "clsa.ProbePredictWorker";
 
 KnnCall ReadKnnCall(Napi::Env env, Napi::Object o) {
   KnnCall c;
@@ -76,31 +113,6 @@ clsa_status RunKnn(const KnnCall& c) {
   return s;
 }
 
-Napi::Value KnnTopkSync(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  KnnCall c = ReadKnnCall(env, info[0].As<Napi::Object>());
-  clsa_status s = RunKnn(c);
-  if (s != CLSA_OK) ThrowStatus(env, s);
-  return env.Undefined();
-}
-
-class KnnWorker : public StatusWorker {
- public:
-  KnnWorker(Napi::Env env, Napi::Object args, KnnCall c) : StatusWorker(env, "clsa.KnnWorker", args), c_(c) {}
-
- protected:
-  clsa_status Run() override { return RunKnn(c_); }
-
- private:
-  KnnCall c_;
-};
-
-Napi::Value KnnTopk(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  Napi::Object args = info[0].As<Napi::Object>();
-  auto* w = new KnnWorker(env, args, ReadKnnCall(env, args));
-  return Start(w);
-}
 
 struct ProbeCall {
   clsa_probe_desc desc{};
@@ -138,31 +150,6 @@ clsa_status RunProbe(const ProbeCall& c) {
   return clsa_probe_train(&c.desc, c.x, c.labels, c.order, c.weight, c.bias, c.epoch_loss);
 }
 
-Napi::Value ProbeTrainSync(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  ProbeCall c = ReadProbeCall(env, info[0].As<Napi::Object>());
-  clsa_status s = RunProbe(c);
-  if (s != CLSA_OK) ThrowStatus(env, s);
-  return env.Undefined();
-}
-
-class ProbeWorker : public StatusWorker {
- public:
-  ProbeWorker(Napi::Env env, Napi::Object args, ProbeCall c) : StatusWorker(env, "clsa.ProbeWorker", args), c_(c) {}
-
- protected:
-  clsa_status Run() override { return RunProbe(c_); }
-
- private:
-  ProbeCall c_;
-};
-
-Napi::Value ProbeTrain(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  Napi::Object args = info[0].As<Napi::Object>();
-  auto* w = new ProbeWorker(env, args, ReadProbeCall(env, args));
-  return Start(w);
-}
 
 // probeLbfgs({ n, d, classes, maxIterations, history, weightDecay, tolerance, x, labels, weight, bias,
 // report: Float64Array(7), cancel? }) and its async twin; the report array receives loss,
@@ -203,30 +190,6 @@ clsa_status RunLbfgs(const LbfgsCall& c) {
   return s;
 }
 
-Napi::Value ProbeLbfgsSync(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  clsa_status s = RunLbfgs(ReadLbfgsCall(env, info[0].As<Napi::Object>()));
-  if (s != CLSA_OK) ThrowStatus(env, s);
-  return env.Undefined();
-}
-
-class LbfgsWorker : public StatusWorker {
- public:
-  LbfgsWorker(Napi::Env env, Napi::Object args, LbfgsCall c) : StatusWorker(env, "clsa.ProbeLbfgsWorker", args), c_(c) {}
-
- protected:
-  clsa_status Run() override { return RunLbfgs(c_); }
-
- private:
-  LbfgsCall c_;
-};
-
-Napi::Value ProbeLbfgs(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  Napi::Object args = info[0].As<Napi::Object>();
-  auto* w = new LbfgsWorker(env, args, ReadLbfgsCall(env, args));
-  return Start(w);
-}
 
 // probePredict({ n, d, classes, x, weight, bias, out }) and its async twin.
 struct PredictCall {
@@ -252,42 +215,22 @@ PredictCall ReadPredictCall(Napi::Env env, Napi::Object o) {
 
 clsa_status RunPredict(const PredictCall& c) { return clsa_probe_predict(c.n, c.d, c.classes, c.x, c.w, c.b, c.out); }
 
-Napi::Value ProbePredictSync(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  clsa_status s = RunPredict(ReadPredictCall(env, info[0].As<Napi::Object>()));
-  if (s != CLSA_OK) ThrowStatus(env, s);
-  return env.Undefined();
-}
-
-class PredictWorker : public StatusWorker {
- public:
-  PredictWorker(Napi::Env env, Napi::Object args, PredictCall c) : StatusWorker(env, "clsa.ProbePredictWorker", args), c_(c) {}
-
- protected:
-  clsa_status Run() override { return RunPredict(c_); }
-
- private:
-  PredictCall c_;
-};
-
-Napi::Value ProbePredict(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  Napi::Object args = info[0].As<Napi::Object>();
-  auto* w = new PredictWorker(env, args, ReadPredictCall(env, args));
-  return Start(w);
-}
 
 }  // namespace
 
 void InitEval(Napi::Env env, Napi::Object exports) {
-  exports.Set("knnTopkSync", Napi::Function::New(env, KnnTopkSync, "knnTopkSync"));
-  exports.Set("knnTopk", Napi::Function::New(env, KnnTopk, "knnTopk"));
-  exports.Set("probeTrainSync", Napi::Function::New(env, ProbeTrainSync, "probeTrainSync"));
-  exports.Set("probeTrain", Napi::Function::New(env, ProbeTrain, "probeTrain"));
-  exports.Set("probeLbfgsSync", Napi::Function::New(env, ProbeLbfgsSync, "probeLbfgsSync"));
-  exports.Set("probeLbfgs", Napi::Function::New(env, ProbeLbfgs, "probeLbfgs"));
-  exports.Set("probePredictSync", Napi::Function::New(env, ProbePredictSync, "probePredictSync"));
-  exports.Set("probePredict", Napi::Function::New(env, ProbePredict, "probePredict"));
+  using Knn = Blocking<KnnCall, ReadKnnCall, RunKnn>;
+  using Probe = Blocking<ProbeCall, ReadProbeCall, RunProbe>;
+  using Lbfgs = Blocking<LbfgsCall, ReadLbfgsCall, RunLbfgs>;
+  using Predict = Blocking<PredictCall, ReadPredictCall, RunPredict>;
+  exports.Set("knnTopkSync", Napi::Function::New(env, Knn::Sync, "knnTopkSync"));
+  exports.Set("knnTopk", Napi::Function::New(env, Knn::Async<kKnnWorker>, "knnTopk"));
+  exports.Set("probeTrainSync", Napi::Function::New(env, Probe::Sync, "probeTrainSync"));
+  exports.Set("probeTrain", Napi::Function::New(env, Probe::Async<kProbeWorker>, "probeTrain"));
+  exports.Set("probeLbfgsSync", Napi::Function::New(env, Lbfgs::Sync, "probeLbfgsSync"));
+  exports.Set("probeLbfgs", Napi::Function::New(env, Lbfgs::Async<kLbfgsWorker>, "probeLbfgs"));
+  exports.Set("probePredictSync", Napi::Function::New(env, Predict::Sync, "probePredictSync"));
+  exports.Set("probePredict", Napi::Function::New(env, Predict::Async<kPredictWorker>, "probePredict"));
 }
 
 }  // namespace clsa_addon
