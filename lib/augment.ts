@@ -12,7 +12,7 @@
 // FixMatch-PyTorch RandAugment the CLSA code derives from passes no fillcolor (black, 0), Google's
 // FixMatch fills 128. The default here is 128 (as the issue asks); randAugment.fill = 0 gives black.
 import { backend } from './backend';
-import { DeviceTensor } from './device';
+import { DeviceTensor, resolveDevice } from './device';
 import { native, NativeDeviceBuffer } from './native';
 import { checkEnum, checkInt, checkNumber, describe } from './validate';
 
@@ -300,7 +300,7 @@ function prepare(images: ImageBatch, views: ViewSpec[], options: AugmentOptions 
   const dev = checkEnum('options.device', o.device ?? (device ? 'cuda' : 'cpu'), ['auto', 'cpu', 'cuda'] as const);
   const deviceIndex = checkInt('options.deviceIndex', o.deviceIndex ?? 0, 0, 15);
   let cuda = dev === 'cuda';
-  if (dev === 'auto') cuda = backend().cudaUsable;
+  if (dev === 'auto') cuda = resolveDevice('options.device', 'auto', deviceIndex, 'augment') === 'cuda';
   if (cuda) {
     const b = backend();
     if (!b.cudaUsable)
