@@ -35,16 +35,20 @@ function findNvcc(): { nvcc: string | null; looked: string[] } {
   const candidates: [string, string | undefined][] = [['$CUDACXX', process.env.CUDACXX]];
   const cache = path.join(root, 'build', 'CMakeCache.txt');
   const cached = fs.existsSync(cache) ? /^CMAKE_CUDA_COMPILER:[A-Z]*=(.*)$/m.exec(fs.readFileSync(cache, 'utf8'))?.[1] : undefined;
-  candidates.push(['build/CMakeCache.txt CMAKE_CUDA_COMPILER', cached && !cached.endsWith('NOTFOUND') ? cached : undefined]);
-  for (const dir of (process.env.PATH ?? '').split(path.delimiter).filter(Boolean)) candidates.push(['PATH', path.join(dir, 'nvcc')]);
+  if (cached?.endsWith('NOTFOUND')) looked.push(`build/CMakeCache.txt: CMAKE_CUDA_COMPILER=${cached} (CMake found no nvcc when it configured build/)`);
+  else candidates.push(['build/CMakeCache.txt CMAKE_CUDA_COMPILER', cached]);
+  const pathDirs = (process.env.PATH ?? '').split(path.delimiter).filter(Boolean);
+  for (const dir of pathDirs) candidates.push(['PATH', path.join(dir, 'nvcc')]);
   if (process.env.CUDA_PATH) candidates.push(['$CUDA_PATH/bin', path.join(process.env.CUDA_PATH, 'bin', 'nvcc')]);
   for (const prefix of ['/usr/local', '/usr', '/']) candidates.push(['system prefix', path.join(prefix, 'bin', 'nvcc')]);
   for (const [where, file] of candidates) {
+    if (where === 'PATH' && file && !fs.existsSync(file)) continue;  // summarised below, not one line per folder
     if (!file) { looked.push(`${where}: unset`); continue; }
     if (!fs.existsSync(file)) { looked.push(`${where}: no ${file}`); continue; }
     if (!runs(file)) { looked.push(`${where}: ${file} does not run`); continue; }
     return { nvcc: file, looked };
   }
+  looked.push(`PATH: no nvcc in its ${pathDirs.length} folders (${pathDirs.join(path.delimiter)})`);
   return { nvcc: null, looked };
 }
 
