@@ -1,4 +1,4 @@
-// The fused CLSA head: loss, statistics and gradients in one native call (DESIGN.md §2).
+// The fused CLSA head: loss, statistics and gradients in one native call (docs/objective.md).
 import { native, NativeHeadArgs } from './native';
 import { DEVICE_NAMES, DeviceTensor, isDeviceTensor, resolveDevice } from './device';
 import { checkBool, checkEnum, checkHostTensor, checkNumber, checkShape, checkValues, describe, HostTensor } from './validate';

@@ -35,7 +35,7 @@ export interface ModelConfig {
   lr?: number;
   /** SGD momentum (default 0.9). */
   momentum?: number;
-  /** SGD weight decay, applied to every parameter as torch SGD (default 5e-4, the MoCo CIFAR-10 demo; DESIGN.md §4 gives 1e-4 for ImageNet). */
+  /** SGD weight decay, applied to every parameter as torch SGD (default 5e-4, the MoCo CIFAR-10 demo; the ImageNet recipe's 1e-4 is in docs/objective.md). */
   weightDecay?: number;
   /** Split-BN groups G (default 8); every batch must be divisible by G. */
   splitBN?: number;

@@ -238,7 +238,7 @@ function recordable(o: TrainOptions): Record<string, unknown> {
   return out;
 }
 
-/** Trains a CLSA encoder (DESIGN.md §2-4). Resolves with the encoder and the per-epoch history. */
+/** Trains a CLSA encoder (docs/objective.md, docs/augmentations.md). Resolves with the encoder and the per-epoch history. */
 export async function trainClsa(options: TrainOptions = {}): Promise<TrainResult> {
   if (typeof options !== 'object' || options === null) throw new TypeError(`options: expected an object but got ${describe(options)}`);
   const signal = options.signal;

@@ -123,7 +123,7 @@ function fatbinEntries(file: string): { kind: 'ptx' | 'sass'; sm: number }[] {
   return entries;
 }
 
-/** The head's loss, nce, ddm and accuracy from the definition, in float64 (DESIGN.md §2). */
+/** The head's loss, nce, ddm and accuracy from the definition, in float64 (docs/objective.md). */
 function headFloat64(weak: number[][][], strong: number[][][], keys: number[][], queue: number[][],
                      tau: number, tau2: number, alpha: number) {
   const unit = (v: number[]) => { const n = Math.hypot(...v); return v.map((x) => x / n); };
@@ -211,7 +211,8 @@ describeLinux('the npm package, installed as a new user would', () => {
 
   test('the tarball holds the prebuild, dist/, types, headers, sources and notices, and no build outputs or tests', () => {
     for (const f of [PREBUILD, 'dist/index.js', 'dist/index.d.ts', 'native/include/clsa/clsa.h', 'scripts/install.js',
-      'CMakeLists.txt', 'native/sources.json', 'NOTICE.md', 'LICENSE', 'README.md', 'package.json', 'docs/c-api.md'])
+      'CMakeLists.txt', 'native/sources.json', 'NOTICE.md', 'LICENSE', 'README.md', 'package.json', 'docs/c-api.md',
+      'docs/objective.md', 'docs/augmentations.md', 'docs/architecture.md'])
       expect(packedFiles).toContain(f);
     for (const h of fs.readdirSync(path.join(root, 'native', 'include', 'clsa')))
       expect(packedFiles).toContain(`native/include/clsa/${h}`);
