@@ -60,7 +60,7 @@ export interface TrainOptions {
   /** Overrides applied to every view (e.g. { blur: null } or { randAugment: { n: 3 } }). */
   augment?: Partial<ViewSpec>;
   splitBN?: number;
-  /** 'auto' (default: the GPU when backend().cudaUsable, else the CPU), 'cpu' or 'cuda'. A resumed
+  /** 'auto' (default: the CPU until backend().cudaVerified.step, see ModelConfig.device), 'cpu' or 'cuda'. A resumed
    * run stays on its checkpoint's device unless this is given. */
   device?: DeviceName;
   /** GPU ordinal for 'cuda' (default 0). */
