@@ -35,7 +35,9 @@ const cfg = {
   seeds: arg('seeds', '0').split(',').map(Number),
   arms: arg('arms', 'moco,single,multi').split(','),
 };
-const out = arg('out', path.join(__dirname, 'results', `ablation-${clsa.backend().cudaUsable ? 'gpu' : 'cpu'}-${new Date().toISOString().slice(0, 10)}.json`));
+// trainClsa's device: 'auto' uses a usable GPU only once the CUDA step is verified on one.
+const trainsOnGpu = (b) => b.cudaUsable && b.cudaVerified.step;
+const out = arg('out', path.join(__dirname, 'results', `ablation-${trainsOnGpu(clsa.backend()) ? 'gpu' : 'cpu'}-${new Date().toISOString().slice(0, 10)}.json`));
 const ARMS = {
   moco: { label: 'MoCo v2 (ddmWeight 0, weak views)', ddmWeight: 0, crops: 'single' },
   single: { label: 'CLSA single-crop', ddmWeight: 1, crops: 'single' },
@@ -97,7 +99,7 @@ async function evaluate(trainFeat, testFeat, train, test, seed) {
   }
 
   const b = clsa.backend();
-  const device = b.cudaUsable ? `cuda (${b.devices[0].name})` : 'cpu';
+  const device = trainsOnGpu(b) ? `cuda (${b.devices[0].name})` : 'cpu';
   const doc = {
     date: new Date().toISOString(), machine: { cpu: os.cpus()[0]?.model, threads: b.cpuThreads, kernel: b.cpuKernel, device },
     data: train.source, trainImages: train.images.shape[0], testImages: test.images.shape[0], config: cfg, rows,
