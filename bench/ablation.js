@@ -30,7 +30,9 @@ const cfg = {
   arms: arg('arms', 'moco,single,multi').split(','),
   linear: !process.argv.includes('--no-linear'),
 };
-const out = arg('out', path.join(__dirname, 'results', `ablation-${clsa.backend().cudaUsable ? 'gpu' : 'cpu'}-${new Date().toISOString().slice(0, 10)}.json`));
+// trainClsa's device: 'auto' uses a usable GPU only once the CUDA step is verified on one.
+const trainsOnGpu = (b) => b.cudaUsable && b.cudaVerified.step;
+const out = arg('out', path.join(__dirname, 'results', `ablation-${trainsOnGpu(clsa.backend()) ? 'gpu' : 'cpu'}-${new Date().toISOString().slice(0, 10)}.json`));
 const ARMS = {
   moco: { label: 'MoCo v2 (ddmWeight 0, weak views)', options: { ddmWeight: 0, crops: 'single' } },
   single: { label: 'CLSA single-crop', options: { ddmWeight: 1, crops: 'single' } },
@@ -89,7 +91,7 @@ function write(doc) {
   const b = clsa.backend();
   const doc = {
     date: new Date().toISOString(), command: `node bench/ablation.js ${process.argv.slice(2).join(' ')}`.trim(),
-    machine: { cpu: os.cpus()[0]?.model, threads: b.cpuThreads, kernel: b.cpuKernel, device: b.cudaUsable ? `cuda (${b.devices[0].name})` : 'cpu' },
+    machine: { cpu: os.cpus()[0]?.model, threads: b.cpuThreads, kernel: b.cpuKernel, device: trainsOnGpu(b) ? `cuda (${b.devices[0].name})` : 'cpu' },
     data: full.source, trainImages: train.images.shape[0], testImages: test.images.shape[0], config: cfg, recipe, rows: [],
   };
   log(`data ${full.source}: ${train.images.shape[0]} train, ${test.images.shape[0]} test; ${JSON.stringify(cfg)}`);

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The numpy/OpenBLAS float32 baseline of the CLSA head, timed for bench/run.js.
 
-Straightforward form of the same objective (DESIGN.md section 2): normalise, materialise the
+Straightforward form of the same objective (docs/objective.md): normalise, materialise the
 logits L = Q X^T, softmax per row, the CE and DDM terms, the gradient coefficients, then
 G = coef X and the normalisation backward. Reads the inputs bench/run.js wrote (raw float32
 files + meta.json in the directory given as argv[1]) and prints one JSON object: the median

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Training-step throughput of ClsaModel on the CPU: images/s (one image = all its views) and
 // the split of a step's time between its phases (timed natively). Default: resnet-mini,
-// 28x28 single-channel, batch 256, single-crop (1 key 28, 1 weak 28, 1 strong 12 — DESIGN.md §3).
+// 28x28 single-channel, batch 256, single-crop (1 key 28, 1 weak 28, 1 strong 12 — docs/augmentations.md).
 // Usage: node bench/train_step.js [--batch 256] [--size 28] [--strong 12] [--channels 1]
 //        [--arch resnet-mini] [--steps 5] [--threads 0] [--device cpu]   (needs `npm run build` for dist/)
 // (bench/gpu/model_check.js times the CUDA step beside PyTorch on a GPU machine.)

@@ -1,4 +1,4 @@
-// Augmentation pipelines of CLSA (DESIGN.md §3): the MoCo v2 weak view, the strong view (weak +
+// Augmentation pipelines of CLSA (docs/augmentations.md): the MoCo v2 weak view, the strong view (weak +
 // RandAugment with the 14 ops of the reference), and multi-crop presets. The work is native
 // (C++ on the CPU, CUDA on a GPU); this file holds the options, their defaults and validation.
 //
@@ -8,11 +8,11 @@
 //   after the weak ops, on the 8-bit image, as the reference applies RandAugmentMC before
 //   ToTensor) -> ToTensor + Normalize(mean, std) -> float32 [C, size, size].
 // Geometric RandAugment ops resample with nearest neighbour (Pillow's default for rotate and
-// transform) and fill uncovered pixels with grey `fill`. DESIGN.md does not fix the fill: the
+// transform) and fill uncovered pixels with grey `fill`. The paper does not fix the fill: the
 // FixMatch-PyTorch RandAugment the CLSA code derives from passes no fillcolor (black, 0), Google's
 // FixMatch fills 128. The default here is 128 (as the issue asks); randAugment.fill = 0 gives black.
 import { backend } from './backend';
-import { DeviceTensor } from './device';
+import { DeviceTensor, resolveDevice } from './device';
 import { native, NativeDeviceBuffer } from './native';
 import { checkEnum, checkInt, checkNumber, describe } from './validate';
 
@@ -170,7 +170,7 @@ export interface CropPreset {
 const REFERENCE_SIZES = [224, 192, 160, 128, 96];
 
 /**
- * The reference's crop settings scaled to `imageSize` (DESIGN.md §3). For a reference size s
+ * The reference's crop settings scaled to `imageSize` (docs/augmentations.md). For a reference size s
  * (224/192/160/128/96) the view size is round(imageSize * s / 224) and its scale range
  * (0.2 s / 224, s / 224), e.g. 28/24/20/16/12 for 28-pixel images.
  *  - 'single': one weak query at full size, one strong query at the smallest size.
@@ -300,7 +300,7 @@ function prepare(images: ImageBatch, views: ViewSpec[], options: AugmentOptions 
   const dev = checkEnum('options.device', o.device ?? (device ? 'cuda' : 'cpu'), ['auto', 'cpu', 'cuda'] as const);
   const deviceIndex = checkInt('options.deviceIndex', o.deviceIndex ?? 0, 0, 15);
   let cuda = dev === 'cuda';
-  if (dev === 'auto') cuda = backend().cudaUsable;
+  if (dev === 'auto') cuda = resolveDevice('options.device', 'auto', deviceIndex, 'augment') === 'cuda';
   if (cuda) {
     const b = backend();
     if (!b.cudaUsable)

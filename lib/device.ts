@@ -1,6 +1,7 @@
 // Device-resident tensors (float32 in GPU memory) and the device policy shared by the API:
-// 'cpu', 'cuda', or 'auto' (the GPU when backend().cudaUsable, else the CPU).
-import { backend, BackendInfo } from './backend';
+// 'cpu', 'cuda', or 'auto' (the GPU when backend().cudaUsable and the CUDA path has been
+// verified on a GPU, see CUDA_VERIFIED in backend.ts; else the CPU).
+import { backend, BackendInfo, CUDA_VERIFIED, CudaPath } from './backend';
 import { native, NativeDeviceBuffer } from './native';
 import { checkFloat32, checkInt, describe, HostTensor, MAX_ELEMENTS } from './validate';
 
@@ -32,9 +33,49 @@ export function requireCuda(what: string, deviceIndex = 0): void {
     throw new RangeError(`${what}: expected a device index in [0, ${b.devices.length - 1}] but got ${deviceIndex}`);
 }
 
-/** 'auto' becomes 'cuda' when a GPU is usable, else 'cpu'; 'cuda' is checked to be usable. */
-export function resolveDevice(what: string, device: DeviceName, deviceIndex = 0): 'cpu' | 'cuda' {
-  if (device === 'auto') return backendInfo().cudaUsable ? 'cuda' : 'cpu';
+// What 'auto' falls back from, in the notice's words.
+const UNVERIFIED_WORDS: Record<CudaPath, string> = {
+  head: 'runs the fused head on the CPU: the CUDA head has',
+  ema: 'runs the momentum update on the CPU: the CUDA momentum update has',
+  queue: 'keeps the queue on the CPU: the CUDA queue has',
+  augment: 'augments on the CPU: the CUDA augmentations have',
+  knn: 'runs kNN on the CPU: the CUDA kNN has',
+  encoder: 'runs the encoder on the CPU: the CUDA encoder layers have',
+  step: 'trains on the CPU: the CUDA training step has',
+};
+
+const noticed = new Set<CudaPath>();
+
+/** The one-line notice 'auto' gives when it passes over a usable GPU for an unverified path. */
+export function unverifiedNotice(path: CudaPath): string {
+  return `clsa: device 'auto' ${UNVERIFIED_WORDS[path]} not been verified on a GPU yet; ` +
+    `pass device: 'cuda' to use the GPU anyway (experimental)`;
+}
+
+/** Forgets which notices were given, so that the next fallback notifies again (for tests). */
+export function resetDeviceNotices(): void {
+  noticed.clear();
+}
+
+/**
+ * 'auto' becomes 'cuda' when a GPU is usable and `path` is verified on a GPU (CUDA_VERIFIED),
+ * else 'cpu'; 'cuda' is checked to be usable and runs even an unverified path (the opt-in).
+ * `path` defaults to 'step', the least verified use: a caller that forgets to name its path
+ * falls back to the CPU rather than onto unchecked GPU code. When 'auto' passes over a usable
+ * GPU it says so once per path and process, as a process warning (code CLSA_CUDA_UNVERIFIED):
+ * once per process rather than per call, because training resolves its device per run and a
+ * notice per step or per model would drown the output.
+ */
+export function resolveDevice(what: string, device: DeviceName, deviceIndex = 0, path: CudaPath = 'step'): 'cpu' | 'cuda' {
+  if (device === 'auto') {
+    if (!backendInfo().cudaUsable) return 'cpu';
+    if (CUDA_VERIFIED[path]) return 'cuda';
+    if (!noticed.has(path)) {
+      noticed.add(path);
+      process.emitWarning(unverifiedNotice(path), { code: 'CLSA_CUDA_UNVERIFIED' });
+    }
+    return 'cpu';
+  }
   if (device === 'cuda') requireCuda(what, deviceIndex);
   return device;
 }

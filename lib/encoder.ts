@@ -133,13 +133,14 @@ export class Encoder {
 }
 
 /** Loads an encoder written by `encoder.save(dir)` (or the `model/` folder of `clsa train`) onto
- * `options.device` ('auto' by default: the GPU when usable), wherever it was trained. */
+ * `options.device`, wherever it was trained. 'auto' (the default) picks the CPU until the CUDA
+ * encoder is verified on a GPU (backend().cudaVerified.encoder); 'cuda' opts in. */
 export function loadEncoder(dir: string, options: { device?: DeviceName; deviceIndex?: number } = {}): Encoder {
   if (typeof dir !== 'string') throw new TypeError(`dir: expected a directory path but got ${describe(dir)}`);
   if (typeof options !== 'object' || options === null)
     throw new TypeError(`loadEncoder(dir, options): expected an object but got ${describe(options)}`);
   const deviceIndex = checkInt('options.deviceIndex', options.deviceIndex ?? 0, 0, 15);
-  const device = resolveDevice('options.device', checkEnum('options.device', options.device ?? 'auto', DEVICE_NAMES), deviceIndex);
+  const device = resolveDevice('options.device', checkEnum('options.device', options.device ?? 'auto', DEVICE_NAMES), deviceIndex, 'encoder');
   const files = loadModelFiles(dir);
   const cfg = files.config as unknown as EncoderConfigFile;
   if (cfg.format !== ENCODER_FORMAT) throw new Error(`loadEncoder: ${dir}/config.json has format ${describe(cfg.format)}, expected '${ENCODER_FORMAT}'`);

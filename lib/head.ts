@@ -1,4 +1,4 @@
-// The fused CLSA head: loss, statistics and gradients in one native call (DESIGN.md §2).
+// The fused CLSA head: loss, statistics and gradients in one native call (docs/objective.md).
 import { native, NativeHeadArgs } from './native';
 import { DEVICE_NAMES, DeviceTensor, isDeviceTensor, resolveDevice } from './device';
 import { checkBool, checkEnum, checkHostTensor, checkNumber, checkShape, checkValues, describe, HostTensor } from './validate';
@@ -102,7 +102,7 @@ function prepare(inputs: HeadInputs | DeviceHeadInputs, options: HeadOptions | u
   if (deviceInputs && requested === 'cpu')
     throw new Error(`options.device: 'cpu' but the inputs are DeviceTensors; download them with toHost() or use 'cuda'/'auto'`);
   const deviceIndex = deviceInputs ? (inputs as DeviceHeadInputs).weak.deviceIndex : 0;
-  const device = deviceInputs ? 'cuda' : resolveDevice('options.device', requested, deviceIndex);
+  const device = deviceInputs ? 'cuda' : resolveDevice('options.device', requested, deviceIndex, 'head');
   if (device === 'cpu' && precision !== 'fp32')
     throw new RangeError(`options.precision: the CPU back end computes in fp32 only but got '${precision}'`);
 

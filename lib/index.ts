@@ -5,8 +5,8 @@ export { DeviceTensor, isDeviceTensor } from './device';
 export type { AnyTensor, DeviceName, DeviceTensorOptions } from './device';
 export { momentumUpdate, Queue } from './update';
 export type { QueueOptions, EnqueueOptions, MomentumOptions } from './update';
-export { backend, setCpuThreads } from './backend';
-export type { BackendInfo, DeviceInfo } from './backend';
+export { backend, setCpuThreads, CUDA_VERIFIED } from './backend';
+export type { BackendInfo, CudaPath, DeviceInfo } from './backend';
 export { Rng } from './random';
 export { loadDataset, loadIdxPair, resolveFashionMnist, imagesToFeatures, hasIdx, FASHION_MNIST_CLASSES,
   FASHION_MNIST_DIRS, FASHION_MNIST_SUBSET_DIR } from './data';

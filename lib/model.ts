@@ -35,7 +35,7 @@ export interface ModelConfig {
   lr?: number;
   /** SGD momentum (default 0.9). */
   momentum?: number;
-  /** SGD weight decay, applied to every parameter as torch SGD (default 5e-4, the MoCo CIFAR-10 demo; DESIGN.md §4 gives 1e-4 for ImageNet). */
+  /** SGD weight decay, applied to every parameter as torch SGD (default 5e-4, the MoCo CIFAR-10 demo; the ImageNet recipe's 1e-4 is in docs/objective.md). */
   weightDecay?: number;
   /** Split-BN groups G (default 8); every batch must be divisible by G. */
   splitBN?: number;
@@ -43,8 +43,10 @@ export interface ModelConfig {
   bnMomentum?: number;
   /** Seed of initialisation, queue and batch shuffle (default 0). */
   seed?: number;
-  /** Where the model lives and trains: 'auto' (default: the GPU when backend().cudaUsable, else
-   * the CPU), 'cpu' or 'cuda'. The resolved config records 'cpu' or 'cuda'. */
+  /** Where the model lives and trains: 'auto' (default), 'cpu' or 'cuda'. 'auto' picks the CPU
+   * until the CUDA training step is verified on a GPU (backend().cudaVerified.step), saying so
+   * once when it passes over a usable GPU; 'cuda' opts in to the GPU (experimental until then).
+   * The resolved config records 'cpu' or 'cuda'. */
   device?: DeviceName;
   /** GPU ordinal for 'cuda' (default 0). */
   deviceIndex?: number;
@@ -125,7 +127,7 @@ function resolveConfig(config: ModelConfig | undefined): ResolvedModelConfig {
   checkEnum('config.device', merged.device, DEVICE_NAMES);
   checkInt('config.deviceIndex', merged.deviceIndex, 0, 15);
   checkEnum('config.precision', merged.precision, PRECISIONS);
-  const c: ResolvedModelConfig = { ...merged, device: resolveDevice('config.device', merged.device, merged.deviceIndex) };
+  const c: ResolvedModelConfig = { ...merged, device: resolveDevice('config.device', merged.device, merged.deviceIndex, 'step') };
   if (c.device === 'cpu' && c.precision !== 'fp32')
     throw new RangeError(`config.precision: the CPU computes in fp32, so expected 'fp32' on the CPU but got '${c.precision}'`);
   if (config?.width !== undefined) checkInt('config.width', c.width, 1, 4096);
@@ -211,7 +213,7 @@ export class ClsaModel {
     if (options.deviceIndex !== undefined) config.deviceIndex = options.deviceIndex;
     if (options.device !== undefined) {
       checkEnum('options.device', options.device, DEVICE_NAMES);
-      config.device = resolveDevice('options.device', options.device, config.deviceIndex ?? 0);
+      config.device = resolveDevice('options.device', options.device, config.deviceIndex ?? 0, 'step');
       // A checkpoint's GPU precision does not carry over to the CPU, which computes in fp32.
       if (options.precision === undefined && config.device === 'cpu') config.precision = 'fp32';
     }

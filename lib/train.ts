@@ -82,7 +82,7 @@ export interface TrainOptions {
   /** Overrides applied to every view (e.g. { blur: null } or { randAugment: { n: 3 } }). */
   augment?: Partial<ViewSpec>;
   splitBN?: number;
-  /** 'auto' (default: the GPU when backend().cudaUsable, else the CPU), 'cpu' or 'cuda'. A resumed
+  /** 'auto' (default: the CPU until backend().cudaVerified.step, see ModelConfig.device), 'cpu' or 'cuda'. A resumed
    * run stays on its checkpoint's device unless this is given. */
   device?: DeviceName;
   /** GPU ordinal for 'cuda' (default 0). */
@@ -194,7 +194,7 @@ async function loadSplits(options: TrainOptions): Promise<{ train: Dataset; eval
   return { train, evalSet, evalSplit };
 }
 
-/** Trains a CLSA encoder (docs/objective.md, docs/recipe.md). Resolves with the encoder and the per-epoch history. */
+/** Trains a CLSA encoder (docs/objective.md, docs/augmentations.md, docs/recipe.md). Resolves with the encoder and the per-epoch history. */
 export async function trainClsa(userOptions: TrainOptions = {}): Promise<TrainResult> {
   if (typeof userOptions !== 'object' || userOptions === null) throw new TypeError(`options: expected an object but got ${describe(userOptions)}`);
   const options = recipeOptions(userOptions);

@@ -38,7 +38,7 @@ export function momentumUpdate(target: Float32Array | DeviceTensor, source: Floa
   checkFloat32('target', target);
   checkFloat32('source', source, target.length);
   // Host arrays stay on the CPU unless 'cuda' or 'auto' is asked for explicitly.
-  const where = opts.device === undefined ? 'cpu' : resolveDevice('opts.device', requested);
+  const where = opts.device === undefined ? 'cpu' : resolveDevice('opts.device', requested, 0, 'ema');
   if (where === 'cpu' || target.length === 0) {
     native().momentumUpdate(target, source, m);
     return;
@@ -90,7 +90,7 @@ export class Queue {
     const seed = checkInt('opts.seed', opts.seed ?? 0, 0, 2 ** 32 - 1);
     const deviceIndex = checkInt('opts.deviceIndex', opts.deviceIndex ?? 0, 0, 15);
     const requested = checkEnum('opts.device', opts.device ?? 'cpu', DEVICE_NAMES);
-    this.device = resolveDevice('opts.device', requested, deviceIndex);
+    this.device = resolveDevice('opts.device', requested, deviceIndex, 'queue');
     this.size = size;
     this.dim = dim;
     const rows = randomUnitRows(size, dim, new Rng(seed));

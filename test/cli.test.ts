@@ -28,10 +28,14 @@ test('clsa info reports the build and the CUDA state', () => {
   expect(r.stdout).toMatch(/CPU: \d+ threads, kernel (avx512|avx2|generic)/);
   expect(r.stdout).toMatch(/CUDA compiled: (yes|no)/);
   expect(r.stdout).toMatch(/CUDA state: /);
+  // Which CUDA paths a GPU run has verified, and what 'auto' does about the others.
+  const verified = /^CUDA verified on a GPU: (.*)$/m.exec(r.stdout);
+  expect(verified?.[1]).toBe("head, ema, queue, augment, knn; not yet: encoder, step (device 'auto' runs these on the CPU)");
   expect(r.stdout).toMatch(/GPUs: /);
   const j = JSON.parse(run(['info', '--json']).stdout);
   expect(typeof j.cpuThreads).toBe('number');
   expect(typeof j.cudaCompiled).toBe('boolean');
+  expect(j.cudaVerified).toEqual({ head: true, ema: true, queue: true, augment: true, knn: true, encoder: false, step: false });
 });
 
 test('clsa eval --raw on an IDX folder; --model with a missing directory is a clear error', () => {

@@ -175,10 +175,11 @@ test('resnet18 (narrow) trains on the smallest inputs: 8x8 down to 1x1 in the la
   m.dispose();
 });
 
-test("device: 'auto' resolves to the GPU only when one is usable; 'cuda' without one says why", () => {
-  const usable = backend().cudaUsable;
+test("device: 'auto' resolves to the GPU only when one is usable and the CUDA step verified; 'cuda' without one says why", () => {
+  const b = backend();
+  const usable = b.cudaUsable;
   const m = ClsaModel.create({ ...small });
-  expect(m.config.device).toBe(usable ? 'cuda' : 'cpu');
+  expect(m.config.device).toBe(usable && b.cudaVerified.step ? 'cuda' : 'cpu');
   m.dispose();
   if (!usable) expect(() => ClsaModel.create({ ...small, device: 'cuda' })).toThrow(/config.device: 'cuda' requested but /);
 });

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """PyTorch baseline for the GPU check (bench/gpu.sh).
 
-The same CLSA objective as clsa's fused head (DESIGN.md section 2), written the ordinary way:
+The same CLSA objective as clsa's fused head (docs/objective.md), written the ordinary way:
 logits materialised, autograd for the gradient. Timed eager and with torch.compile, fp32 and
 bf16 autocast, at N=256, D=128, K=65536, single-crop (W=S=1) and multi-crop (W=S=5); peak
 memory; loss/gradient agreement with ours on the input set exported by run.js; and the EMA

@@ -1,6 +1,6 @@
 // A native consumer of libclsa: runs the fused CLSA head on the CPU (and on a GPU when
 // clsa_backend_query says one is usable) and checks loss, statistics and gradients against a
-// naive float64 computation written out here from the definition (DESIGN.md §2).
+// naive float64 computation written out here from the definition (docs/objective.md).
 //
 // Exit status: 0 when every back end that ran agrees with the float64 result, 1 otherwise.
 #include <clsa/clsa.h>

@@ -21,6 +21,8 @@ export function registerInfo(program: Command): void {
         process.stdout.write(JSON.stringify(b, null, 2) + '\n');
         return;
       }
+      const verified = Object.keys(b.cudaVerified).filter((k) => b.cudaVerified[k as keyof typeof b.cudaVerified]);
+      const unverified = Object.keys(b.cudaVerified).filter((k) => !verified.includes(k));
       const cudaVer = (v: number) => (v ? `${Math.floor(v / 1000)}.${Math.floor((v % 1000) / 10)}` : 'none');
       const lines = [
         `clsa ${b.version}`,
@@ -29,6 +31,7 @@ export function registerInfo(program: Command): void {
         `CUDA compiled: ${b.cudaCompiled ? `yes (runtime ${cudaVer(b.cudaRuntimeVersion)})` : 'no'}`,
         `CUDA driver: ${cudaVer(b.cudaDriverVersion)}`,
         `CUDA state: ${b.cudaState}${b.cudaMessage ? ` - ${b.cudaMessage}` : ` - ${CUDA_WHY[b.cudaState] ?? ''}`}`,
+        `CUDA verified on a GPU: ${verified.join(', ') || 'none'}${unverified.length ? `; not yet: ${unverified.join(', ')} (device 'auto' runs these on the CPU)` : ''}`,
         `GPUs: ${b.devices.length === 0 ? 'none' : ''}`,
         ...b.devices.map((d) => `  [${d.index}] ${d.name}, compute ${d.computeCapability}, ${d.multiprocessors} SMs, ` +
           `${(d.totalMemory / 2 ** 30).toFixed(1)} GiB (${(d.freeMemory / 2 ** 30).toFixed(1)} GiB free)`),

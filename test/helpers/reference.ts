@@ -1,4 +1,4 @@
-// The CLSA objective in its naive, materialising float64 form (DESIGN.md §2), written
+// The CLSA objective in its naive, materialising float64 form (docs/objective.md), written
 // independently of the native code: the tests hold the kernels to it.
 
 export interface RefInputs {

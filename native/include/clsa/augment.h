@@ -1,5 +1,5 @@
 /*
- * augment.h — the augmentation pipelines of CLSA (DESIGN.md §3), CPU and CUDA.
+ * augment.h — the augmentation pipelines of CLSA (docs/augmentations.md), CPU and CUDA.
  *
  * Pipeline of one view, in the reference's order (MoCo v2 weak transforms, then RandAugment on
  * the PIL image before ToTensor, as the CLSA reference code does):

@@ -223,7 +223,7 @@ CLSA_API clsa_status clsa_scan_rows(int32_t device, int32_t device_index, const 
 /* ---------------------------------------------------------------------------------------- */
 
 /*
- * Objective (DESIGN.md §2, exactly the reference code):
+ * Objective (docs/objective.md, exactly the reference code):
  *   q = z / |z| for weak, strong and keys when `normalize` (else used as given);
  *   X = [keys ; queue]  (N + K rows of D);  the positive of row i is key row i.
  *   nce  = sum_w mean_i [ lse_j(q_wi . X_j / tau)  - q_wi . k_i / tau ]

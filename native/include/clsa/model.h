@@ -69,7 +69,7 @@ typedef struct clsa_model_config {
 
 /* Fills *config with the reference defaults (resnet-mini, 3 channels, D 128, K 4096, tau 0.2,
  * tau2 0.2, alpha 1, m 0.99, SGD momentum 0.9 and weight decay 5e-4 (the MoCo CIFAR-10 demo;
- * DESIGN.md §4 gives 1e-4 for ImageNet), split-BN 8, BN 0.1 / 1e-5, seed 0). */
+ * the ImageNet recipe's 1e-4 is in docs/objective.md), split-BN 8, BN 0.1 / 1e-5, seed 0). */
 CLSA_API void clsa_model_config_default(clsa_model_config* config);
 
 typedef struct clsa_model clsa_model;

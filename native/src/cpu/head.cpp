@@ -1,5 +1,5 @@
 // Driver of the fused CPU head: plan, normalise, run the tiles in parallel, merge the partial
-// states (flash-decoding), then turn (lse, O) per row into losses and gradients (DESIGN.md §2).
+// states (flash-decoding), then turn (lse, O) per row into losses and gradients (docs/objective.md).
 #include "head.h"
 
 #include <algorithm>

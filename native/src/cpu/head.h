@@ -1,4 +1,4 @@
-// CPU back end of the fused CLSA head (see DESIGN.md §2 and clsa.h).
+// CPU back end of the fused CLSA head (see docs/objective.md and clsa.h).
 #pragma once
 #include <cstddef>
 #include "clsa/clsa.h"

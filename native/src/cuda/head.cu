@@ -1,4 +1,4 @@
-// The fused CLSA head on CUDA (DESIGN.md §2), the same function as the CPU's head.cpp:
+// The fused CLSA head on CUDA (docs/objective.md), the same function as the CPU's head.cpp:
 //   1. prologue: L2-normalise queries and keys (norms kept for the backward), round Q and X
 //      to the compute format (bf16/fp16: X = [keys; queue] converted into the workspace;
 //      fp32/tf32 read the queue in place);
