@@ -79,6 +79,8 @@ export interface TrainOptions {
   /** Weight of the DDM term (default 1; 0 = MoCo v2 with weak views only). */
   ddmWeight?: number;
   crops?: CropsOption;
+  /** RandomResizedCrop area range of the key and weak views (default [0.2, 1], MoCo v2's). */
+  weakScale?: [number, number];
   /** Overrides applied to every view (e.g. { blur: null } or { randAugment: { n: 3 } }). */
   augment?: Partial<ViewSpec>;
   splitBN?: number;
@@ -152,7 +154,14 @@ function resolve(o: TrainOptions, train: Dataset, norm: ImageNormalization): Res
     t: checkNumber('options.evaluate.t', o.evaluate?.t ?? 0.1, (x) => x > 0, 'a number > 0'),
   };
   const [, h, w, c] = train.images.shape;
-  const crops = resolveCrops(o.crops ?? 'single', Math.min(h, w), norm, o.augment ?? {});
+  let weakScale: [number, number] | undefined;
+  if (o.weakScale !== undefined) {
+    const ws = o.weakScale;
+    if (!Array.isArray(ws) || ws.length !== 2 || !ws.every((x) => typeof x === 'number' && x > 0 && x <= 1) || ws[0] > ws[1])
+      throw new RangeError(`options.weakScale: expected [lo, hi] with 0 < lo <= hi <= 1 but got ${describe(ws)}${Array.isArray(ws) ? ` [${ws.join(', ')}]` : ''}`);
+    weakScale = [ws[0], ws[1]];
+  }
+  const crops = resolveCrops(o.crops ?? 'single', Math.min(h, w), norm, o.augment ?? {}, weakScale);
   const model: ModelConfig = {
     arch: checkEnum('options.arch', o.arch ?? 'resnet-mini', ARCHS),
     width: o.width, depth: o.depth, inChannels: c,

@@ -10,6 +10,7 @@ import { formatScorecard, scorecard } from '../lib/scorecard';
 import { sliceDataset, validationCount, validationSplit } from '../lib/split';
 import { defaultQueueSize } from '../lib/train';
 import { epochLr, scheduledLr } from '../lib/training/schedule';
+import { resolveCrops } from '../lib/training/views';
 
 const SEED = Number(process.env.CLSA_TEST_SEED ?? (Date.now() % 1_000_000));
 
@@ -126,4 +127,22 @@ test('recipes: the preset fills what the caller left unset; an unknown name is a
   expect(o.limit).toBe(RECIPES.quick.options.limit);
   expect(recipeOptions({ epochs: 2 })).toEqual({ epochs: 2 });
   expect(() => recipeOptions({ preset: 'fast' as never })).toThrow(/options\.preset: expected one of 'quick', 'cpu-long', 'gpu' but got the string "fast"/);
+});
+
+test('weakScale sets the key and weak crop range; multi-crop weak views keep their proportion; strong views keep theirs', () => {
+  const norm = { mean: [0.5], std: [0.25] };
+  const single = resolveCrops('single', 28, norm, {}, [0.4, 1]);
+  expect(single.key.scale).toEqual([0.4, 1]);
+  expect(single.weak[0].scale).toEqual([0.4, 1]);
+  expect(single.strong[0].scale).toEqual(resolveCrops('single', 28, norm, {}).strong[0].scale);
+  const multi = resolveCrops('multi', 28, norm, {}, [0.5, 1]);
+  expect(multi.weak.map((v) => v.size)).toEqual([28, 24, 20, 16, 12]);
+  for (const v of multi.weak) {
+    expect(v.scale![0]).toBeCloseTo(0.5 * v.size / 28, 12);
+    expect(v.scale![1]).toBeCloseTo(v.size / 28, 12);
+  }
+  // Without the option, the reference ranges (0.2 s/S, s/S).
+  expect(resolveCrops('multi', 28, norm, {}).weak[1].scale![0]).toBeCloseTo(0.2 * 24 / 28, 12);
+  expect(() => resolveCrops({ key: { size: 28 }, weak: [{ size: 28 }], strong: [] }, 28, norm, {}, [0.4, 1]))
+    .toThrow(/options\.weakScale: applies to crops 'single' or 'multi'/);
 });

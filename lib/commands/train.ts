@@ -5,7 +5,7 @@
 // OUT/checkpoint/ and OUT/report.html.
 import * as fs from 'fs';
 import * as path from 'path';
-import { Command } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import { loadDataset } from '../data';
 import { appendMetrics, METRICS_FILE } from '../metrics';
 import { augmentPreviewPng } from '../preview';
@@ -21,7 +21,7 @@ interface TrainCliOptions {
   preset: string; data: string; epochs?: number; batchSize?: number; arch?: string; width?: number; crops?: string;
   ddmWeight?: number; device: string; limit?: number; seed: number; resume?: string; out: string; lr?: number;
   warmupEpochs?: number; temperature?: number; ddmTemperature?: number; queueSize?: number; evalEvery: number;
-  validation: number; linear?: boolean; quiet?: boolean;
+  validation: number; linear?: boolean; quiet?: boolean; weakScale?: [number, number];
 }
 
 function eta(seconds: number): string {
@@ -48,6 +48,11 @@ export function registerTrain(program: Command): void {
     .option('--ddm-temperature <x>', 'DDM temperature', numberOption('--ddm-temperature', (x) => x > 0, 'a number > 0'))
     .option('--lr <x>', 'base learning rate per 256 images (scaled to the batch)', numberOption('--lr', (x) => x > 0, 'a number > 0'))
     .option('--warmup-epochs <x>', 'epochs of linear learning-rate warm-up', numberOption('--warmup-epochs', (x) => x >= 0, 'a number >= 0'))
+    .option('--weak-scale <lo,hi>', 'crop area range of the key and weak views (default 0.2,1 in MoCo v2)', (v: string): [number, number] => {
+      const p = v.split(',').map(Number);
+      if (p.length !== 2 || !p.every((x) => x > 0 && x <= 1) || p[0] > p[1]) throw new InvalidArgumentError(`--weak-scale: expected lo,hi with 0 < lo <= hi <= 1 but got "${v}"`);
+      return [p[0], p[1]];
+    })
     .option('--queue-size <n>', 'queue rows K (default: scaled to the data)', intOption('--queue-size', 1, 1 << 26))
     .option('--device <device>', 'auto | cpu | cuda', 'auto')
     .option('--limit <n>', 'train on the first N images (after the validation split)', intOption('--limit', 8, 1 << 30))
@@ -94,7 +99,7 @@ export function registerTrain(program: Command): void {
       const options: TrainOptions = recipeOptions({
         preset: o.preset as RecipeName, data: o.data, epochs: o.epochs, batchSize: o.batchSize, arch: o.arch as TrainOptions['arch'],
         width: o.width, crops: o.crops as TrainOptions['crops'], ddmWeight: o.ddmWeight, temperature: o.temperature,
-        ddmTemperature: o.ddmTemperature, lr: o.lr, warmupEpochs: o.warmupEpochs, queueSize: o.queueSize,
+        ddmTemperature: o.ddmTemperature, lr: o.lr, warmupEpochs: o.warmupEpochs, queueSize: o.queueSize, weakScale: o.weakScale,
         device: o.device as TrainOptions['device'], limit: o.limit, validation, seed: o.seed, resume: o.resume,
         signal: controller.signal, onProgress, onEpochEnd, evaluate: { every: o.evalEvery },
         checkpoint: { dir: path.join(out, 'checkpoint'), every: 1, onAbort: true },

@@ -42,8 +42,14 @@ export function gather(images: UInt8Images, order: Uint32Array, start: number, c
   return { data: out, shape: [count, h, w, c] };
 }
 
-/** The key, weak and strong views of a step for images of side `imageSize`. */
-export function resolveCrops(crops: CropsOption, imageSize: number, norm: ImageNormalization, overrides: Partial<ViewSpec>): CropPreset {
+/**
+ * The key, weak and strong views of a step for images of side `imageSize`. `weakScale` replaces
+ * the RandomResizedCrop area range of the key and full-size weak views (MoCo v2: [0.2, 1]); the
+ * smaller weak crops of multi-crop keep their proportion to it (range x size / imageSize), as the
+ * reference derives theirs from [0.2, 1]. Strong views keep their own ranges.
+ */
+export function resolveCrops(crops: CropsOption, imageSize: number, norm: ImageNormalization, overrides: Partial<ViewSpec>,
+                             weakScale?: [number, number]): CropPreset {
   // The reference blur (sigma 0.1-2 at 224 pixels) scaled to the image, as the crop sizes are:
   // at 28 pixels an unscaled sigma of 2 would erase most of a garment.
   const r = Math.min(1, imageSize / 224);
@@ -52,11 +58,16 @@ export function resolveCrops(crops: CropsOption, imageSize: number, norm: ImageN
   const withNorm = (v: ViewSpec): ViewSpec => ({ mean: norm.mean, std: norm.std, blur, ...v, ...overrides, size: Math.max(8, (overrides.size ?? v.size)) });
   if (crops === 'single' || crops === 'multi') {
     const p = cropPresets(crops, imageSize);
+    if (weakScale) {
+      p.key = { ...p.key, scale: weakScale };
+      p.weak = p.weak.map((v) => ({ ...v, scale: [weakScale[0] * v.size / imageSize, weakScale[1] * v.size / imageSize] as [number, number] }));
+    }
     const key = withNorm(p.key), weak = p.weak.map(withNorm), strong = p.strong.map(withNorm);
     return { ...p, key, weak, strong, views: [key, ...weak, ...strong] };
   }
   if (typeof crops !== 'object' || crops === null || !Array.isArray(crops.weak) || crops.weak.length < 1)
     throw new TypeError(`options.crops: expected 'single', 'multi' or { key, weak: [...], strong: [...] } but got ${describe(crops)}`);
+  if (weakScale) throw new RangeError("options.weakScale: applies to crops 'single' or 'multi'; custom crops carry their own scale ranges");
   const key = withNorm(crops.key), weak = crops.weak.map(withNorm), strong = (crops.strong ?? []).map(withNorm);
   return { ...cropPresets('single', imageSize), key, weak, strong, views: [key, ...weak, ...strong] };
 }
