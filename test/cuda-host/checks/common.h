@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "clsa/clsa.h"
+#include "runtime_internal.h"
 
 namespace emu_check {
 

@@ -57,6 +57,7 @@ extern dim3 g_block_dim, g_grid_dim;
 
 // Emulated compute capability (major * 100 + minor * 10), from CLSA_EMU_SM (default 80).
 int arch();
+void set_arch(int cc);  // e.g. 750: the checks run the sm_75 paths in the same process
 
 [[noreturn]] void kernel_error(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 

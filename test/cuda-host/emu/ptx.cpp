@@ -193,6 +193,7 @@ void ldsm_compute(const unsigned char* p, unsigned char* r, unsigned mask, const
 }  // namespace
 
 void mma_m16n8k8_tf32(float& c0, float& c1, float& c2, float& c3, const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+  if (arch() < 800) kernel_error("mma.m16n8k8.tf32 needs sm_80");
   float c[4] = {c0, c1, c2, c3};
   mma(TF32_K8, "mma.sync.m16n8k8.tf32", c, a, b0, b1);
   c0 = c[0], c1 = c[1], c2 = c[2], c3 = c[3];

@@ -4,6 +4,7 @@
 // allocation starts with garbage), and every stream is synchronous: a kernel has finished when
 // its launch returns.
 #include <dlfcn.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -70,15 +71,18 @@ void set_last_error(cudaError_t e) { g_last = e; }
 void note_launch(const LaunchConfig& c) {
   // One line per kernel instantiation: its offset in the executable (the coverage script names it
   // with nm; a launch through a function pointer has no name at the call site) and the
-  // expression at the launch site.
+  // expression at the launch site, and the executable.
   static std::set<const void*> seen;
   const char* path = std::getenv("CLSA_EMU_LAUNCH_LOG");
   if (!path || !*path || !seen.insert(c.fn).second) return;
   Dl_info info{};
   uintptr_t off = reinterpret_cast<uintptr_t>(c.fn);
   if (dladdr(c.fn, &info) && info.dli_fbase) off -= reinterpret_cast<uintptr_t>(info.dli_fbase);
+  char exe[4096] = "";
+  const ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  exe[len > 0 ? len : 0] = 0;
   if (FILE* f = std::fopen(path, "a")) {
-    std::fprintf(f, "%lx\t%s\n", (unsigned long)off, c.name);
+    std::fprintf(f, "%lx\t%s\t%s\n", (unsigned long)off, c.name, exe);
     std::fclose(f);
   }
 }
