@@ -18,6 +18,7 @@ const CHECKS: { name: string; exe: string; args: string[]; what: string }[] = [
   { name: 'nn', exe: 'emu_nn_check', args: ['--max-work', '3e6'], what: 'encoder layers and SGD (cuda/nn, test/gpu/nn_check.cpp)' },
   { name: 'head', exe: 'emu_head', args: [], what: 'fused head fp32/tf32/bf16/fp16 (cuda/head*.cu)' },
   { name: 'knn', exe: 'emu_knn', args: [], what: 'kNN top-k (cuda/knn.cu)' },
+  { name: 'augment', exe: 'emu_augment', args: [], what: 'augmentation pipelines, bit-identical to the CPU (cuda/augment.cu)' },
 ];
 
 function which(tool: string): boolean {
