@@ -19,6 +19,7 @@ const CHECKS: { name: string; exe: string; args: string[]; what: string }[] = [
   { name: 'head', exe: 'emu_head', args: [], what: 'fused head fp32/tf32/bf16/fp16 (cuda/head*.cu)' },
   { name: 'knn', exe: 'emu_knn', args: [], what: 'kNN top-k (cuda/knn.cu)' },
   { name: 'augment', exe: 'emu_augment', args: [], what: 'augmentation pipelines, bit-identical to the CPU (cuda/augment.cu)' },
+  { name: 'model', exe: 'emu_model', args: [], what: 'CUDA model back end, whole training steps vs the CPU model (cuda/model_ops.cu)' },
 ];
 
 function which(tool: string): boolean {
