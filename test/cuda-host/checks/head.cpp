@@ -106,6 +106,9 @@ int main(int argc, char** argv) {
   const Case no_grad{1, 1, 4, 11, 30, 0.2f, 0.2f, 1.0f, true, false};
   const Case wide{1, 1, 6, 131, 50, 0.2f, 0.25f, 1.0f, true, true};   // D > 128: fp32 slices, tensor cores refuse
   const Case one_tile{1, 1, 4, 8, 12, 0.2f, 0.2f, 1.0f, true, true};  // N + K < one tile: one split
+  // Many column tiles for one row block on one SM: several tiles per split, so the cp.async
+  // pipeline of head_mma.cu runs past its first stage (the prologue's wait covers only tile 1).
+  const Case long_queue{1, 1, 5, 24, 600, 0.2f, 0.2f, 1.0f, true, true};
   for (int32_t p : {CLSA_PRECISION_FP32, CLSA_PRECISION_TF32, CLSA_PRECISION_BF16, CLSA_PRECISION_FP16}) {
     run(base, p, 4);
     run(base, p, 1);  // fewer resident blocks: a different split count
@@ -115,6 +118,7 @@ int main(int argc, char** argv) {
     run(no_grad, p, 4);
     run(one_tile, p, 4);
     run(wide, p, 4);
+    run(long_queue, p, 1);
   }
   run(base, CLSA_PRECISION_TF32, 4, true);   // a misaligned queue is converted, not read in place
   run(two_temps, CLSA_PRECISION_TF32, 2);    // D % 4 == 0 and aligned: read in place
