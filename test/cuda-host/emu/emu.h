@@ -98,6 +98,13 @@ struct LaunchConfig {
 // body(ctx) runs one thread's kernel body. Returns false (and sets the sticky launch error) when
 // the configuration is invalid, as cudaLaunchKernel would.
 bool run_grid(const LaunchConfig& cfg, void (*body)(void*), void* ctx);
+// A kernel's pointer argument must be null or point into (or one past) a device allocation: a host
+// pointer would fault on the device, while the host emulator would read it silently.
+void check_pointer_arg(const LaunchConfig& cfg, int index, const void* p);
+template <class T>
+void check_arg(const LaunchConfig& cfg, int index, const T& v) {
+  if constexpr (std::is_pointer<T>::value) check_pointer_arg(cfg, index, static_cast<const void*>(v));
+}
 
 template <class... P>
 struct Launcher {
@@ -112,6 +119,10 @@ struct Launcher {
       void (*fn)(P...);
       std::tuple<std::decay_t<P>...> params;
     } ctx{fn, std::tuple<std::decay_t<P>...>(std::forward<A>(args)...)};
+    std::apply([this](const auto&... p) {
+      int i = 0;
+      (check_arg(cfg, i++, p), ...);
+    }, ctx.params);
     run_grid(cfg, [](void* c) {
       Ctx* x = static_cast<Ctx*>(c);
       std::apply(x->fn, x->params);

@@ -89,6 +89,19 @@ void note_launch(const LaunchConfig& c) {
 
 }  // namespace emu::runtime
 
+namespace emu {
+void check_pointer_arg(const LaunchConfig& cfg, int index, const void* p) {
+  if (!p) return;
+  const char* c = static_cast<const char*>(p);
+  auto it = g_allocs.upper_bound(c);
+  if (it != g_allocs.begin()) {
+    --it;
+    if (c >= it->first && c <= it->first + it->second) return;
+  }
+  kernel_error("%s: argument %d (%p) is not device memory", cfg.name, index, p);
+}
+}  // namespace emu
+
 const char* cudaGetErrorName(cudaError_t e) {
   switch (e) {
     case cudaSuccess: return "cudaSuccess";
