@@ -64,9 +64,10 @@ describeEmu('CUDA kernels under the host emulator', () => {
     }, 600000);
   }
 
-  test('every __global__ function in native/src/cuda was launched by the checks above', () => {
+  test('every __global__ function in native/src/cuda, and every instantiation of one, was launched by the checks above', () => {
     const r = run('node', [path.join(emuDir, 'kernel_coverage.js'), launchLog]);
     if (r.status !== 0) throw new Error(r.out);
     expect(r.out).toMatch(/__global__ functions in native\/src\/cuda: \d+/);
+    expect(r.out).toMatch(/kernel instantiations in the check programs: (\d+), launched: \1\n/);
   }, 60000);
 });
