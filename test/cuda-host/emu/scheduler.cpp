@@ -154,9 +154,21 @@ bool g_seeded = false;
 unsigned long long g_seed = 0;
 int g_arch = 0;
 
+// A sanitizer report ends the process without passing through kernel_error: name the schedule
+// there too, so the failure can be replayed.
+void print_seed_on_death() {
+  std::fprintf(stderr, "emu: emulator seed %llu (repeat with CLSA_EMU_SEED=%llu)\n", g_seed, g_seed);
+  if (g_block && g_current)
+    std::fprintf(stderr, "emu: in %s, block (%u,%u,%u), thread (%u,%u,%u)\n", g_block->cfg->name, g_block_idx.x,
+                 g_block_idx.y, g_block_idx.z, g_current->tid.x, g_current->tid.y, g_current->tid.z);
+}
+
 void ensure_seeded() {
   if (g_seeded) return;
   g_seeded = true;
+#if defined(__SANITIZE_ADDRESS__)
+  __sanitizer_set_death_callback(print_seed_on_death);
+#endif
   const char* s = std::getenv("CLSA_EMU_SEED");
   g_seed = s && *s ? std::strtoull(s, nullptr, 10) : (std::random_device{}() * 0x9E3779B97F4A7C15ull) ^ std::random_device{}();
   g_rng.seed(g_seed);
