@@ -13,7 +13,8 @@
 // that a too-small convolution workspace is refused.
 //
 // Exit status: 0 all passed, 1 a check failed (or a CUDA error), 3 no usable CUDA device.
-// Usage: nn_check [--seed S] [--no-bench] [--quick]   (--quick: small shapes only, no timings)
+// Usage: nn_check [--seed S] [--no-bench] [--quick] [--max-work W]   (--quick: small shapes only, no
+// timings; --max-work: --quick with shapes up to W multiply-adds instead of 1e7)
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -49,9 +50,9 @@ std::mt19937_64 rng;
 unsigned long long g_seed = 0;
 cudaStream_t g_stream = nullptr;
 bool g_tf32 = false;  // device can run the TF32 path (sm_80+)
-bool g_quick = false;  // --quick: skip the large shapes (work above kQuickWork)
-constexpr double kQuickWork = 1e7;
-bool skip(double work) { return g_quick && work > kQuickWork; }
+bool g_quick = false;  // --quick: skip the large shapes (work above g_max_work)
+double g_max_work = 1e7;  // --max-work W: a smaller limit (the emulated run in test/cuda-host)
+bool skip(double work) { return g_quick && work > g_max_work; }
 
 // ---- results ------------------------------------------------------------------------------------
 struct Check {
@@ -592,8 +593,10 @@ int main(int argc, char** argv) {
       do_bench = false;
     else if (!std::strcmp(argv[i], "--quick"))
       g_quick = true, do_bench = false;
+    else if (!std::strcmp(argv[i], "--max-work") && i + 1 < argc)
+      g_quick = true, do_bench = false, g_max_work = std::strtod(argv[++i], nullptr);
     else {
-      std::fprintf(stderr, "usage: %s [--seed S] [--no-bench] [--quick]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--seed S] [--no-bench] [--quick] [--max-work W]\n", argv[0]);
       return 2;
     }
   }
@@ -627,6 +630,7 @@ int main(int argc, char** argv) {
   for (const ConvShape& s : convs) check_conv(s, 0);
   check_conv({5, 70, 3, 1, 1, 3, 7, 9}, 1);    // misaligned buffers: scalar epilogue and reduction
   check_conv({16, 32, 3, 1, 1, 8, 8, 8}, 1);
+  check_conv({2, 3, 3, 1, 1, 2, 24, 24}, 1);   // split-K weight gradient, scalar reduction (54 weights)
 
   const std::vector<BnShape> bns = {{5, 6, 7, 1, 1e-5f},    {5, 6, 7, 3, 1e-5f},     {3, 2, 1, 2, 1e-5f},
                                     {4, 8, 16, 2, 1e-5f},   {64, 32, 1024, 1, 1e-5f}, {64, 32, 1024, 8, 1e-5f},

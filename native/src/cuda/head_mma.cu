@@ -56,7 +56,9 @@ __device__ __forceinline__ int swz(int row, int col) {
 }
 
 __device__ __forceinline__ void cp16(void* smem, const void* gmem, bool valid) {
-#if __CUDA_ARCH__ >= 800
+#if defined(CLSA_CUDA_EMU)
+  ::emu::cp_async16(smem, gmem, valid);
+#elif __CUDA_ARCH__ >= 800
   const unsigned s = static_cast<unsigned>(__cvta_generic_to_shared(smem));
   const int bytes = valid ? 16 : 0;  // 0: nothing read, 16 zero bytes written
   asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(s), "l"(gmem), "r"(bytes));
@@ -67,28 +69,40 @@ __device__ __forceinline__ void cp16(void* smem, const void* gmem, bool valid) {
 #endif
 }
 __device__ __forceinline__ void cp_commit() {
-#if __CUDA_ARCH__ >= 800
+#if defined(CLSA_CUDA_EMU)
+  ::emu::cp_async_commit();
+#elif __CUDA_ARCH__ >= 800
   asm volatile("cp.async.commit_group;\n" ::);
 #endif
 }
 template <int N>
 __device__ __forceinline__ void cp_wait() {
-#if __CUDA_ARCH__ >= 800
+#if defined(CLSA_CUDA_EMU)
+  ::emu::cp_async_wait(N);
+#elif __CUDA_ARCH__ >= 800
   asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
 #endif
 }
 
 __device__ __forceinline__ void ldsm_x4(uint32_t (&r)[4], const void* p) {
+#if defined(CLSA_CUDA_EMU)
+  ::emu::ldmatrix_x4(r, p, false);
+#else
   const unsigned s = static_cast<unsigned>(__cvta_generic_to_shared(p));
   asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
                : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
                : "r"(s));
+#endif
 }
 __device__ __forceinline__ void ldsm_x4_t(uint32_t (&r)[4], const void* p) {
+#if defined(CLSA_CUDA_EMU)
+  ::emu::ldmatrix_x4(r, p, true);
+#else
   const unsigned s = static_cast<unsigned>(__cvta_generic_to_shared(p));
   asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
                : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
                : "r"(s));
+#endif
 }
 
 template <MmaKind K>
@@ -96,7 +110,9 @@ __device__ __forceinline__ void mma16(float (&c)[4], const uint32_t (&a)[4], uin
 
 template <>
 __device__ __forceinline__ void mma16<MmaKind::BF16>(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
-#if __CUDA_ARCH__ >= 800
+#if defined(CLSA_CUDA_EMU)
+  ::emu::mma_m16n8k16_bf16(c, a, b0, b1);
+#elif __CUDA_ARCH__ >= 800
   asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
                : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
                : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
@@ -107,7 +123,15 @@ __device__ __forceinline__ void mma16<MmaKind::BF16>(float (&c)[4], const uint32
 
 template <>
 __device__ __forceinline__ void mma16<MmaKind::FP16>(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
-#if __CUDA_ARCH__ >= 800
+#if defined(CLSA_CUDA_EMU)
+  // The emulated device's architecture picks the path the sm_75 / sm_80 builds take below.
+  if (::emu::arch() >= 800) {
+    ::emu::mma_m16n8k16_f16(c, a, b0, b1);
+  } else {
+    ::emu::mma_m16n8k8_f16(c, a[0], a[1], b0);
+    ::emu::mma_m16n8k8_f16(c, a[2], a[3], b1);
+  }
+#elif __CUDA_ARCH__ >= 800
   asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
                : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
                : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
@@ -123,7 +147,9 @@ __device__ __forceinline__ void mma16<MmaKind::FP16>(float (&c)[4], const uint32
 }
 
 __device__ __forceinline__ void mma_tf32(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
-#if __CUDA_ARCH__ >= 800
+#if defined(CLSA_CUDA_EMU)
+  ::emu::mma_m16n8k8_tf32(c[0], c[1], c[2], c[3], a, b0, b1);
+#elif __CUDA_ARCH__ >= 800
   asm volatile("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
                : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
                : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
@@ -133,7 +159,9 @@ __device__ __forceinline__ void mma_tf32(float (&c)[4], const uint32_t (&a)[4], 
 }
 
 __device__ __forceinline__ uint32_t to_tf32(float x) {
-#if __CUDA_ARCH__ >= 800
+#if defined(CLSA_CUDA_EMU)
+  return ::emu::cvt_rna_tf32(x);
+#elif __CUDA_ARCH__ >= 800
   uint32_t r;
   asm("cvt.rna.tf32.f32 %0, %1;\n" : "=r"(r) : "f"(x));
   return r;

@@ -195,7 +195,9 @@ __device__ __forceinline__ float gemm_out_value(const GemmOut& o, float acc, int
 
 // ---- tensor-core helpers (sm_80+) -----------------------------------------------------------
 __device__ __forceinline__ float round_tf32(float x) {
-#if __CUDA_ARCH__ >= 800
+#if defined(CLSA_CUDA_EMU)
+  return __uint_as_float(::emu::cvt_rna_tf32(x));
+#elif __CUDA_ARCH__ >= 800
   uint32_t r;
   asm("cvt.rna.tf32.f32 %0, %1;\n" : "=r"(r) : "f"(x));
   return __uint_as_float(r);
@@ -208,7 +210,9 @@ __device__ __forceinline__ float round_tf32(float x) {
 // local memory).
 __device__ __forceinline__ void mma_tf32_16x8x8(float& c0, float& c1, float& c2, float& c3, const uint32_t (&a)[4],
                                                 uint32_t b0, uint32_t b1) {
-#if __CUDA_ARCH__ >= 800
+#if defined(CLSA_CUDA_EMU)
+  ::emu::mma_m16n8k8_tf32(c0, c1, c2, c3, a, b0, b1);
+#elif __CUDA_ARCH__ >= 800
   asm volatile(
       "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
       : "+f"(c0), "+f"(c1), "+f"(c2), "+f"(c3)

@@ -39,7 +39,9 @@ clsa_status run_elementwise(const F& f, int64_t count, bool vec, void* stream, c
   if (count < 0) return fail(CLSA_ERR_INVALID_ARGUMENT, "%s: negative count", what);
   if (count == 0) return CLSA_OK;
   const int64_t items = vec ? count / 4 + 1 : count;
-  elementwise_kernel<<<grid_for(items, kThreads), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(f, count, vec);
+  // <F> spelled out: the host emulator (test/cuda-host) launches through a function pointer,
+  // which cannot deduce it.
+  elementwise_kernel<F><<<grid_for(items, kThreads), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(f, count, vec);
   CLSA_CUDA_LAUNCH_CHECK(what);
   return CLSA_OK;
 }

@@ -1,0 +1,73 @@
+// The CUDA sources under the host emulator (test/cuda-host): libclsa with its CUDA back end built
+// by the host compiler under ASan + UBSan, then every kernel family against its CPU twin on small
+// odd shapes, with a seeded random thread schedule and poisoned shared memory. Needs cmake, a C++
+// compiler and node, not the CUDA toolkit (test/cuda-host/include stands in for its headers);
+// without cmake or a compiler the checks are skipped, and the skip says so.
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+
+const root = path.resolve(__dirname, '..');
+const emuDir = path.join(root, 'test', 'cuda-host');
+const build = path.join(root, 'build-emu');
+const launchLog = path.join(build, 'launches.log');
+
+const CHECKS: { name: string; exe: string; args: string[]; what: string }[] = [
+  { name: 'backend', exe: 'emu_backend', args: [], what: 'fill, EMA, enqueue, row scan (cuda/backend.cu)' },
+  { name: 'nn', exe: 'emu_nn_check', args: ['--max-work', '3e6'], what: 'encoder layers and SGD (cuda/nn, test/gpu/nn_check.cpp)' },
+  { name: 'head', exe: 'emu_head', args: [], what: 'fused head fp32/tf32/bf16/fp16 (cuda/head*.cu)' },
+  { name: 'knn', exe: 'emu_knn', args: [], what: 'kNN top-k (cuda/knn.cu)' },
+  { name: 'augment', exe: 'emu_augment', args: [], what: 'augmentation pipelines, bit-identical to the CPU (cuda/augment.cu)' },
+  { name: 'model', exe: 'emu_model', args: [], what: 'CUDA model back end, whole training steps vs the CPU model (cuda/model_ops.cu)' },
+];
+
+function which(tool: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${tool}`], { encoding: 'utf8' }).status === 0;
+}
+const missing = ['cmake', 'c++', 'nm'].filter((t) => !which(t));
+const describeEmu = missing.length === 0 ? describe : describe.skip;
+if (missing.length) {
+  // eslint-disable-next-line no-console
+  console.log(
+    `cuda-emu: SKIPPED the emulated CUDA checks (${CHECKS.map((c) => c.what).join('; ')}, kernel coverage): ` +
+      `${missing.join(', ')} not found on the PATH`,
+  );
+}
+
+function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}) {
+  const r = spawnSync(cmd, args, {
+    cwd: build,
+    encoding: 'utf8',
+    maxBuffer: 256 << 20,
+    env: { ...process.env, ASAN_OPTIONS: 'detect_leaks=0:abort_on_error=1', UBSAN_OPTIONS: 'print_stacktrace=1', ...env },
+  });
+  return { status: r.status, signal: r.signal, out: `${r.stdout}\n${r.stderr}` };
+}
+
+describeEmu('CUDA kernels under the host emulator', () => {
+  beforeAll(() => {
+    fs.mkdirSync(build, { recursive: true });
+    fs.rmSync(launchLog, { force: true });
+    const cfg = run('cmake', ['-S', emuDir, '-B', build, '-DCMAKE_BUILD_TYPE=Debug']);
+    if (cfg.status !== 0) throw new Error(`cmake configure failed\n${cfg.out}`);
+    const jobs = String(Math.max(2, Math.min(8, os.cpus().length)));
+    const b = run('cmake', ['--build', build, '-j', jobs]);
+    if (b.status !== 0) throw new Error(`emulator build failed\n${b.out.slice(-20000)}`);
+  }, 900000);
+
+  for (const c of CHECKS) {
+    test(`${c.name}: ${c.what}`, () => {
+      const r = run(path.join(build, c.exe), c.args, { CLSA_EMU_LAUNCH_LOG: launchLog });
+      if (r.status !== 0) throw new Error(`${c.exe} ${c.args.join(' ')} failed (status ${r.status}, signal ${r.signal})\n${r.out.slice(-30000)}`);
+      expect(r.out).toMatch(/PASS: 0 of \d+ checks failed/);
+    }, 600000);
+  }
+
+  test('every __global__ function in native/src/cuda, and every instantiation of one, was launched by the checks above', () => {
+    const r = run('node', [path.join(emuDir, 'kernel_coverage.js'), launchLog]);
+    if (r.status !== 0) throw new Error(r.out);
+    expect(r.out).toMatch(/__global__ functions in native\/src\/cuda: \d+/);
+    expect(r.out).toMatch(/kernel instantiations in the check programs: (\d+), launched: \1\n/);
+  }, 60000);
+});
