@@ -16,7 +16,10 @@ const plans = fs.readdirSync(path.join(__dirname, 'recipe')).filter((f) => f.end
   .map((f) => ({ file: `bench/recipe/${f}`, names: JSON.parse(fs.readFileSync(path.join(__dirname, 'recipe', f), 'utf8')).map((e) => e.name) }));
 const planOf = (r) => r.plan ?? plans.find((p) => p.names.includes(r.name))?.file ?? '?';
 const pct = (x) => (x * 100).toFixed(2);
-const opts = (o) => Object.entries(o).map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : v}`).join(', ');
+// Crops as "key 28@0.2-1, weak 28@0.2-1, strong 12@0.09-0.43+RA": size@area range, +RA for RandAugment.
+const view = (v) => `${v.size}@${v.scale ? v.scale.map((x) => +x.toFixed(2)).join('-') : '0.2-1'}${v.randAugment ? '+RA' : ''}`;
+const crops = (c) => (typeof c === 'string' ? c : `key ${view(c.key)}, weak ${c.weak.map(view).join('/')}, strong ${(c.strong ?? []).map(view).join('/') || 'none'}`);
+const opts = (o) => Object.entries(o).map(([k, v]) => `${k}=${k === 'crops' ? `{${crops(v)}}` : typeof v === 'object' ? JSON.stringify(v) : v}`).join(', ');
 const out = ['| run | options | val kNN | best pixels, val | margin | test kNN | train images | wall s (load) | command |',
   '|---|---|---:|---:|---:|---:|---:|---:|---|'];
 for (const r of [...rows].sort((a, b) => b.validationKnn - a.validationKnn)) {

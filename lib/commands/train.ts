@@ -138,8 +138,12 @@ export function registerTrain(program: Command): void {
       }
       const final = result.history[result.history.length - 1];
       const [, h, w, c] = full.images.shape;
-      const preset = cropPresets(cfg.ddmWeight === 0 ? 'single' : (typeof options.crops === 'string' ? options.crops : 'single'), Math.min(h, w));
-      const png = await augmentPreviewPng({ data: full.images.data.subarray(0, 8 * h * w * c), shape: [8, h, w, c] }, { views: preset.views, seed: o.seed });
+      // The views this run trained on (a preset's own crops, or the reference presets), strong ones
+      // left out for MoCo v2.
+      const crops = options.crops ?? 'single';
+      const trained = typeof crops === 'string' ? cropPresets(crops, Math.min(h, w)) : crops;
+      const views = [trained.key, ...trained.weak, ...(cfg.ddmWeight === 0 ? [] : trained.strong)];
+      const png = await augmentPreviewPng({ data: full.images.data.subarray(0, 8 * h * w * c), shape: [8, h, w, c] }, { views, seed: o.seed });
       const results: Record<string, number | string> = {};
       if (card) {
         results[`test kNN, CLSA encoder (bank ${card.bankSize}, k=${card.k}, t=${card.t})`] = pct(card.encoder!.knn);
@@ -154,7 +158,7 @@ export function registerTrain(program: Command): void {
       }
       await writeReport(out, {
         title: `clsa train — ${full.source}`, config: { preset: o.preset, ...cfg, data: full.source, epochs: options.epochs,
-          crops: typeof options.crops === 'string' ? options.crops : 'single', limit: options.limit, batchSize: options.batchSize, validation: validation === false ? 'none (test split monitored)' : validation },
+          crops: typeof options.crops === 'string' ? options.crops : JSON.stringify(options.crops), limit: options.limit, batchSize: options.batchSize, validation: validation === false ? 'none (test split monitored)' : validation },
         history: result.history.map((e) => ({ ...e, epoch: e.epoch + 1 })),
         knnSplit: final?.knnSplit,
         baselines: valCard && final?.knnSplit === 'validation' ? [{ name: `pixels (${valCard.pixels.best.name})`, accuracy: valCard.pixels.best.accuracy }]
