@@ -74,7 +74,9 @@ export async function scorecard(encoder: Encoder | undefined, bank: Dataset, que
   }
   if (o.randomInit) {
     const [, h, w, c] = bank.images.shape;
-    const model = ClsaModel.create({ ...o.randomInit, inChannels: c, device: 'cpu' });
+    // Unset fields take the model's defaults (a present-but-undefined key would be rejected).
+    const arch = Object.fromEntries(Object.entries(o.randomInit).filter(([, v]) => v !== undefined));
+    const model = ClsaModel.create({ ...arch, inChannels: c, device: 'cpu' });
     const random = new Encoder(model, imageStatistics(bank.images), [h, w]);
     try {
       card.randomInit = await scoreEncoder(random, bank, query, { ...o, k, t });

@@ -63,7 +63,7 @@ describe(`pixel baselines (seed ${SEED})`, () => {
   test('the scorecard puts an encoder beside the baselines and states the margin', async () => {
     const rng = new Rng(SEED + 2);
     const bank = images(64, 8, 8, 1, rng), query = images(16, 8, 8, 1, rng);
-    const card = await scorecard(undefined, bank, query, { k: 10, split: 'validation', randomInit: { arch: 'resnet-mini', width: 4 } });
+    const card = await scorecard(undefined, bank, query, { k: 10, split: 'validation', randomInit: { arch: 'resnet-mini', width: 4, depth: undefined } });
     expect(card.encoder).toBeUndefined();
     expect(card.marginOverPixels).toBeUndefined();
     expect(card.randomInit!.knn).toBeGreaterThanOrEqual(0);
