@@ -9,6 +9,7 @@
 //
 //   node bench/cpu_step.js [--widths=16,32] [--batches=64,256] [--crops=single,multi]
 //        [--steps=5] [--threads=2] [--queue=4096] [--precision=fp32] [--save[=file]] [--no-torch]
+//   node bench/cpu_step.js --table=<saved.json>     markdown tables of a saved run
 //
 // PyTorch: the first of $CLSA_TORCH_PYTHON, python3, /usr/bin/python3 that imports torch (Debian:
 // apt-get install -y python3-torch). Without one the clsa side runs alone and the output says why.
@@ -162,7 +163,34 @@ async function runConfig(torch, width, batch, crops) {
   return row;
 }
 
+function table(file) {
+  const d = JSON.parse(fs.readFileSync(file, 'utf8'));
+  const f = (x, n = 1) => (x === undefined || x === null || Number.isNaN(x) ? '–' : x.toFixed(n));
+  const lines = [`${path.basename(file)}: ${d.date}, ${d.host.cpu} (${d.host.logicalCpus} CPUs), ${d.threads} threads, ` +
+    `kernel ${d.cpuKernel}, ${d.steps} alternating steps per configuration; torch ${d.torch ? d.torch.torch : 'absent'}; ` +
+    `load average ${d.loadStart.join(' / ')} at start, ${d.loadEnd.join(' / ')} at end; ` +
+    `sgemm ceiling (2048^3, best in run, median of start/end) ${f(d.sgemmCeiling)} GFLOP/s.`, '',
+  '| config | clsa ms | torch ms | ratio (paired) | clsa CPU ms | torch CPU ms | CPU-time ratio | clsa conv GFLOP/s | % of sgemm | load |',
+  '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|'];
+  for (const r of d.rows) {
+    const t = r.torch || {};
+    lines.push(`| w${r.width} b${r.batch} ${r.crops} | ${f(r.clsa.msPerStep)} | ${f(t.msPerStep)} | ${f(r.speedup, 2)}x (${f(r.pairedSpeedup, 2)}x) | ` +
+      `${f(r.clsa.cpuMsPerStep)} | ${f(t.cpuMsPerStep)} | ${f(r.cpuTimeSpeedup, 2)}x | ${f(r.clsa.convGflopPerSecond)} | ` +
+      `${f(100 * r.clsa.convShareOfSgemm, 0)}% | ${r.loadEnd[0]} |`);
+  }
+  lines.push('', '| config | side | key fwd | query fwd | head | backward | update (ms, medians) |', '|---|---|---:|---:|---:|---:|---:|');
+  for (const r of d.rows)
+    for (const side of ['clsa', 'torch'])
+      if (r[side]) lines.push(`| w${r.width} b${r.batch} ${r.crops} | ${side} | ${PHASES.map((p) => f(r[side].phasesMs[p])).join(' | ')} |`);
+  return lines.join('\n');
+}
+
 async function main() {
+  const tableFile = opt('table', false);
+  if (tableFile) {
+    console.log(table(tableFile));
+    return;
+  }
   setCpuThreads(threads);
   const b = backend();
   const out = {
