@@ -197,44 +197,6 @@ void panels_from_padded(const ConvShape& s, const Padded& p, const float* xp, in
   panels_from_padded<0>(s, p, xp, nr, out);
 }
 
-// The transposed operand of the weight gradient from the padded grid: out[r / nr][q][r % nr] =
-// row r of the column matrix at grid position q (dW = dY_grid col^T, K running over positions).
-// Rows are read as contiguous slices and written nr apart, a tile of positions at a time so the
-// tile being written stays in L1.
-template <int NR>
-void panels_t_from_padded(const ConvShape& s, const Padded& p, const float* xp, int64_t nr, float* out) {
-  const int64_t w = NR ? NR : nr;
-  const int64_t kd = s.kdim(), kk = s.k * s.k, panels = (kd + w - 1) / w;
-  constexpr int64_t kTile = 64;
-  std::vector<const float*> src(static_cast<size_t>(w));
-  for (int64_t rp = 0; rp < panels; ++rp) {
-    for (int64_t j = 0; j < w; ++j) {
-      const int64_t r = rp * w + j;
-      src[size_t(j)] = r < kd ? xp + (r / kk) * p.plane + ((r % kk) / s.k) * p.wp + (r % s.k) : nullptr;
-    }
-    float* panel = out + rp * p.q * w;
-    for (int64_t q0 = 0; q0 < p.q; q0 += kTile) {
-      const int64_t tq = std::min(kTile, p.q - q0);
-      for (int64_t j = 0; j < w; ++j) {
-        float* d = panel + q0 * w + j;
-        const float* sj = src[size_t(j)];
-        if (!sj) {
-          for (int64_t t = 0; t < tq; ++t) d[t * w] = 0.0f;
-        } else {
-          sj += q0;
-          for (int64_t t = 0; t < tq; ++t) d[t * w] = sj[t];
-        }
-      }
-    }
-  }
-}
-
-void panels_t_from_padded(const ConvShape& s, const Padded& p, const float* xp, int64_t nr, float* out) {
-  if (nr == 32) return panels_t_from_padded<32>(s, p, xp, nr, out);
-  if (nr == 16) return panels_t_from_padded<16>(s, p, xp, nr, out);
-  panels_t_from_padded<0>(s, p, xp, nr, out);
-}
-
 // dY of the chunk on the padded grid: dg[co][i*grid + oy*wp + ox], zero where no output is.
 void dy_to_grid(const ConvShape& s, const Padded& p, const float* dy, int64_t n0, int64_t nb, float* dg) {
   const int64_t ho = s.ho(), wo = s.wo(), pix = ho * wo, total = s.n * pix;
@@ -310,14 +272,17 @@ void conv_backward(const ConvShape& s, const float* x, const float* w, const flo
         const Padded p = padded_layout(s, nb, nr);
         float* xp = scratch(t_pad, s.cin * p.plane);
         pad_images(s, p, x, n0, nb, xp);
-        float* colt = scratch(t_col, p.q * ((kd + nr - 1) / nr) * nr);
-        panels_t_from_padded(s, p, xp, nr, colt);
         float* dg = scratch(t_grid, s.cout * p.q);
         dy_to_grid(s, p, dy, n0, nb, dg);
-        // dW += dY_grid [cout, q] x col^T [q, kd]; the border positions contribute zeros
-        GemmArgs g{s.cout, kd, p.q, dg, p.q, 1, nullptr, 0, 0, partial + lane * wsize, kd, true};
-        g.b_packed = colt;
-        gemm(g);
+        // dW[co][r] += dY_grid[co] . (row r of the column matrix), each row a shifted slice of the
+        // padded input: no transposed copy of the column matrix (the border positions add zeros).
+        thread_local std::vector<const float*> t_rows;
+        t_rows.resize(size_t(kd));
+        for (int64_t r = 0; r < kd; ++r) {
+          const int64_t c = r / (s.k * s.k), tap = r % (s.k * s.k);
+          t_rows[size_t(r)] = xp + c * p.plane + (tap / s.k) * p.wp + tap % s.k;
+        }
+        gemm_nt_rows(s.cout, kd, p.q, dg, p.q, t_rows.data(), partial + lane * wsize, kd, true);
         if (dx && !transposed) {
           float* dcol = scratch(t_dcol, kd * cols);
           gemm({kd, cols, s.cout, w, 1, kd, dy + n0 * pix, total, 1, dcol, cols, false});

@@ -149,6 +149,71 @@ void gemm(const GemmArgs& g) {
   }
 }
 
+namespace {
+
+// gemm_nt_rows: tile of DM rows of A x DN rows of B, one vector accumulator per pair.
+constexpr int DM = 4, DN = 4;
+constexpr int64_t KB = 1024;  // K chunk: a chunk of every row involved stays in L2
+
+inline float hsum(vf v) {
+  // Fixed halving tree: the same order for every call.
+  float t[VW];
+  storeu(t, v);
+  for (int w = VW / 2; w > 0; w /= 2)
+    for (int i = 0; i < w; ++i) t[i] += t[i + w];
+  return t[0];
+}
+
+}  // namespace
+
+void gemm_nt_rows(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* const* brows, float* c,
+                  int64_t ldc, bool accumulate) {
+  if (m <= 0 || n <= 0) return;
+  const int64_t kv = k / VW * VW;  // the vector part of K; the rest is summed in scalar
+  // Vector partial sums of every C element, kept across K chunks (a horizontal sum per chunk would
+  // cost as much as the chunk's multiply-adds at these shapes).
+  thread_local std::vector<float> part;
+  if (part.size() < size_t(m * n * VW)) part.resize(size_t(m * n * VW));
+  std::fill(part.begin(), part.begin() + m * n * VW, 0.0f);
+  for (int64_t p0 = 0; p0 < kv; p0 += KB) {
+    const int64_t p1 = std::min(kv, p0 + KB);
+    for (int64_t i0 = 0; i0 < m; i0 += DM) {
+      const int dm = int(std::min<int64_t>(DM, m - i0));
+      for (int64_t j0 = 0; j0 < n; j0 += DN) {
+        const int dn = int(std::min<int64_t>(DN, n - j0));
+        const float* ar[DM];
+        const float* br[DN];
+        for (int i = 0; i < DM; ++i) ar[i] = a + (i0 + std::min(i, dm - 1)) * lda;  // edge tiles repeat a row
+        for (int j = 0; j < DN; ++j) br[j] = brows[j0 + std::min(j, dn - 1)];
+        vf acc[DM][DN];
+        for (int i = 0; i < DM; ++i)
+          for (int j = 0; j < DN; ++j) acc[i][j] = (i < dm && j < dn) ? loadu(&part[((i0 + i) * n + j0 + j) * VW]) : vf{};
+        for (int64_t p = p0; p < p1; p += VW) {
+          vf av[DM], bv[DN];
+#pragma GCC unroll 4
+          for (int i = 0; i < DM; ++i) av[i] = loadu(ar[i] + p);
+#pragma GCC unroll 4
+          for (int j = 0; j < DN; ++j) bv[j] = loadu(br[j] + p);
+#pragma GCC unroll 4
+          for (int i = 0; i < DM; ++i)
+#pragma GCC unroll 4
+            for (int j = 0; j < DN; ++j) acc[i][j] += av[i] * bv[j];
+        }
+        for (int i = 0; i < dm; ++i)
+          for (int j = 0; j < dn; ++j) storeu(&part[((i0 + i) * n + j0 + j) * VW], acc[i][j]);
+      }
+    }
+  }
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      float v = hsum(loadu(&part[(i * n + j) * VW]));
+      const float* ai = a + i * lda;
+      const float* bj = brows[j];
+      for (int64_t p = kv; p < k; ++p) v += ai[p] * bj[p];
+      c[i * ldc + j] = accumulate ? c[i * ldc + j] + v : v;
+    }
+}
+
 int nr() { return NR; }
 
 }  // namespace clsa::cpu::nn::CLSA_VARIANT
