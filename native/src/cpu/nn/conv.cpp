@@ -139,9 +139,10 @@ void col2im(const ConvShape& s, const float* dcol, int64_t n0, int64_t nb, float
 // Stride-1 convolutions on a zero-padded copy of the chunk's images ("shifted rows"): on the
 // padded grid (HP x WP per image, flattened over the chunk) the input of output (oy, ox) for tap
 // (ky, kx) sits at a constant offset ky*WP + kx from the output's own position, so every row of
-// the column matrix is a plain slice of the padded input. Packing a 3x3 layer's operand becomes
-// contiguous vector copies instead of im2col's bounds-checked scalar loop, which took ~45% of a
-// width-16 step (perf, 2-core EPYC). The GEMM computes outputs at every grid position, the
+// the column matrix is a plain slice of the padded input, which the GEMMs read in place
+// (GemmArgs::b_rows, gemm_nt_rows) instead of an unfolded copy: im2col's bounds-checked scalar
+// loop took ~45% of a width-16 step (perf, 2-core EPYC), and its copy (9x the input) lived in L3
+// where the padded chunk fits in L2. The GEMM computes outputs at every grid position, the
 // (k-1)-wide borders included (15% extra at 28x28, 31% at 14x14, 65% at 7x7), which costs less than
 // the unfolding it replaces even at 7x7; only the valid outputs are kept.
 struct Padded {
@@ -175,26 +176,16 @@ void pad_images(const ConvShape& s, const Padded& p, const float* x, int64_t n0,
   }
 }
 
-// Column panels of the padded grid as GEMM operand B: out[panel][r][nr], r = (c*k + ky)*k + kx.
-// NR is the panel width as a constant where known (the copies then compile to a few vector moves
-// instead of memcpy calls); 0 = the run-time nr.
-template <int NR>
-void panels_from_padded(const ConvShape& s, const Padded& p, const float* xp, int64_t nr, float* out) {
-  const int64_t w = NR ? NR : nr;
-  const int64_t kd = s.kdim(), panels = (p.q + w - 1) / w;
-  for (int64_t j = 0; j < panels; ++j)
-    for (int64_t c = 0; c < s.cin; ++c)
-      for (int64_t ky = 0; ky < s.k; ++ky)
-        for (int64_t kx = 0; kx < s.k; ++kx) {
-          const int64_t r = (c * s.k + ky) * s.k + kx;
-          std::memcpy(out + (j * kd + r) * w, xp + c * p.plane + j * w + ky * p.wp + kx, sizeof(float) * size_t(w));
-        }
-}
-
-void panels_from_padded(const ConvShape& s, const Padded& p, const float* xp, int64_t nr, float* out) {
-  if (nr == 32) return panels_from_padded<32>(s, p, xp, nr, out);
-  if (nr == 16) return panels_from_padded<16>(s, p, xp, nr, out);
-  panels_from_padded<0>(s, p, xp, nr, out);
+// Row r = (c*k + ky)*k + kx of the column matrix on the padded grid: the padded input of channel
+// c shifted by the tap's offset. (Thread-local table, valid until the next call on this thread.)
+const float* const* tap_rows(const ConvShape& s, const Padded& p, const float* xp) {
+  thread_local std::vector<const float*> rows;
+  rows.resize(size_t(s.kdim()));
+  for (int64_t r = 0; r < s.kdim(); ++r) {
+    const int64_t c = r / (s.k * s.k), tap = r % (s.k * s.k);
+    rows[size_t(r)] = xp + c * p.plane + (tap / s.k) * p.wp + tap % s.k;
+  }
+  return rows.data();
 }
 
 // dY of the chunk on the padded grid: dg[co][i*grid + oy*wp + ox], zero where no output is.
@@ -228,11 +219,12 @@ void conv_forward(const ConvShape& s, const float* x, const float* w, float* y) 
       const Padded p = padded_layout(s, nb, nr);
       float* xp = scratch(t_pad, s.cin * p.plane);
       pad_images(s, p, x, n0, nb, xp);
-      float* col = scratch(t_col, kd * ((p.q + nr - 1) / nr) * nr);
-      panels_from_padded(s, p, xp, nr, col);
+      // Row r of the column matrix is the padded input at the tap's offset: the GEMM reads it in
+      // place (the slack after q keeps the last panel's over-reads inside the buffer).
+      const float* const* rows = tap_rows(s, p, xp);
       float* grid = scratch(t_grid, s.cout * p.q);
       GemmArgs g{s.cout, p.q, kd, w, kd, 1, nullptr, 0, 0, grid, p.q, false};
-      g.b_packed = col;
+      g.b_rows = rows;
       gemm(g);
       const int64_t ho = s.ho(), wo = s.wo();
       for (int64_t co = 0; co < s.cout; ++co)
@@ -276,13 +268,7 @@ void conv_backward(const ConvShape& s, const float* x, const float* w, const flo
         dy_to_grid(s, p, dy, n0, nb, dg);
         // dW[co][r] += dY_grid[co] . (row r of the column matrix), each row a shifted slice of the
         // padded input: no transposed copy of the column matrix (the border positions add zeros).
-        thread_local std::vector<const float*> t_rows;
-        t_rows.resize(size_t(kd));
-        for (int64_t r = 0; r < kd; ++r) {
-          const int64_t c = r / (s.k * s.k), tap = r % (s.k * s.k);
-          t_rows[size_t(r)] = xp + c * p.plane + (tap / s.k) * p.wp + tap % s.k;
-        }
-        gemm_nt_rows(s.cout, kd, p.q, dg, p.q, t_rows.data(), partial + lane * wsize, kd, true);
+        gemm_nt_rows(s.cout, kd, p.q, dg, p.q, tap_rows(s, p, xp), partial + lane * wsize, kd, true);
         if (dx && !transposed) {
           float* dcol = scratch(t_dcol, kd * cols);
           gemm({kd, cols, s.cout, w, 1, kd, dy + n0 * pix, total, 1, dcol, cols, false});

@@ -22,6 +22,10 @@ struct GemmArgs {
   // k-major, padding columns zero); then b, rsb, csb are ignored. Lets im2col write the
   // layout the micro-kernel streams, saving the packing pass.
   const float* b_packed = nullptr;
+  // Optional: B's row p is b_rows[p][0 .. n), read in place (no packing); then b, rsb, csb are
+  // ignored. Each row must stay readable up to n rounded up to gemm_nr() (the last panel's loads
+  // run past n; those columns are dropped). For operands whose rows are slices of another array.
+  const float* const* b_rows = nullptr;
 };
 
 // Single-threaded: safe to call from inside a parallel_for task.
