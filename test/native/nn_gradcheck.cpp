@@ -156,7 +156,7 @@ static void check_conv() {
 }
 
 
-// ---- stride-1 convolutions at step-like sizes and the row-pointer GEMM behind their dW --------------
+// ---- convolutions at step-like sizes and the row-pointer GEMM behind their dW --------------
 // Fresh seed per run (printed, and settable through CLSA_CHECK_SEED to replay a failure): these
 // shapes are large enough to cross the K chunks of gemm_nt_rows, several conv chunks per call and
 // the padded grid's panel edges; float64 references computed directly (no finite differences).
@@ -206,11 +206,11 @@ static void check_gemm_nt_rows(std::mt19937& g) {
 
 static void check_conv_stride1_large(std::mt19937& g) {
   auto ri = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(g); };
-  for (int rep = 0; rep < 3; ++rep) {
+  for (int rep = 0; rep < 5; ++rep) {
     ConvShape s;
-    s.k = rep == 2 ? 5 : 3;
+    s.k = rep == 2 ? 5 : rep == 4 ? 1 : 3;
     s.pad = s.k / 2;
-    s.stride = 1;
+    s.stride = rep >= 3 ? 2 : 1;  // stride 2: the phase planes (3x3 and the 1x1 shortcut)
     s.cin = ri(2, 19);
     s.cout = ri(3, 21);
     s.n = ri(5, 11);
@@ -231,7 +231,7 @@ static void check_conv_stride1_large(std::mt19937& g) {
             for (int64_t ci = 0; ci < s.cin; ++ci)
               for (int64_t ky = 0; ky < s.k; ++ky)
                 for (int64_t kx = 0; kx < s.k; ++kx) {
-                  const int64_t iy = oy - s.pad + ky, ix = ox - s.pad + kx;
+                  const int64_t iy = oy * s.stride - s.pad + ky, ix = ox * s.stride - s.pad + kx;
                   if (iy < 0 || iy >= s.h || ix < 0 || ix >= s.w) continue;
                   const size_t xi = size_t(((ci * s.n + n) * s.h + iy) * s.w + ix);
                   const size_t wi = size_t(((co * s.cin + ci) * s.k + ky) * s.k + kx);
@@ -240,8 +240,8 @@ static void check_conv_stride1_large(std::mt19937& g) {
                 }
           }
     char what[96];
-    std::snprintf(what, sizeof what, "conv large k%lld s1 %lldx%lldx%lld->%lld n%lld fwd", (long long)s.k,
-                  (long long)s.cin, (long long)s.h, (long long)s.w, (long long)s.cout, (long long)s.n);
+    std::snprintf(what, sizeof what, "conv large k%lld s%lld %lldx%lldx%lld->%lld n%lld fwd", (long long)s.k,
+                  (long long)s.stride, (long long)s.cin, (long long)s.h, (long long)s.w, (long long)s.cout, (long long)s.n);
     expect_close(what, y, conv_ref(s, tod(x), tod(w)), 1e-5, 1e-5);
     expect_close("  conv large dx (float64 adjoint)", dx, dxr, 1e-5, 1e-5);
     expect_close("  conv large dw (float64 adjoint)", dw, dwr, 1e-5, 1e-5);
