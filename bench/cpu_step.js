@@ -8,7 +8,7 @@
 // Python found) as the ceiling.
 //
 //   node bench/cpu_step.js [--widths=16,32] [--batches=64,256] [--crops=single,multi]
-//        [--steps=5] [--threads=2] [--queue=4096] [--precision=fp32] [--save[=file]] [--no-torch]
+//        [--steps=5] [--warmup=3] [--threads=2] [--queue=4096] [--precision=fp32] [--save[=file]] [--no-torch]
 //   node bench/cpu_step.js --table=<saved.json>     markdown tables of a saved run
 //
 // PyTorch: the first of $CLSA_TORCH_PYTHON, python3, /usr/bin/python3 that imports torch (Debian:
@@ -33,6 +33,11 @@ const widths = list(opt('widths', '16,32')).map(Number);
 const batches = list(opt('batches', '64,256')).map(Number);
 const cropsList = list(opt('crops', 'single,multi'));
 const steps = Number(opt('steps', 5));
+// Untimed steps per side first. PyTorch needs several: its first steps on this machine ran 3-4x
+// slower than later ones (measured standalone: 4.7, 3.6, 5.2, 4.5, 1.9, 1.3 s at width 16, batch
+// 64), from oneDNN primitive creation and glibc's mmap threshold still growing to fit the
+// activations (page faults on every large allocation until it does).
+const warmup = Number(opt('warmup', 3));
 const threads = Number(opt('threads', 2));
 const queue = Number(opt('queue', 4096));
 const precision = opt('precision', 'fp32');
@@ -122,8 +127,10 @@ async function runConfig(torch, width, batch, crops) {
   };
   if (torch) await torch.call({ cmd: 'setup', width, batch, channels: CHANNELS, key: sizes.key, weak: sizes.weak,
     strong: sizes.strong, queue });
-  await clsaStep();  // warm-up: activations allocated, pools spun up
-  if (torch) await torch.call({ cmd: 'step' });
+  for (let i = 0; i < warmup; i++) {  // activations allocated, pools and allocators settled
+    await clsaStep();
+    if (torch) await torch.call({ cmd: 'step' });
+  }
   const runs = { clsa: [], torch: [] };
   for (let i = 0; i < steps; i++) {
     const order = i % 2 ? ['torch', 'clsa'] : ['clsa', 'torch'];
@@ -167,7 +174,7 @@ function table(file) {
   const d = JSON.parse(fs.readFileSync(file, 'utf8'));
   const f = (x, n = 1) => (x === undefined || x === null || Number.isNaN(x) ? '–' : x.toFixed(n));
   const lines = [`${path.basename(file)}: ${d.date}, ${d.host.cpu} (${d.host.logicalCpus} CPUs), ${d.threads} threads, ` +
-    `kernel ${d.cpuKernel}, ${d.steps} alternating steps per configuration; torch ${d.torch ? d.torch.torch : 'absent'}; ` +
+    `kernel ${d.cpuKernel}, ${d.steps} alternating steps per configuration after ${d.warmup ?? 1} untimed; torch ${d.torch ? d.torch.torch : 'absent'}; ` +
     `load average ${d.loadStart.join(' / ')} at start, ${d.loadEnd.join(' / ')} at end; ` +
     `sgemm ceiling (2048^3, best in run, median of start/end) ${f(d.sgemmCeiling)} GFLOP/s.`, '',
   '| config | clsa ms | torch ms | ratio (paired) | clsa CPU ms | torch CPU ms | CPU-time ratio | clsa conv GFLOP/s | % of sgemm | load |',
@@ -195,7 +202,7 @@ async function main() {
   const b = backend();
   const out = {
     bench: 'cpu_step', date: new Date().toISOString(), host: { cpu: os.cpus()[0] ? os.cpus()[0].model : 'unknown',
-      logicalCpus: os.cpus().length, node: process.version }, threads, cpuKernel: b.cpuKernel, steps, queue,
+      logicalCpus: os.cpus().length, node: process.version }, threads, cpuKernel: b.cpuKernel, steps, warmup, queue,
     arch: 'resnet-mini', imageSize: SIZE, channels: CHANNELS, splitBN: 8, loadStart: load(), notes: [],
   };
   let torch = null;
