@@ -69,4 +69,5 @@ async function main() {
   console.log(JSON.stringify(out, null, 2));
 }
 
-main().catch((e) => { console.error(e); process.exit(1); });
+module.exports = { convMacs };
+if (require.main === module) main().catch((e) => { console.error(e); process.exit(1); });

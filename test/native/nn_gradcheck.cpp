@@ -155,6 +155,148 @@ static void check_conv() {
   }
 }
 
+
+// ---- convolutions at step-like sizes and the row-pointer GEMM behind their dW --------------
+// Fresh seed per run (printed, and settable through CLSA_CHECK_SEED to replay a failure): these
+// shapes are large enough to cross the K chunks of gemm_nt_rows, several conv chunks per call and
+// the padded grid's panel edges; float64 references computed directly (no finite differences).
+static std::mt19937 fresh_rng() {
+  const char* env = std::getenv("CLSA_CHECK_SEED");
+  const unsigned seed = env ? unsigned(std::strtoul(env, nullptr, 10)) : std::random_device{}();
+  std::printf("fresh seed %u (CLSA_CHECK_SEED)\n", seed);
+  return std::mt19937(seed);
+}
+// Data for the fresh-seed checks from their own generator: the fixed-seed checks after them
+// (the encoder's fp32 finite differences among them, tuned on their draw) keep their inputs.
+static V randg(std::mt19937& g, size_t n) {
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  V v(n);
+  for (auto& x : v) x = nd(g);
+  return v;
+}
+
+static void check_gemm_nt_rows(std::mt19937& g) {
+  auto ri = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(g); };
+  using Fn = void (*)(int64_t, int64_t, int64_t, const float*, int64_t, const float* const*, float*, int64_t, bool);
+  const struct {
+    const char* name;
+    Fn fn;
+    bool ok;
+  } variants[] = {{"dispatch", gemm_nt_rows, true},
+                  {"generic", generic::gemm_nt_rows, true},
+                  {"avx2", avx2::gemm_nt_rows, bool(__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))},
+                  {"avx512", avx512::gemm_nt_rows,
+                   bool(__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw"))}};
+  for (int rep = 0; rep < 6; ++rep) {
+    const int m = ri(1, 9), n = ri(1, 40), k = rep < 3 ? ri(1, 40) : ri(2100, 3300);
+    const bool acc = rep & 1;
+    const int lda = k + ri(0, 5);
+    V a = randg(g, size_t(m * lda)), src = randg(g, size_t(k + 3 * n + 7)), c0 = randg(g, size_t(m * n));
+    std::vector<const float*> rows(static_cast<size_t>(n));
+    for (int j = 0; j < n; ++j) rows[size_t(j)] = src.data() + ri(0, 3 * n + 7);  // overlapping slices, as a conv's
+    D ref(size_t(m * n));
+    for (int i = 0; i < m; ++i)
+      for (int j = 0; j < n; ++j) {
+        double sum = acc ? c0[size_t(i * n + j)] : 0.0;
+        for (int p = 0; p < k; ++p) sum += double(a[size_t(i * lda + p)]) * double(rows[size_t(j)][p]);
+        ref[size_t(i * n + j)] = sum;
+      }
+    for (const auto& v : variants) {
+      if (!v.ok) continue;
+      V c = c0;
+      v.fn(m, n, k, a.data(), lda, rows.data(), c.data(), n, acc);
+      char what[96];
+      std::snprintf(what, sizeof what, "gemm_nt_rows %dx%dx%d acc=%d (%s)", m, n, k, acc, v.name);
+      expect_close(what, c, ref, 1e-5, 1e-4);
+    }
+  }
+}
+
+// GemmArgs::b_rows (B's rows read in place, as the conv forward does) for every variant: odd
+// shapes across MC/KC/NC blocks, rows overlapping slices of one array with slack after them.
+static void check_gemm_b_rows(std::mt19937& g) {
+  auto ri = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(g); };
+  using Fn = void (*)(const GemmArgs&);
+  const struct {
+    const char* name;
+    Fn fn;
+    int nr;
+    bool ok;
+  } variants[] = {{"generic", generic::gemm, generic::nr(), true},
+                  {"avx2", avx2::gemm, avx2::nr(), bool(__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))},
+                  {"avx512", avx512::gemm, avx512::nr(),
+                   bool(__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw"))}};
+  for (int rep = 0; rep < 4; ++rep) {
+    const bool big = rep >= 2;
+    const int m = big ? ri(130, 200) : ri(1, 30), n = big ? ri(2050, 2300) : ri(1, 90), k = big ? ri(257, 400) : ri(1, 40);
+    const bool acc = rep & 1;
+    V a = randg(g, size_t(m * k)), src = randg(g, size_t(n + 64 + 3 * k)), c0 = randg(g, size_t(m * n));
+    std::vector<const float*> rows(static_cast<size_t>(k));
+    for (int p = 0; p < k; ++p) rows[size_t(p)] = src.data() + ri(0, 3 * k);  // n + 64 readable after each
+    D ref(size_t(m * n));
+    for (int i = 0; i < m; ++i)
+      for (int j = 0; j < n; ++j) {
+        double sum = acc ? c0[size_t(i * n + j)] : 0.0;
+        for (int p = 0; p < k; ++p) sum += double(a[size_t(i * k + p)]) * double(rows[size_t(p)][j]);
+        ref[size_t(i * n + j)] = sum;
+      }
+    for (const auto& v : variants) {
+      if (!v.ok) continue;
+      V c = c0;
+      GemmArgs ga{m, n, k, a.data(), k, 1, nullptr, 0, 0, c.data(), n, acc};
+      ga.b_rows = rows.data();
+      v.fn(ga);
+      char what[96];
+      std::snprintf(what, sizeof what, "gemm b_rows %dx%dx%d acc=%d (%s)", m, n, k, acc, v.name);
+      expect_close(what, c, ref, 1e-5, 1e-4);
+    }
+  }
+}
+
+static void check_conv_stride1_large(std::mt19937& g) {
+  auto ri = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(g); };
+  for (int rep = 0; rep < 5; ++rep) {
+    ConvShape s;
+    s.k = rep == 2 ? 5 : rep == 4 ? 1 : 3;
+    s.pad = s.k / 2;
+    s.stride = rep >= 3 ? 2 : 1;  // stride 2: the phase planes (3x3 and the 1x1 shortcut)
+    s.cin = ri(2, 19);
+    s.cout = ri(3, 21);
+    s.n = ri(5, 11);
+    s.h = ri(9, 24) | 1;
+    s.w = ri(9, 25);
+    const int64_t ho = s.ho(), wo = s.wo();
+    V x = randg(g, size_t(s.cin * s.n * s.h * s.w)), w = randg(g, size_t(s.cout * s.kdim()));
+    const size_t ny = size_t(s.cout * s.n * ho * wo);
+    V y(ny), r = randg(g, ny), dx(x.size()), dw0 = randg(g, w.size()), dw = dw0;
+    conv_forward(s, x.data(), w.data(), y.data());
+    conv_backward(s, x.data(), w.data(), r.data(), dx.data(), dw.data());
+    D dxr(x.size(), 0.0), dwr(tod(dw0));  // dw accumulates onto what was there
+    for (int64_t co = 0; co < s.cout; ++co)
+      for (int64_t n = 0; n < s.n; ++n)
+        for (int64_t oy = 0; oy < ho; ++oy)
+          for (int64_t ox = 0; ox < wo; ++ox) {
+            const double gy = r[size_t(((co * s.n + n) * ho + oy) * wo + ox)];
+            for (int64_t ci = 0; ci < s.cin; ++ci)
+              for (int64_t ky = 0; ky < s.k; ++ky)
+                for (int64_t kx = 0; kx < s.k; ++kx) {
+                  const int64_t iy = oy * s.stride - s.pad + ky, ix = ox * s.stride - s.pad + kx;
+                  if (iy < 0 || iy >= s.h || ix < 0 || ix >= s.w) continue;
+                  const size_t xi = size_t(((ci * s.n + n) * s.h + iy) * s.w + ix);
+                  const size_t wi = size_t(((co * s.cin + ci) * s.k + ky) * s.k + kx);
+                  dwr[wi] += gy * x[xi];
+                  dxr[xi] += gy * w[wi];
+                }
+          }
+    char what[96];
+    std::snprintf(what, sizeof what, "conv large k%lld s%lld %lldx%lldx%lld->%lld n%lld fwd", (long long)s.k,
+                  (long long)s.stride, (long long)s.cin, (long long)s.h, (long long)s.w, (long long)s.cout, (long long)s.n);
+    expect_close(what, y, conv_ref(s, tod(x), tod(w)), 1e-5, 1e-5);
+    expect_close("  conv large dx (float64 adjoint)", dx, dxr, 1e-5, 1e-5);
+    expect_close("  conv large dw (float64 adjoint)", dw, dwr, 1e-5, 1e-5);
+  }
+}
+
 // ---- split batch norm ----------------------------------------------------------------------------
 static D bn_ref(const BnShape& s, const D& x, const D& g, const D& b, D* means = nullptr, D* vars = nullptr) {
   D y(x.size());
@@ -355,6 +497,12 @@ static void check_encoder() {
 int main() {
   check_gemm();
   check_conv();
+  {
+    std::mt19937 g = fresh_rng();
+    check_gemm_nt_rows(g);
+    check_gemm_b_rows(g);
+    check_conv_stride1_large(g);
+  }
   check_bn();
   check_linear_gap_mlp();
   check_encoder();

@@ -10,10 +10,14 @@ namespace {
 
 using GemmFn = void (*)(const GemmArgs&);
 
+using GemmNtRowsFn = void (*)(int64_t, int64_t, int64_t, const float*, int64_t, const float* const*, float*, int64_t,
+                              bool);
+
 struct Variant {
   GemmFn fn;
   const char* name;
   int (*nr)();
+  GemmNtRowsFn nt_rows;
 };
 
 Variant choose() {
@@ -21,10 +25,10 @@ Variant choose() {
   __builtin_cpu_init();
   if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw") &&
       __builtin_cpu_supports("avx512dq"))
-    return {avx512::gemm, "avx512", avx512::nr};
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return {avx2::gemm, "avx2", avx2::nr};
+    return {avx512::gemm, "avx512", avx512::nr, avx512::gemm_nt_rows};
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return {avx2::gemm, "avx2", avx2::nr, avx2::gemm_nt_rows};
 #endif
-  return {generic::gemm, "generic", generic::nr};
+  return {generic::gemm, "generic", generic::nr, generic::gemm_nt_rows};
 }
 
 const Variant& variant() {
@@ -36,6 +40,10 @@ const Variant& variant() {
 
 void gemm(const GemmArgs& g) { variant().fn(g); }
 const char* gemm_variant() { return variant().name; }
+void gemm_nt_rows(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* const* brows, float* c,
+                  int64_t ldc, bool accumulate) {
+  variant().nt_rows(m, n, k, a, lda, brows, c, ldc, accumulate);
+}
 int gemm_nr() { return variant().nr(); }
 
 void gemm_parallel(const GemmArgs& g) {

@@ -76,9 +76,11 @@ void pack_b(int64_t kc, int64_t nc, const float* b, int64_t rsb, int64_t csb, fl
   }
 }
 
-void micro(int64_t kc, const float* __restrict a, const float* __restrict b, float* c, int64_t ldc, int mr, int nr,
-           bool acc_c) {
-  // b: kc rows of NR floats, consecutive (packed panel, either by pack_b or by the caller).
+// brow(p): the NR floats of B's row p for this tile: a packed panel's row (pack_b or the caller's
+// layout) or a slice of a row given by pointer (GemmArgs::b_rows).
+template <class BRow>
+inline void micro_t(int64_t kc, const float* __restrict a, BRow brow, float* c, int64_t ldc, int mr, int nr,
+                    bool acc_c) {
   vf acc[MR][NV];
 #pragma GCC unroll 8
   for (int r = 0; r < MR; ++r)
@@ -87,7 +89,7 @@ void micro(int64_t kc, const float* __restrict a, const float* __restrict b, flo
   for (int64_t p = 0; p < kc; ++p) {
     vf bv[NV];
 #pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v) bv[v] = loadu(b + p * NR + v * VW);
+    for (int v = 0; v < NV; ++v) bv[v] = loadu(brow(p) + v * VW);
 #pragma GCC unroll 8
     for (int r = 0; r < MR; ++r) {
       const vf av = a[p * MR + r] - vf{};  // x - 0 folds to a plain broadcast (x + 0 does not: -0)
@@ -112,6 +114,16 @@ void micro(int64_t kc, const float* __restrict a, const float* __restrict b, flo
     for (int j = 0; j < nr; ++j) c[r * ldc + j] = acc_c ? c[r * ldc + j] + tmp[r][j] : tmp[r][j];
 }
 
+void micro(int64_t kc, const float* __restrict a, const float* __restrict b, float* c, int64_t ldc, int mr, int nr,
+           bool acc_c) {
+  micro_t(kc, a, [b](int64_t p) { return b + p * NR; }, c, ldc, mr, nr, acc_c);
+}
+
+void micro_rows(int64_t kc, const float* __restrict a, const float* const* rows, int64_t j0, float* c, int64_t ldc,
+                int mr, int nr, bool acc_c) {
+  micro_t(kc, a, [rows, j0](int64_t p) { return rows[p] + j0; }, c, ldc, mr, nr, acc_c);
+}
+
 }  // namespace
 
 void gemm(const GemmArgs& g) {
@@ -126,13 +138,14 @@ void gemm(const GemmArgs& g) {
   const int64_t mcap = (std::min(MC, g.m) + MR - 1) / MR * MR;
   const int64_t ncap = (std::min(NC, g.n) + NR - 1) / NR * NR;
   if (pa.size() < size_t(mcap * kcap)) pa.resize(size_t(mcap * kcap));
-  if (!g.b_packed && pb.size() < size_t(ncap * kcap)) pb.resize(size_t(ncap * kcap));
+  const bool packed = g.b_packed || g.b_rows;
+  if (!packed && pb.size() < size_t(ncap * kcap)) pb.resize(size_t(ncap * kcap));
   for (int64_t jc = 0; jc < g.n; jc += NC) {
     const int64_t nc = std::min(NC, g.n - jc);
     for (int64_t pc = 0; pc < g.k; pc += KC) {
       const int64_t kc = std::min(KC, g.k - pc);
       const bool acc = g.accumulate || pc > 0;
-      if (!g.b_packed) pack_b(kc, nc, g.b + pc * g.rsb + jc * g.csb, g.rsb, g.csb, pb.data());
+      if (!packed) pack_b(kc, nc, g.b + pc * g.rsb + jc * g.csb, g.rsb, g.csb, pb.data());
       for (int64_t ic = 0; ic < g.m; ic += MC) {
         const int64_t mc = std::min(MC, g.m - ic);
         pack_a(mc, kc, g.a + ic * g.rsa + pc * g.csa, g.rsa, g.csa, pa.data());
@@ -140,13 +153,83 @@ void gemm(const GemmArgs& g) {
           const int nr = int(std::min<int64_t>(NR, nc - jr));
           for (int64_t ir = 0; ir < mc; ir += MR) {
             const int mr = int(std::min<int64_t>(MR, mc - ir));
+            float* cp = g.c + (ic + ir) * g.ldc + jc + jr;
+            if (g.b_rows) {
+              micro_rows(kc, pa.data() + ir * kc, g.b_rows + pc, jc + jr, cp, g.ldc, mr, nr, acc);
+              continue;
+            }
             const float* bp = g.b_packed ? g.b_packed + ((jc + jr) / NR) * g.k * NR + pc * NR : pb.data() + jr * kc;
-            micro(kc, pa.data() + ir * kc, bp, g.c + (ic + ir) * g.ldc + jc + jr, g.ldc, mr, nr, acc);
+            micro(kc, pa.data() + ir * kc, bp, cp, g.ldc, mr, nr, acc);
           }
         }
       }
     }
   }
+}
+
+namespace {
+
+// gemm_nt_rows: tile of DM rows of A x DN rows of B, one vector accumulator per pair.
+constexpr int DM = 4, DN = 4;
+constexpr int64_t KB = 1024;  // K chunk: a chunk of every row involved stays in L2
+
+inline float hsum(vf v) {
+  // Fixed halving tree: the same order for every call.
+  float t[VW];
+  storeu(t, v);
+  for (int w = VW / 2; w > 0; w /= 2)
+    for (int i = 0; i < w; ++i) t[i] += t[i + w];
+  return t[0];
+}
+
+}  // namespace
+
+void gemm_nt_rows(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* const* brows, float* c,
+                  int64_t ldc, bool accumulate) {
+  if (m <= 0 || n <= 0) return;
+  const int64_t kv = k / VW * VW;  // the vector part of K; the rest is summed in scalar
+  // Vector partial sums of every C element, kept across K chunks (a horizontal sum per chunk would
+  // cost as much as the chunk's multiply-adds at these shapes).
+  thread_local std::vector<float> part;
+  if (part.size() < size_t(m * n * VW)) part.resize(size_t(m * n * VW));
+  std::fill(part.begin(), part.begin() + m * n * VW, 0.0f);
+  for (int64_t p0 = 0; p0 < kv; p0 += KB) {
+    const int64_t p1 = std::min(kv, p0 + KB);
+    for (int64_t i0 = 0; i0 < m; i0 += DM) {
+      const int dm = int(std::min<int64_t>(DM, m - i0));
+      for (int64_t j0 = 0; j0 < n; j0 += DN) {
+        const int dn = int(std::min<int64_t>(DN, n - j0));
+        const float* ar[DM];
+        const float* br[DN];
+        for (int i = 0; i < DM; ++i) ar[i] = a + (i0 + std::min(i, dm - 1)) * lda;  // edge tiles repeat a row
+        for (int j = 0; j < DN; ++j) br[j] = brows[j0 + std::min(j, dn - 1)];
+        vf acc[DM][DN];
+        for (int i = 0; i < DM; ++i)
+          for (int j = 0; j < DN; ++j) acc[i][j] = (i < dm && j < dn) ? loadu(&part[((i0 + i) * n + j0 + j) * VW]) : vf{};
+        for (int64_t p = p0; p < p1; p += VW) {
+          vf av[DM], bv[DN];
+#pragma GCC unroll 4
+          for (int i = 0; i < DM; ++i) av[i] = loadu(ar[i] + p);
+#pragma GCC unroll 4
+          for (int j = 0; j < DN; ++j) bv[j] = loadu(br[j] + p);
+#pragma GCC unroll 4
+          for (int i = 0; i < DM; ++i)
+#pragma GCC unroll 4
+            for (int j = 0; j < DN; ++j) acc[i][j] += av[i] * bv[j];
+        }
+        for (int i = 0; i < dm; ++i)
+          for (int j = 0; j < dn; ++j) storeu(&part[((i0 + i) * n + j0 + j) * VW], acc[i][j]);
+      }
+    }
+  }
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      float v = hsum(loadu(&part[(i * n + j) * VW]));
+      const float* ai = a + i * lda;
+      const float* bj = brows[j];
+      for (int64_t p = kv; p < k; ++p) v += ai[p] * bj[p];
+      c[i * ldc + j] = accumulate ? c[i * ldc + j] + v : v;
+    }
 }
 
 int nr() { return NR; }

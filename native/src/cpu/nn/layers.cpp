@@ -26,10 +26,23 @@ void relu_forward(const float* x, float* y, int64_t count) {
   });
 }
 
+void relu_backward_serial(const float* y, const float* dy, float* dx, int64_t count) {
+  // Eight at a time through a vector select: the scalar form compiled to a branch per element
+  // (its aliasing with dx blocks the auto-vectoriser), mispredicted on about half of them.
+  typedef float f8 __attribute__((vector_size(32)));
+  int64_t i = 0;
+  for (; i + 8 <= count; i += 8) {
+    f8 yv, g;
+    std::memcpy(&yv, y + i, sizeof yv);
+    std::memcpy(&g, dy + i, sizeof g);
+    const f8 v = yv > 0.0f ? g : f8{};
+    std::memcpy(dx + i, &v, sizeof v);
+  }
+  for (; i < count; ++i) dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+}
+
 void relu_backward(const float* y, const float* dy, float* dx, int64_t count) {
-  for_slabs(count, [&](int64_t lo, int64_t hi) {
-    for (int64_t i = lo; i < hi; ++i) dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
-  });
+  for_slabs(count, [&](int64_t lo, int64_t hi) { relu_backward_serial(y + lo, dy + lo, dx + lo, hi - lo); });
 }
 
 void add_relu_forward(const float* a, const float* b, float* y, int64_t count) {

@@ -9,6 +9,8 @@ namespace clsa::cpu::nn {
 void relu_forward(const float* x, float* y, int64_t count);
 // dx = dy * (y > 0), from the ReLU's output y (dx may alias dy).
 void relu_backward(const float* y, const float* dy, float* dx, int64_t count);
+// The same on one thread (for callers already inside a pool task).
+void relu_backward_serial(const float* y, const float* dy, float* dx, int64_t count);
 // y = max(a + b, 0) (y may alias a or b): the end of a residual block.
 void add_relu_forward(const float* a, const float* b, float* y, int64_t count);
 

@@ -1,0 +1,262 @@
+#!/usr/bin/env node
+// clsa's CPU training step beside its PyTorch twin (bench/torch_cpu_step.py), timed alternately in
+// one run: per configuration both are built and warmed up, then one clsa step, one PyTorch step,
+// one clsa step, ... (the order flips every round), so both see the same moments of a shared
+// machine's load. Reports medians of the step time and of each phase (key forward incl. EMA,
+// query forward, head, backward, update incl. SGD + enqueue), their ratios, the convolution
+// GFLOP/s of both, and the sgemm rate of the same run (2048^3 fp32: torch.mm, and numpy in every
+// Python found) as the ceiling.
+//
+//   node bench/cpu_step.js [--widths=16,32] [--batches=64,256] [--crops=single,multi]
+//        [--steps=5] [--warmup=3] [--threads=2] [--queue=4096] [--precision=fp32] [--save[=file]] [--no-torch]
+//   node bench/cpu_step.js --table=<saved.json>     markdown tables of a saved run
+//
+// PyTorch: the first of $CLSA_TORCH_PYTHON, python3, /usr/bin/python3 that imports torch (Debian:
+// apt-get install -y python3-torch). Without one the clsa side runs alone and the output says why.
+// Needs `npm run build` (loads ../dist).
+'use strict';
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
+const readline = require('readline');
+const { spawn, spawnSync } = require('child_process');
+const { ClsaModel, Rng, setCpuThreads, backend, cropPresets } = require('../dist');
+const { convMacs } = require('./train_step');
+
+const argv = process.argv.slice(2);
+const opt = (name, dflt) => {
+  const a = argv.find((x) => x === `--${name}` || x.startsWith(`--${name}=`));
+  return a === undefined ? dflt : a.includes('=') ? a.slice(name.length + 3) : true;
+};
+const list = (s) => String(s).split(',').filter(Boolean);
+const widths = list(opt('widths', '16,32')).map(Number);
+const batches = list(opt('batches', '64,256')).map(Number);
+const cropsList = list(opt('crops', 'single,multi'));
+const steps = Number(opt('steps', 5));
+// Untimed steps per side first. PyTorch needs several: its first steps on this machine ran 3-4x
+// slower than later ones (measured standalone: 4.7, 3.6, 5.2, 4.5, 1.9, 1.3 s at width 16, batch
+// 64), from oneDNN primitive creation and glibc's mmap threshold still growing to fit the
+// activations (page faults on every large allocation until it does).
+const warmup = Number(opt('warmup', 3));
+const threads = Number(opt('threads', 2));
+const queue = Number(opt('queue', 4096));
+const precision = opt('precision', 'fp32');
+const SIZE = 28, CHANNELS = 1;
+const PHASES = ['keyForward', 'queryForward', 'head', 'backward', 'update'];
+
+const median = (a) => {
+  const s = [...a].sort((x, y) => x - y);
+  return s.length ? (s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2) : NaN;
+};
+const load = () => os.loadavg().map((x) => Math.round(x * 100) / 100);
+
+// The first Python that imports torch, or the reasons none did.
+function findTorchPython() {
+  const tried = [];
+  for (const py of [process.env.CLSA_TORCH_PYTHON, 'python3', '/usr/bin/python3'].filter(Boolean)) {
+    const r = spawnSync(py, ['-c', 'import torch'], { encoding: 'utf8' });
+    if (r.status === 0) return { python: py, tried };
+    tried.push(`${py}: ${r.error ? r.error.message : (r.stderr || '').trim().split('\n').pop()}`);
+  }
+  return { python: null, tried };
+}
+
+// numpy sgemm in every Python on the path (a pip numpy brings OpenBLAS; Debian's may use the
+// reference BLAS): the best of them is the run's ceiling.
+function numpySgemm(py) {
+  const code = `import json,time,numpy as np
+np.show_config if False else None
+a=np.random.rand(2048,2048).astype(np.float32); b=np.random.rand(2048,2048).astype(np.float32)
+a@b; best=1e9
+for _ in range(3):
+    t=time.perf_counter(); a@b; best=min(best,time.perf_counter()-t)
+print(json.dumps({"numpy": np.__version__, "gflops": 2*2048**3/best/1e9}))`;
+  const env = { ...process.env, OMP_NUM_THREADS: String(threads), OPENBLAS_NUM_THREADS: String(threads) };
+  delete env.OPENBLAS_CORETYPE;
+  delete env.OPENBLAS_L2_SIZE;
+  const r = spawnSync(py, ['-c', code], { encoding: 'utf8', env });
+  if (r.status !== 0) return null;
+  try { return { python: py, ...JSON.parse(r.stdout.trim().split('\n').pop()) }; } catch { return null; }
+}
+
+class TorchTwin {
+  constructor(python) {
+    this.child = spawn(python, [path.join(__dirname, 'torch_cpu_step.py')], {
+      stdio: ['pipe', 'pipe', 'inherit'],
+      env: { ...process.env, OMP_NUM_THREADS: String(threads), MKL_NUM_THREADS: String(threads) },
+    });
+    this.lines = readline.createInterface({ input: this.child.stdout })[Symbol.asyncIterator]();
+  }
+  async call(msg) {
+    this.child.stdin.write(JSON.stringify(msg) + '\n');
+    const { value, done } = await this.lines.next();
+    if (done) throw new Error('torch child exited');
+    const r = JSON.parse(value);
+    if (r.error) throw new Error(r.error);
+    return r;
+  }
+  close() { this.child.stdin.end(); }
+}
+
+function images(rng, batch, s) {
+  const data = new Float32Array(batch * CHANNELS * s * s);
+  for (let i = 0; i < data.length; i++) data[i] = rng.normal();
+  return { data, shape: [batch, CHANNELS, s, s] };
+}
+
+async function runConfig(torch, width, batch, crops) {
+  const preset = cropPresets(crops, SIZE);
+  const sizes = { key: preset.key.size, weak: preset.weak.map((v) => v.size), strong: preset.strong.map((v) => v.size) };
+  const rng = new Rng(1);
+  const views = { key: images(rng, batch, sizes.key), weak: sizes.weak.map((s) => images(rng, batch, s)),
+    strong: sizes.strong.map((s) => images(rng, batch, s)) };
+  const model = ClsaModel.create({ arch: 'resnet-mini', width, inChannels: CHANNELS, queueSize: queue, device: 'cpu',
+    ...(precision !== 'fp32' ? { precision } : {}) });
+  const row = { width, batch, crops, sizes, precision, parameters: model.parameterCount, loadStart: load() };
+  // Convolution multiply-adds: key forward + every query view's forward + its backward (~2x forward).
+  const macs = (s) => convMacs('resnet-mini', width, 1, CHANNELS, s);
+  const fwdMacs = batch * (macs(sizes.key) + [...sizes.weak, ...sizes.strong].reduce((a, s) => a + macs(s), 0));
+  const bwdMacs = batch * 2 * [...sizes.weak, ...sizes.strong].reduce((a, s) => a + macs(s), 0);
+  row.convGflop = (2 * (fwdMacs + bwdMacs)) / 1e9;
+  const clsaStep = async () => {
+    const t = process.hrtime.bigint(), u = process.cpuUsage();
+    const r = await model.step(views, { lr: 0.01 });
+    const c = process.cpuUsage(u);
+    return { seconds: Number(process.hrtime.bigint() - t) / 1e9, cpuSeconds: (c.user + c.system) / 1e6, phases: r.seconds,
+      loss: r.loss };
+  };
+  if (torch) await torch.call({ cmd: 'setup', width, batch, channels: CHANNELS, key: sizes.key, weak: sizes.weak,
+    strong: sizes.strong, queue });
+  for (let i = 0; i < warmup; i++) {  // activations allocated, pools and allocators settled
+    await clsaStep();
+    if (torch) await torch.call({ cmd: 'step' });
+  }
+  const runs = { clsa: [], torch: [] };
+  for (let i = 0; i < steps; i++) {
+    const order = i % 2 ? ['torch', 'clsa'] : ['clsa', 'torch'];
+    for (const who of order) {
+      if (who === 'clsa') runs.clsa.push(await clsaStep());
+      else if (torch) runs.torch.push(await torch.call({ cmd: 'step' }));
+    }
+  }
+  model.dispose();
+  const summary = (rs) => rs.length ? {
+    msPerStep: median(rs.map((r) => r.seconds)) * 1e3,
+    msAll: rs.map((r) => Math.round(r.seconds * 1e4) / 10),
+    // CPU time of the process per step (all threads): steadier than wall time under load, but it
+    // counts OpenMP's spin-waiting on the PyTorch side.
+    cpuMsPerStep: median(rs.map((r) => r.cpuSeconds)) * 1e3,
+    phasesMs: Object.fromEntries(PHASES.map((p) => [p, median(rs.map((r) => r.phases[p])) * 1e3])),
+    lastLoss: rs[rs.length - 1].loss,
+  } : null;
+  row.clsa = summary(runs.clsa);
+  row.torch = summary(runs.torch);
+  for (const side of ['clsa', 'torch']) {
+    const s = row[side];
+    if (!s) continue;
+    s.imagesPerSecond = batch / (s.msPerStep / 1e3);
+    s.convGflopPerSecond = row.convGflop / (s.msPerStep / 1e3);
+    const enc = s.phasesMs.keyForward + s.phasesMs.queryForward + s.phasesMs.backward;
+    s.encoderConvGflopPerSecond = row.convGflop / (enc / 1e3);  // the same work over the encoder phases only
+  }
+  if (row.torch) {
+    row.speedup = row.torch.msPerStep / row.clsa.msPerStep;
+    // Paired ratio: each clsa step against the PyTorch step next to it, then the median.
+    row.pairedSpeedup = median(runs.clsa.map((c, i) => runs.torch[i].seconds / c.seconds));
+    row.cpuTimeSpeedup = row.torch.cpuMsPerStep / row.clsa.cpuMsPerStep;
+    row.phaseSpeedup = Object.fromEntries(PHASES.map((p) => [p, row.torch.phasesMs[p] / row.clsa.phasesMs[p]]));
+  }
+  row.loadEnd = load();
+  return row;
+}
+
+function table(file) {
+  const d = JSON.parse(fs.readFileSync(file, 'utf8'));
+  const f = (x, n = 1) => (x === undefined || x === null || Number.isNaN(x) ? '–' : x.toFixed(n));
+  const lines = [`${path.basename(file)}: ${d.date}, ${d.host.cpu} (${d.host.logicalCpus} CPUs), ${d.threads} threads, ` +
+    `kernel ${d.cpuKernel}, ${d.steps} alternating steps per configuration after ${d.warmup ?? 1} untimed; torch ${d.torch ? d.torch.torch : 'absent'}; ` +
+    `load average ${d.loadStart.join(' / ')} at start, ${d.loadEnd.join(' / ')} at end; ` +
+    `sgemm ceiling (2048^3, best in run, median of start/end) ${f(d.sgemmCeiling)} GFLOP/s.`, '',
+  '| config | clsa ms | torch ms | ratio (paired) | clsa CPU ms | torch CPU ms | CPU-time ratio | clsa conv GFLOP/s | % of sgemm | load |',
+  '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|'];
+  for (const r of d.rows) {
+    const t = r.torch || {};
+    lines.push(`| w${r.width} b${r.batch} ${r.crops} | ${f(r.clsa.msPerStep)} | ${f(t.msPerStep)} | ${f(r.speedup, 2)}x (${f(r.pairedSpeedup, 2)}x) | ` +
+      `${f(r.clsa.cpuMsPerStep)} | ${f(t.cpuMsPerStep)} | ${f(r.cpuTimeSpeedup, 2)}x | ${f(r.clsa.convGflopPerSecond)} | ` +
+      `${f(100 * r.clsa.convShareOfSgemm, 0)}% | ${r.loadEnd[0]} |`);
+  }
+  lines.push('', '| config | side | key fwd | query fwd | head | backward | update (ms, medians) |', '|---|---|---:|---:|---:|---:|---:|');
+  for (const r of d.rows)
+    for (const side of ['clsa', 'torch'])
+      if (r[side]) lines.push(`| w${r.width} b${r.batch} ${r.crops} | ${side} | ${PHASES.map((p) => f(r[side].phasesMs[p])).join(' | ')} |`);
+  return lines.join('\n');
+}
+
+async function main() {
+  const tableFile = opt('table', false);
+  if (tableFile) {
+    console.log(table(tableFile));
+    return;
+  }
+  setCpuThreads(threads);
+  const b = backend();
+  const out = {
+    bench: 'cpu_step', date: new Date().toISOString(), host: { cpu: os.cpus()[0] ? os.cpus()[0].model : 'unknown',
+      logicalCpus: os.cpus().length, node: process.version }, threads, cpuKernel: b.cpuKernel, steps, warmup, queue,
+    arch: 'resnet-mini', imageSize: SIZE, channels: CHANNELS, splitBN: 8, loadStart: load(), notes: [],
+  };
+  let torch = null;
+  if (opt('no-torch', false)) out.notes.push('PyTorch skipped (--no-torch)');
+  else {
+    const found = findTorchPython();
+    if (!found.python) {
+      const msg = `PyTorch not found (apt-get install -y python3-torch, or set CLSA_TORCH_PYTHON); clsa timed alone. Tried: ${found.tried.join('; ')}`;
+      console.error(msg);
+      out.notes.push(msg);
+    } else {
+      torch = new TorchTwin(found.python);
+      out.torch = { python: found.python, ...(await torch.call({ cmd: 'hello', threads })) };
+    }
+  }
+  const sg = [];
+  const sgemm = async (when) => {
+    const r = { when, load: load(), numpy: [] };
+    for (const py of new Set(['python3', '/usr/bin/python3', process.env.CLSA_TORCH_PYTHON].filter(Boolean))) {
+      const n = numpySgemm(py);
+      if (n) r.numpy.push(n);
+    }
+    if (torch) r.torchMm = (await torch.call({ cmd: 'sgemm', size: 2048, reps: 3 })).torch;
+    r.best = Math.max(...r.numpy.map((x) => x.gflops), r.torchMm || 0);
+    sg.push(r);
+    console.error(`sgemm (${when}): best ${r.best.toFixed(1)} GFLOP/s; ${r.numpy.map((x) => `${x.python} numpy ${x.numpy} ${x.gflops.toFixed(1)}`).join(', ')}${torch ? `, torch.mm ${r.torchMm.toFixed(1)}` : ''}`);
+  };
+  await sgemm('start');
+  out.rows = [];
+  for (const crops of cropsList)
+    for (const width of widths)
+      for (const batch of batches) {
+        const row = await runConfig(torch, width, batch, crops);
+        out.rows.push(row);
+        const t = row.torch;
+        console.error(`w${width} b${batch} ${crops}: clsa ${row.clsa.msPerStep.toFixed(1)} ms (${row.clsa.convGflopPerSecond.toFixed(0)} GFLOP/s)` +
+          (t ? `, torch ${t.msPerStep.toFixed(1)} ms, ratio ${row.speedup.toFixed(2)}x (paired ${row.pairedSpeedup.toFixed(2)}x)` : '') +
+          `, load ${row.loadEnd[0]}`);
+      }
+  await sgemm('end');
+  out.sgemm = sg;
+  out.sgemmCeiling = median(sg.map((r) => r.best));
+  for (const row of out.rows) row.clsa.convShareOfSgemm = row.clsa.convGflopPerSecond / out.sgemmCeiling;
+  out.loadEnd = load();
+  if (torch) torch.close();
+  const json = JSON.stringify(out, null, 1);
+  const save = opt('save', false);
+  if (save) {
+    const file = save === true ? path.join(__dirname, 'results', `cpu-step-${out.date.slice(0, 10)}.json`) : save;
+    fs.writeFileSync(file + '.tmp', json);
+    fs.renameSync(file + '.tmp', file);
+    console.error(`saved ${file}`);
+  }
+  console.log(json);
+}
+
+main().catch((e) => { console.error(e); process.exit(1); });
