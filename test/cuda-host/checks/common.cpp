@@ -102,4 +102,14 @@ std::vector<float> randu(size_t n, float lo, float hi) {
   return v;
 }
 
+double rel_norm(const std::vector<float>& a, const std::vector<float>& ref) {
+  double e = 0, n = 0;
+  for (size_t i = 0; i < ref.size(); ++i) {
+    if (!std::isfinite(a[i])) return INFINITY;
+    e += (double(a[i]) - ref[i]) * (double(a[i]) - ref[i]);
+    n += double(ref[i]) * ref[i];
+  }
+  return n > 0 ? std::sqrt(e / n) : std::sqrt(e);
+}
+
 }  // namespace emu_check

@@ -26,6 +26,8 @@ void close_d(const std::string& what, const std::vector<double>& ref, const std:
 template <class T>
 void same(const std::string& what, const std::vector<T>& ref, const std::vector<T>& got);
 void ok(const std::string& what, clsa_status s);
+// |a - ref| / |ref| over the whole vector (2-norms); infinity where a has a non-finite value.
+double rel_norm(const std::vector<float>& a, const std::vector<float>& ref);
 
 std::vector<float> randu(size_t n, float lo = -1.0f, float hi = 1.0f);
 

@@ -21,15 +21,6 @@ namespace {
 
 const char* kNames[] = {"fp32", "tf32", "bf16", "fp16"};
 
-double rel_norm(const V& a, const V& ref) {
-  double e = 0, n = 0;
-  for (size_t i = 0; i < ref.size(); ++i) {
-    if (!std::isfinite(a[i])) return INFINITY;
-    e += (double(a[i]) - ref[i]) * (double(a[i]) - ref[i]);
-    n += double(ref[i]) * ref[i];
-  }
-  return n > 0 ? std::sqrt(e / n) : std::sqrt(e);
-}
 double rel(double a, double ref) { return std::isfinite(a) ? std::fabs(a - ref) / std::max(std::fabs(ref), 1e-6) : INFINITY; }
 
 struct Case {

@@ -18,15 +18,6 @@ namespace {
 
 constexpr double kLossBound = 1e-4, kStateBound = 1e-3, kEmbedBound = 1e-3;
 
-double rel_norm(const V& a, const V& ref) {
-  double e = 0, n = 0;
-  for (size_t i = 0; i < ref.size(); ++i) {
-    if (!std::isfinite(a[i])) return INFINITY;
-    e += (double(a[i]) - ref[i]) * (double(a[i]) - ref[i]);
-    n += double(ref[i]) * ref[i];
-  }
-  return n > 0 ? std::sqrt(e / n) : std::sqrt(e);
-}
 double rel(double a, double ref) { return std::isfinite(a) ? std::fabs(a - ref) / std::max(std::fabs(ref), 1e-30) : INFINITY; }
 void bound(const std::string& what, double err, double tol) {
   char d[96];
