@@ -33,9 +33,11 @@ const cfg = {
 // trainClsa's device: 'auto' uses a usable GPU only once the CUDA step is verified on one.
 const trainsOnGpu = (b) => b.cudaUsable && b.cudaVerified.step;
 const out = arg('out', path.join(__dirname, 'results', `ablation-${trainsOnGpu(clsa.backend()) ? 'gpu' : 'cpu'}-${new Date().toISOString().slice(0, 10)}.json`));
+// The arms share the recipe's views: MoCo v2 drops the strong view (ddmWeight 0), single-crop
+// CLSA keeps the recipe's, multi-crop replaces them with the reference's 5 + 5 crops.
 const ARMS = {
-  moco: { label: 'MoCo v2 (ddmWeight 0, weak views)', options: { ddmWeight: 0, crops: 'single' } },
-  single: { label: 'CLSA single-crop', options: { ddmWeight: 1, crops: 'single' } },
+  moco: { label: 'MoCo v2 (ddmWeight 0, weak views)', options: { ddmWeight: 0 } },
+  single: { label: 'CLSA single-crop', options: { ddmWeight: 1 } },
   multi: { label: 'CLSA multi-crop', options: { ddmWeight: 1, crops: 'multi' } },
 };
 const log = (s) => process.stderr.write(s + '\n');
