@@ -3,7 +3,7 @@
 // Policy and validation live here; the addon only plumbs prepared arguments.
 import { DEVICE_NAMES, DeviceName, DeviceTensor, isDeviceTensor, resolveDevice } from './device';
 import { native } from './native';
-import { checkEnum, checkFloat32, checkHostTensor, checkInt, checkNumber, checkShape, describe, HostTensor } from './validate';
+import { checkBool, checkEnum, checkFloat32, checkHostTensor, checkInt, checkNumber, checkShape, describe, HostTensor } from './validate';
 
 export type Arch = 'resnet-mini' | 'resnet18';
 export const ARCHS: readonly Arch[] = ['resnet-mini', 'resnet18'];
@@ -53,6 +53,11 @@ export interface ModelConfig {
   /** CUDA only: 'fp32' (default, exact), 'tf32' (tensor cores for the fused head and the layers'
    * GEMMs), 'bf16' / 'fp16' (the fused head's products; layers in fp32). The CPU computes in fp32. */
   precision?: ModelPrecision;
+  /** A symmetrised contrastive term (default false, the reference's loss): the key view is also a
+   * query against the key encoder's embedding of the first weak view; both terms are summed and both
+   * views' keys are enqueued. A departure from the reference code (MoCo's CIFAR-10 demo has it);
+   * the DDM term is counted once. */
+  symmetric?: boolean;
 }
 
 export type ModelPrecision = 'fp32' | 'tf32' | 'bf16' | 'fp16';
@@ -108,6 +113,7 @@ const DEFAULTS: Required<ModelConfig> = {
   arch: 'resnet-mini', width: 0, depth: 0, inChannels: 3, projHidden: 0, projDim: 128, queueSize: 4096,
   temperature: 0.2, ddmTemperature: 0.2, ddmWeight: 1, encoderMomentum: 0.99, lr: 0.06, momentum: 0.9,
   weightDecay: 5e-4, splitBN: 8, bnMomentum: 0.1, seed: 0, device: 'auto', deviceIndex: 0, precision: 'fp32',
+  symmetric: false,
 };
 
 /** Cosine schedule as the reference: lr * 0.5 * (1 + cos(pi * progress)), progress in [0, 1]. */
@@ -146,6 +152,7 @@ function resolveConfig(config: ModelConfig | undefined): ResolvedModelConfig {
   checkInt('config.splitBN', c.splitBN, 1, 4096);
   checkNumber('config.bnMomentum', c.bnMomentum, (x) => x >= 0 && x <= 1, 'a number in [0, 1]');
   checkInt('config.seed', c.seed, 0, 2 ** 32 - 1);
+  checkBool('config.symmetric', c.symmetric);
   // Make the arch's defaults explicit, so state().config describes the model completely.
   const r18 = c.arch === 'resnet18';
   if (c.width === 0) c.width = r18 ? 64 : 32;
@@ -189,7 +196,7 @@ export class ClsaModel {
     const Native = (native() as unknown as { NativeModel: new (c: unknown) => NativeModelHandle }).NativeModel;
     this.handle = new Native({
       ...config, arch: ARCHS.indexOf(config.arch), bnEps: 1e-5, device: config.device === 'cuda' ? 1 : 0,
-      precision: PRECISIONS.indexOf(config.precision),
+      precision: PRECISIONS.indexOf(config.precision), symmetric: config.symmetric ? 1 : 0,
     });
     const info = this.handle.info();
     this.parameterCount = info.parameterCount;

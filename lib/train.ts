@@ -79,6 +79,8 @@ export interface TrainOptions {
   /** Weight of the DDM term (default 1; 0 = MoCo v2 with weak views only). */
   ddmWeight?: number;
   crops?: CropsOption;
+  /** A symmetrised contrastive term (default false, the reference's loss; see ModelConfig.symmetric). */
+  symmetric?: boolean;
   /** RandomResizedCrop area range of the key and weak views (default [0.2, 1], MoCo v2's). */
   weakScale?: [number, number];
   /** Overrides applied to every view (e.g. { blur: null } or { randAugment: { n: 3 } }). */
@@ -169,6 +171,7 @@ function resolve(o: TrainOptions, train: Dataset, norm: ImageNormalization): Res
     temperature: o.temperature ?? 0.2, ddmTemperature: o.ddmTemperature ?? 0.2, ddmWeight: o.ddmWeight ?? 1,
     encoderMomentum: o.encoderMomentum ?? 0.99, lr: baseLr * batchSize / 256, momentum: o.momentum ?? 0.9,
     weightDecay: o.weightDecay ?? 5e-4, splitBN, seed, device, deviceIndex, precision,
+    symmetric: checkBool('options.symmetric', o.symmetric ?? false),
   };
   // Unset fields take the model's defaults (a present-but-undefined key would override them).
   for (const k of Object.keys(model) as (keyof ModelConfig)[]) if (model[k] === undefined) delete model[k];

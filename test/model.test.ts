@@ -201,3 +201,50 @@ test('fromState moves a model to another device; a CPU copy keeps the numbers', 
   a.dispose();
   b.dispose();
 });
+
+describe('symmetric: the mirrored contrastive term', () => {
+  // Fresh seeds every run, printed with any failure.
+  const seed = (Date.now() ^ (process.pid << 8)) >>> 0;
+
+  test('one symmetric step is the reference step plus the mirrored MoCo step: loss, update and queue', async () => {
+    // splitBN 1 makes the key encoder's batch norm independent of its shuffle, so the symmetric model's
+    // two shuffles and the two plain models' one each give the same keys (up to summation order).
+    const rng = new Rng(seed);
+    const cfg = { width: 8, inChannels: 1, queueSize: 96, splitBN: 1, seed: seed % 1000, momentum: 0, weightDecay: 0, ddmWeight: 0.7 };
+    const n = 10;
+    const K = images(rng, n, 1, 12), W = images(rng, n, 1, 13), S = images(rng, n, 1, 9);
+    const sym = ClsaModel.create({ ...cfg, symmetric: true }), a = ClsaModel.create(cfg), b = ClsaModel.create(cfg);
+    const before = sym.state().buffers;
+    const rs = await sym.step({ key: K, weak: [W], strong: [S] }, { lr: 0.1 });
+    const ra = await a.step({ key: K, weak: [W], strong: [S] }, { lr: 0.1 });
+    const rb = await b.step({ key: W, weak: [K] }, { lr: 0.1 });
+    const ctx = `seed ${seed}`;
+    expect({ ctx, d: Math.abs(rs.loss - (ra.loss + rb.loss)) < 1e-4 }).toEqual({ ctx, d: true });
+    expect({ ctx, d: Math.abs(rs.nceLoss - (ra.nceLoss + rb.nceLoss)) < 1e-4 }).toEqual({ ctx, d: true });
+    expect({ ctx, d: Math.abs(rs.ddmLoss - ra.ddmLoss) < 1e-5 }).toEqual({ ctx, d: true });
+    // With momentum and weight decay 0 an update is -lr * gradient: the symmetric gradient is the sum.
+    const q0 = before.query_params, qs = sym.state().buffers.query_params;
+    const qa = a.state().buffers.query_params, qb = b.state().buffers.query_params;
+    let err = 0, scale = 0;
+    for (let i = 0; i < q0.length; i++) {
+      err = Math.max(err, Math.abs((qs[i] - q0[i]) - ((qa[i] - q0[i]) + (qb[i] - q0[i]))));
+      scale = Math.max(scale, Math.abs(qs[i] - q0[i]));
+    }
+    expect(scale).toBeGreaterThan(1e-4);
+    expect({ ctx, rel: err / scale < 1e-4 }).toEqual({ ctx, rel: true });
+    // The queue gets the key view's keys, then the weak view's: 2n rows from the pointer.
+    const qq = sym.state(), qA = a.state().buffers.queue, qB = b.state().buffers.queue;
+    expect(qq.queuePointer).toBe(2 * n);
+    const d = sym.config.projDim;
+    let qerr = 0;
+    for (let i = 0; i < n * d; i++) {
+      qerr = Math.max(qerr, Math.abs(qq.buffers.queue[i] - qA[i]), Math.abs(qq.buffers.queue[n * d + i] - qB[i]));
+    }
+    expect({ ctx, qerr: qerr < 1e-5 }).toEqual({ ctx, qerr: true });
+    for (const m of [sym, a, b]) m.dispose();
+  });
+
+  test('config.symmetric must be a boolean', () => {
+    expect(() => ClsaModel.create({ ...small, symmetric: 1 as never })).toThrow(/config.symmetric: expected a boolean but got 1/);
+  });
+});

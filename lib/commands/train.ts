@@ -21,7 +21,7 @@ interface TrainCliOptions {
   preset: string; data: string; epochs?: number; batchSize?: number; arch?: string; width?: number; crops?: string;
   ddmWeight?: number; device: string; limit?: number; seed: number; resume?: string; out: string; lr?: number;
   warmupEpochs?: number; temperature?: number; ddmTemperature?: number; queueSize?: number; evalEvery: number;
-  validation: number; linear?: boolean; quiet?: boolean; weakScale?: [number, number];
+  validation: number; linear?: boolean; quiet?: boolean; weakScale?: [number, number]; symmetric?: boolean;
 }
 
 function eta(seconds: number): string {
@@ -53,6 +53,8 @@ export function registerTrain(program: Command): void {
       if (p.length !== 2 || !p.every((x) => x > 0 && x <= 1) || p[0] > p[1]) throw new InvalidArgumentError(`--weak-scale: expected lo,hi with 0 < lo <= hi <= 1 but got "${v}"`);
       return [p[0], p[1]];
     })
+    .option('--symmetric', 'symmetrised contrastive term: the key and weak views each the query against the other\'s key (a departure from the reference)')
+    .option('--no-symmetric', 'the reference\'s one-directional contrastive term, whatever the preset says')
     .option('--queue-size <n>', 'queue rows K (default: scaled to the data)', intOption('--queue-size', 1, 1 << 26))
     .option('--device <device>', 'auto | cpu | cuda', 'auto')
     .option('--limit <n>', 'train on the first N images (after the validation split)', intOption('--limit', 8, 1 << 30))
@@ -99,7 +101,7 @@ export function registerTrain(program: Command): void {
       const options: TrainOptions = recipeOptions({
         preset: o.preset as RecipeName, data: o.data, epochs: o.epochs, batchSize: o.batchSize, arch: o.arch as TrainOptions['arch'],
         width: o.width, crops: o.crops as TrainOptions['crops'], ddmWeight: o.ddmWeight, temperature: o.temperature,
-        ddmTemperature: o.ddmTemperature, lr: o.lr, warmupEpochs: o.warmupEpochs, queueSize: o.queueSize, weakScale: o.weakScale,
+        ddmTemperature: o.ddmTemperature, lr: o.lr, warmupEpochs: o.warmupEpochs, queueSize: o.queueSize, weakScale: o.weakScale, symmetric: o.symmetric,
         device: o.device as TrainOptions['device'], limit: o.limit, validation, seed: o.seed, resume: o.resume,
         signal: controller.signal, onProgress, onEpochEnd, evaluate: { every: o.evalEvery },
         checkpoint: { dir: path.join(out, 'checkpoint'), every: 1, onAbort: true },

@@ -65,6 +65,11 @@ typedef struct clsa_model_config {
   uint32_t seed;           /* initialisation, queue and shuffle seed */
   int32_t precision;       /* clsa_precision of the CUDA kernels (fused head; TF32 also the layers' GEMMs);
                               the CPU accepts only CLSA_PRECISION_FP32 */
+  int32_t symmetric;       /* 0 = the reference's loss (default). 1 = a symmetrised contrastive term, a departure
+                              from the reference: the key view is also a query against the key encoder's
+                              embedding of the first weak view, both contrastive terms are summed, and both
+                              views' keys (key view's first) are enqueued after the step. The DDM term stays
+                              the reference's (weak queries against the key view's keys). */
 } clsa_model_config;
 
 /* Fills *config with the reference defaults (resnet-mini, 3 channels, D 128, K 4096, tau 0.2,

@@ -56,6 +56,8 @@ clsa_status check_config(const clsa_model_config* c) {
     if (!std::isfinite(x.v) || x.v > x.hi || (x.open_lo ? !(x.v > x.lo) : !(x.v >= x.lo)))
       return fail(CLSA_ERR_INVALID_ARGUMENT, "config->%s: expected a finite number %s %g%s but got %g", x.name,
                   x.open_lo ? ">" : ">=", x.lo, x.hi < 1e30f ? " and <= 1" : "", x.v);
+  if (c->symmetric != 0 && c->symmetric != 1)
+    return fail(CLSA_ERR_INVALID_ARGUMENT, "config->symmetric: expected 0 or 1 but got %d", c->symmetric);
   if (c->split_bn < 1 || c->split_bn > 4096)
     return fail(CLSA_ERR_INVALID_ARGUMENT, "config->split_bn: expected 1 .. 4096 groups but got %d", c->split_bn);
   return CLSA_OK;

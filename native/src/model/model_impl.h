@@ -23,6 +23,8 @@ struct clsa_model {
   clsa::model::Trace key_trace, embed_trace;
   clsa::model::GradScratch scratch;
   clsa::model::Buf weak_z, strong_z, keys, grad_weak, grad_strong, head_workspace, head_stats;
+  // The symmetric term's: the first weak view's keys, the key view's query embedding and its gradient.
+  clsa::model::Buf sym_keys, sym_z, grad_sym;
   std::vector<int64_t> perm;
 };
 

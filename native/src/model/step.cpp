@@ -44,6 +44,13 @@ clsa_status check_views(const clsa_model& m, const clsa_step_views& v) {
   return CLSA_OK;
 }
 
+// A fresh shuffle of the batch for the key encoder's split batch norm (MoCo's shuffle-BN).
+void shuffle(clsa_model& m, int64_t n) {
+  m.perm.resize(size_t(n));
+  for (int64_t i = 0; i < n; ++i) m.perm[size_t(i)] = i;
+  for (int64_t i = n - 1; i > 0; --i) std::swap(m.perm[size_t(i)], m.perm[m.rng.below(uint32_t(i + 1))]);
+}
+
 }  // namespace
 
 clsa_status step(clsa_model& m, const clsa_step_views& v, float lr, clsa_step_result& r) {
@@ -65,24 +72,33 @@ clsa_status step(clsa_model& m, const clsa_step_views& v, float lr, clsa_step_re
   // 1-2. Momentum update (before the key forward, as MoCo), then the key encoder on a shuffled batch.
   double t0 = mark();
   CLSA_TRY(clsa_momentum_update(dev, di, m.key.data(), m.query.data(), a.params, c.encoder_momentum, nullptr));
-  m.perm.resize(size_t(n));
-  for (int64_t i = 0; i < n; ++i) m.perm[size_t(i)] = i;
-  for (int64_t i = n - 1; i > 0; --i) std::swap(m.perm[size_t(i)], m.perm[m.rng.below(uint32_t(i + 1))]);
+  shuffle(m, n);
   encoder_forward(ops, a, m.key.data(), m.key_stats.data(), v.key.data, n, v.key.h, v.key.w, m.perm.data(), train,
                   true, m.key_trace);
   ops.scatter_rows(m.key_trace.z.data(), n, d, m.perm.data(), ops.sized(m.keys, n * d));
+  // Symmetric: the first weak view's keys too, on a shuffle of their own.
+  const bool sym = c.symmetric != 0;
+  if (sym) {
+    shuffle(m, n);
+    encoder_forward(ops, a, m.key.data(), m.key_stats.data(), v.weak[0].data, n, v.weak[0].h, v.weak[0].w,
+                    m.perm.data(), train, true, m.key_trace);
+    ops.scatter_rows(m.key_trace.z.data(), n, d, m.perm.data(), ops.sized(m.sym_keys, n * d));
+  }
   double t1 = mark();
   r.seconds_key_forward = t1 - t0;
 
   // 3. Query encoder, one pass per view (BN statistics per view, as the reference).
-  m.views.resize(size_t(nw + ns));
+  // Symmetric: the key view is one more query view, after the others (its BN statistics last).
+  const int64_t nq = nw + ns + (sym ? 1 : 0);
+  m.views.resize(size_t(nq));
   float* weak_z = ops.sized(m.weak_z, nw * n * d);
   float* strong_z = ns ? ops.sized(m.strong_z, ns * n * d) : nullptr;
-  for (int64_t i = 0; i < nw + ns; ++i) {
-    const clsa_images& im = i < nw ? v.weak[i] : v.strong[i - nw];
+  float* sym_z = sym ? ops.sized(m.sym_z, n * d) : nullptr;
+  for (int64_t i = 0; i < nq; ++i) {
+    const clsa_images& im = i < nw ? v.weak[i] : i < nw + ns ? v.strong[i - nw] : v.key;
     Trace& t = m.views[size_t(i)];
     encoder_forward(ops, a, m.query.data(), m.query_stats.data(), im.data, n, im.h, im.w, nullptr, train, true, t);
-    ops.copy(i < nw ? weak_z + i * n * d : strong_z + (i - nw) * n * d, t.z.data(), n * d);
+    ops.copy(i < nw ? weak_z + i * n * d : i < nw + ns ? strong_z + (i - nw) * n * d : sym_z, t.z.data(), n * d);
   }
   double t2 = mark();
   r.seconds_query_forward = t2 - t1;
@@ -115,6 +131,26 @@ clsa_status step(clsa_model& m, const clsa_step_views& v, float lr, clsa_step_re
   r.nce_loss = stats[1];
   r.ddm_loss = stats[2];
   r.accuracy = stats[3];
+  float* grad_sym = nullptr;
+  if (sym) {
+    // The mirrored contrastive term: the key view's query against the first weak view's keys, over the
+    // same queue (nothing is enqueued until both terms are computed). No strong views: DDM is counted once.
+    hd.w = 1;
+    hd.s = 0;
+    grad_sym = ops.sized(m.grad_sym, n * d);
+    size_t sym_ws_bytes = 0;
+    CLSA_TRY(clsa_head_workspace_size(&hd, &sym_ws_bytes));
+    if (sym_ws_bytes > ws_bytes) {
+      ws_bytes = sym_ws_bytes;
+      ws = ops.sized(m.head_workspace, int64_t((ws_bytes + sizeof(float) - 1) / sizeof(float)));
+    }
+    clsa_head_tensors hs{sym_z, nullptr, m.sym_keys.data(), m.queue.data(), grad_sym, nullptr, m.head_stats.data()};
+    CLSA_TRY(clsa_head_forward_backward(&hd, &hs, ws, ws_bytes));
+    ops.download(stats, m.head_stats.data(), 4);
+    r.loss += stats[0];
+    r.nce_loss += stats[1];
+    r.accuracy = 0.5f * (r.accuracy + stats[3]);
+  }
   double t3 = now();
   r.seconds_head = t3 - t2;
   if (!std::isfinite(stats[0]))
@@ -123,8 +159,8 @@ clsa_status step(clsa_model& m, const clsa_step_views& v, float lr, clsa_step_re
 
   // 5. Backward through every view into one gradient buffer.
   ops.zero(m.grad.data(), a.params);
-  for (int64_t i = 0; i < nw + ns; ++i) {
-    const float* dz = i < nw ? grad_weak + i * n * d : grad_strong + (i - nw) * n * d;
+  for (int64_t i = 0; i < nq; ++i) {
+    const float* dz = i < nw ? grad_weak + i * n * d : i < nw + ns ? grad_strong + (i - nw) * n * d : grad_sym;
     encoder_backward(ops, a, m.query.data(), m.views[size_t(i)], dz, m.grad.data(), m.scratch);
   }
   double t4 = mark();
@@ -134,6 +170,9 @@ clsa_status step(clsa_model& m, const clsa_step_views& v, float lr, clsa_step_re
   ops.sgd(m.query.data(), m.grad.data(), m.velocity.data(), a.params, lr, c.momentum, c.weight_decay);
   CLSA_TRY(clsa_queue_enqueue(dev, di, m.queue.data(), c.queue_size, d, m.keys.data(), n, 1, &m.queue_pointer,
                               nullptr));
+  if (sym)
+    CLSA_TRY(clsa_queue_enqueue(dev, di, m.queue.data(), c.queue_size, d, m.sym_keys.data(), n, 1, &m.queue_pointer,
+                                nullptr));
   ++m.step;
   r.seconds_update = mark() - t4;
   return CLSA_OK;
