@@ -7,7 +7,9 @@
 //   node bench/recipe.js --plan PLAN.json [--out FILE.jsonl] [--only NAME,NAME] [--validation 10000]
 //
 // PLAN.json: [{ "name": "...", "options": { trainClsa options } }, ...]. "limit" in the options
-// counts images from the start of the training part (what is left after the validation split).
+// counts images from the start of the training part (what is left after the validation split);
+// "bank" (default: the training images) is the number of those first images that form the labelled
+// kNN bank, so that a run on more unlabelled images is compared with the same bank and baselines.
 // One JSON line per run is appended to --out as soon as it finishes, so a stopped study keeps
 // what it measured.
 'use strict';
@@ -38,12 +40,14 @@ const validation = Number(arg('validation', '10000'));
     if (only && !only.has(entry.name)) continue;
     const o = { ...entry.options };
     const train = o.limit ? clsa.sliceDataset(split.train, o.limit) : split.train;
+    const bankSet = o.bank ? clsa.sliceDataset(split.train, o.bank) : train;
     delete o.limit;
+    delete o.bank;
     const t0 = Date.now();
     let lastLog = 0;
     const res = await clsa.trainClsa({
       ...o, data: { images: train.images, labels: train.labels }, evalData: { images: split.validation.images, labels: split.validation.labels },
-      evaluate: o.evaluate ?? { every: 1000 },
+      evaluate: o.evaluate ?? false,
       onProgress: (p) => {
         if (Date.now() - lastLog > 30000) {
           lastLog = Date.now();
@@ -52,20 +56,27 @@ const validation = Number(arg('validation', '10000'));
       },
     });
     const seconds = (Date.now() - t0) / 1000;
-    const bank = { features: await res.encoder.embed(train.images), labels: train.labels };
-    const val = await clsa.knnAccuracy(bank, { features: await res.encoder.embed(split.validation.images), labels: split.validation.labels });
-    const tst = await clsa.knnAccuracy(bank, { features: await res.encoder.embed(test.images), labels: test.labels });
-    const n = train.images.shape[0];
-    if (!pixelsBySize.has(n)) pixelsBySize.set(n, await clsa.pixelBaselines(train, split.validation, { linear: false }));
+    // The encoder's kNN in each feature form (bank statistics), as the pixels are offered them.
+    const fb = await res.encoder.embed(bankSet.images);
+    const fv = await res.encoder.embed(split.validation.images), ft = await res.encoder.embed(test.images);
+    const valForms = {}, testForms = {};
+    for (const form of clsa.FEATURE_FORMS) {
+      const v = clsa.inForm(fb, fv, form), t = clsa.inForm(fb, ft, form);
+      valForms[form] = (await clsa.knnAccuracy({ features: v.bank, labels: bankSet.labels }, { features: v.query, labels: split.validation.labels })).accuracy;
+      testForms[form] = (await clsa.knnAccuracy({ features: t.bank, labels: bankSet.labels }, { features: t.query, labels: test.labels })).accuracy;
+    }
+    const val = { accuracy: valForms.raw }, tst = { accuracy: testForms.raw };
+    const n = bankSet.images.shape[0];
+    if (!pixelsBySize.has(n)) pixelsBySize.set(n, await clsa.pixelBaselines(bankSet, split.validation, { linear: false }));
     const pix = pixelsBySize.get(n);
     const row = {
-      name: entry.name, plan: path.relative(path.join(__dirname, '..'), path.resolve(planFile)), options: entry.options, trainImages: train.images.shape[0], seconds,
-      validationKnn: val.accuracy, testKnn: tst.accuracy, bestPixelValidationKnn: pix.best.accuracy, bestPixel: pix.best.name,
+      name: entry.name, plan: path.relative(path.join(__dirname, '..'), path.resolve(planFile)), options: entry.options, trainImages: train.images.shape[0], bankImages: n, seconds,
+      validationKnn: val.accuracy, testKnn: tst.accuracy, validationKnnForms: valForms, testKnnForms: testForms, bestPixelValidationKnn: pix.best.accuracy, bestPixel: pix.best.name,
       history: res.history.map((h) => ({ epoch: h.epoch + 1, loss: h.loss, knn: h.knnAccuracy })),
       load: os.loadavg()[0], date: new Date().toISOString(),
     };
     res.model.dispose();
     fs.appendFileSync(out, JSON.stringify(row) + '\n');
-    process.stderr.write(`${entry.name}: val kNN ${(val.accuracy * 100).toFixed(2)}% (best pixels ${pix.best.name} ${(pix.best.accuracy * 100).toFixed(2)}%), test ${(tst.accuracy * 100).toFixed(2)}%, ${seconds.toFixed(0)} s\n`);
+    process.stderr.write(`${entry.name}: val kNN ${(val.accuracy * 100).toFixed(2)}% (standardised ${(valForms.standardised * 100).toFixed(2)}%) (best pixels ${pix.best.name} ${(pix.best.accuracy * 100).toFixed(2)}%), test ${(tst.accuracy * 100).toFixed(2)}%, ${seconds.toFixed(0)} s\n`);
   }
 })().catch((e) => { console.error(e); process.exit(1); });

@@ -43,6 +43,8 @@ export type { ImageNormalization, UInt8Images, EncoderConfigFile } from './encod
 export { sliceDataset, validationSplit, validationCount } from './split';
 export type { ValidationSplit } from './split';
 export { pixelBaselines, pixelFeatures, pixelForms, PIXEL_FORMS } from './baselines';
+export { FEATURE_FORMS, inForm } from './forms';
+export type { FeatureForm } from './forms';
 export type { PixelBaselines, PixelForm } from './baselines';
 export { RECIPES, RECIPE_NAMES, recipeOptions } from './recipes';
 export type { Recipe, RecipeName } from './recipes';

@@ -6,6 +6,7 @@ import { pixelBaselines, PixelForm } from './baselines';
 import { Dataset } from './data';
 import { Encoder, imageStatistics } from './encoder';
 import { knnAccuracy, linearProbe, LinearProbeResult } from './eval';
+import { FeatureForm, inForm } from './forms';
 import { ClsaModel, ModelConfig } from './model';
 
 export interface ProbeSummary {
@@ -23,6 +24,8 @@ export interface Scorecard {
   querySize: number;
   k: number;
   t: number;
+  /** The form the encoders' features are compared in (lib/forms.ts; the pixels are scored in all three). */
+  form: FeatureForm;
   encoder?: { knn: number; linear?: ProbeSummary };
   pixels: { knn: Record<PixelForm, number>; best: { name: PixelForm; accuracy: number }; linear?: ProbeSummary };
   randomInit?: { knn: number; linear?: ProbeSummary };
@@ -34,6 +37,8 @@ export interface ScorecardOptions {
   split?: string;
   k?: number;
   t?: number;
+  /** Form of the encoders' features under the kNN (default 'standardised', bank statistics). */
+  form?: FeatureForm;
   /** Also fit converged linear probes (L-BFGS, penalty chosen on held-out bank rows). */
   linear?: boolean;
   /** The architecture of a random-init encoder to score (same as the trained one); omit to skip. */
@@ -51,7 +56,9 @@ function summary(r: LinearProbeResult): ProbeSummary {
 async function scoreEncoder(encoder: Encoder, bank: Dataset, query: Dataset, o: ScorecardOptions): Promise<{ knn: number; linear?: ProbeSummary }> {
   const tr = { features: await encoder.embed(bank.images), labels: bank.labels as Int32Array };
   const te = { features: await encoder.embed(query.images), labels: query.labels as Int32Array };
-  const knn = await knnAccuracy(tr, te, { k: o.k, t: o.t, signal: o.signal });
+  // The probe standardises its inputs itself; the kNN sees the chosen form.
+  const f = inForm(tr.features, te.features, o.form ?? 'standardised');
+  const knn = await knnAccuracy({ features: f.bank, labels: tr.labels }, { features: f.query, labels: te.labels }, { k: o.k, t: o.t, signal: o.signal });
   const linear = o.linear ? summary(await linearProbe(tr, te, { signal: o.signal })) : undefined;
   return { knn: knn.accuracy, linear };
 }
@@ -62,7 +69,7 @@ export async function scorecard(encoder: Encoder | undefined, bank: Dataset, que
   const k = o.k ?? 200, t = o.t ?? 0.1;
   const px = await pixelBaselines(bank, query, { knn: { k, t, signal: o.signal }, linear: o.linear ? { signal: o.signal } : false });
   const card: Scorecard = {
-    split: o.split ?? 'test', bankSize: bank.images.shape[0], querySize: query.images.shape[0], k, t,
+    split: o.split ?? 'test', bankSize: bank.images.shape[0], querySize: query.images.shape[0], k, t, form: o.form ?? 'standardised',
     pixels: {
       knn: { raw: px.knn.raw.accuracy, centred: px.knn.centred.accuracy, standardised: px.knn.standardised.accuracy },
       best: px.best, linear: px.linear && summary(px.linear),
@@ -93,10 +100,10 @@ const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
 export function formatScorecard(c: Scorecard): string[] {
   const probe = (p?: ProbeSummary) => (p ? `, linear probe ${pct(p.testAccuracy)}${p.converged ? '' : ' (not converged)'}` : '');
   const lines = [`${c.split} split: ${c.querySize} images, kNN bank ${c.bankSize} training images, k=${c.k}, t=${c.t}`];
-  if (c.encoder) lines.push(`  CLSA encoder          kNN ${pct(c.encoder.knn)}${probe(c.encoder.linear)}`);
+  if (c.encoder) lines.push(`  CLSA encoder          kNN ${pct(c.encoder.knn)} (${c.form} features)${probe(c.encoder.linear)}`);
   lines.push(`  best pixel baseline   kNN ${pct(c.pixels.best.accuracy)} (${c.pixels.best.name}; raw ${pct(c.pixels.knn.raw)}, ` +
     `centred ${pct(c.pixels.knn.centred)}, standardised ${pct(c.pixels.knn.standardised)})${probe(c.pixels.linear)}`);
-  if (c.randomInit) lines.push(`  random-init encoder   kNN ${pct(c.randomInit.knn)}${probe(c.randomInit.linear)}`);
+  if (c.randomInit) lines.push(`  random-init encoder   kNN ${pct(c.randomInit.knn)} (${c.form} features)${probe(c.randomInit.linear)}`);
   if (c.marginOverPixels !== undefined)
     lines.push(`  margin over the best pixel baseline: ${c.marginOverPixels >= 0 ? '+' : ''}${(c.marginOverPixels * 100).toFixed(2)} points`);
   return lines;

@@ -15,6 +15,7 @@ import { RecipeName, recipeOptions } from './recipes';
 import { sliceDataset, validationSplit } from './split';
 import { CheckpointMeta, readCheckpoint, recordable, writeCheckpoint } from './training/checkpoint';
 import { knnMonitor, Monitor } from './training/monitor';
+import { FEATURE_FORMS, FeatureForm } from './forms';
 import { Schedule, scheduledLr } from './training/schedule';
 import { CropsOption, epochOrder, gather, resolveCrops } from './training/views';
 import { checkBool, checkEnum, checkInt, checkNumber, describe } from './validate';
@@ -101,8 +102,9 @@ export interface TrainOptions {
   checkpoint?: { dir: string; every?: number; onAbort?: boolean };
   /** Continue from a checkpoint directory. */
   resume?: string;
-  /** kNN monitor every `every` epochs (default 1) with k = 200, t = 0.1; false = off. */
-  evaluate?: { every?: number; k?: number; t?: number } | false;
+  /** kNN monitor every `every` epochs (default 1) with k = 200, t = 0.1, on features in `form`
+   * (default 'standardised' with the bank's statistics, see lib/forms.ts); false = off. */
+  evaluate?: { every?: number; k?: number; t?: number; form?: FeatureForm } | false;
 }
 
 /**
@@ -123,7 +125,7 @@ export interface TrainResult {
 
 interface Resolved {
   epochs: number; batchSize: number; lr: number; warmupEpochs: number; seed: number; crops: CropPreset;
-  evaluate: { every: number; k: number; t: number } | false;
+  evaluate: { every: number; k: number; t: number; form: FeatureForm } | false;
   model: ModelConfig;
 }
 
@@ -154,6 +156,7 @@ function resolve(o: TrainOptions, train: Dataset, norm: ImageNormalization): Res
     every: checkInt('options.evaluate.every', o.evaluate?.every ?? 1, 1),
     k: checkInt('options.evaluate.k', o.evaluate?.k ?? 200, 1),
     t: checkNumber('options.evaluate.t', o.evaluate?.t ?? 0.1, (x) => x > 0, 'a number > 0'),
+    form: checkEnum('options.evaluate.form', o.evaluate?.form ?? 'standardised', FEATURE_FORMS),
   };
   const [, h, w, c] = train.images.shape;
   let weakScale: [number, number] | undefined;
