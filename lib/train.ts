@@ -62,6 +62,9 @@ export interface TrainOptions {
   arch?: Arch;
   width?: number;
   depth?: number;
+  /** Hidden width of the projection MLP (default: the backbone's feature size) and its output D (default 128). */
+  projHidden?: number;
+  projDim?: number;
   /** Epochs (default 10). */
   epochs?: number;
   /** Images per step (default 256, lowered to the data size; a multiple of splitBN). */
@@ -169,7 +172,7 @@ function resolve(o: TrainOptions, train: Dataset, norm: ImageNormalization): Res
   const crops = resolveCrops(o.crops ?? 'single', Math.min(h, w), norm, o.augment ?? {}, weakScale);
   const model: ModelConfig = {
     arch: checkEnum('options.arch', o.arch ?? 'resnet-mini', ARCHS),
-    width: o.width, depth: o.depth, inChannels: c,
+    width: o.width, depth: o.depth, projHidden: o.projHidden, projDim: o.projDim, inChannels: c,
     queueSize: checkInt('options.queueSize', o.queueSize ?? defaultQueueSize(n), 1, 1 << 26),
     temperature: o.temperature ?? 0.2, ddmTemperature: o.ddmTemperature ?? 0.2, ddmWeight: o.ddmWeight ?? 1,
     encoderMomentum: o.encoderMomentum ?? 0.99, lr: baseLr * batchSize / 256, momentum: o.momentum ?? 0.9,
