@@ -42,7 +42,7 @@ const validation = Number(arg('validation', '10000'));
     const t0 = Date.now();
     let lastLog = 0;
     const res = await clsa.trainClsa({
-      ...o, data: { images: train.images, labels: train.labels }, evalData: { images: split.validation.images, labels: split.validation.labels },
+      ...o, data: { train: { images: train.images, labels: train.labels } }, evalData: { images: split.validation.images, labels: split.validation.labels },
       evaluate: o.evaluate ?? { every: 1000 },
       onProgress: (p) => {
         if (Date.now() - lastLog > 30000) {

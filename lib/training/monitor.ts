@@ -9,6 +9,8 @@ import { knnAccuracy } from '../eval';
 export interface Monitor {
   /** What the monitor scores: 'validation' or 'test' (or a caller's name for its own split). */
   split: string;
+  /** Images in that split. */
+  size: number;
   every: number;
   k: number;
   t: number;
@@ -19,7 +21,7 @@ export function knnMonitor(bank: Dataset, evalSet: Dataset, split: string, o: { 
   if (!bank.labels || !evalSet.labels) return undefined;
   const bankLabels = bank.labels, evalLabels = evalSet.labels;
   return {
-    split, ...o,
+    split, size: evalSet.images.shape[0], ...o,
     async measure(encoder, signal) {
       const features = await encoder.embed(bank.images);
       const query = await encoder.embed(evalSet.images);
