@@ -48,7 +48,7 @@ async function throughput(options, train) {
   const ac = new AbortController();
   const steps = 12;
   await clsa.trainClsa({
-    ...options, data: { images: train.images, labels: train.labels }, epochs: 1, evaluate: false, signal: ac.signal,
+    ...options, data: { train: { images: train.images, labels: train.labels } }, epochs: 1, evaluate: false, signal: ac.signal,
     onProgress: (p) => { if (p.step >= 2) ips.push(p.imagesPerSecond); if (p.step + 1 >= steps) ac.abort(); },
   }).catch((e) => { if (!(e instanceof clsa.AbortError)) throw e; });
   ips.sort((a, b) => a - b);
@@ -124,7 +124,7 @@ function write(doc) {
       const a = ARMS[name];
       const ts = Date.now();
       const res = await clsa.trainClsa({
-        ...recipe, ...a.options, epochs: epochs[name], seed, data: { images: train.images, labels: train.labels }, evaluate: false,
+        ...recipe, ...a.options, epochs: epochs[name], seed, data: { train: { images: train.images, labels: train.labels } }, evaluate: false,
         onEpochEnd: (e) => log(`  ${name} seed ${seed} epoch ${e.epoch + 1}/${e.epochs}: loss ${e.loss.toFixed(3)} ${e.imagesPerSecond.toFixed(0)} img/s`),
       });
       const seconds = (Date.now() - ts) / 1000;

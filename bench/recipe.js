@@ -46,7 +46,7 @@ const validation = Number(arg('validation', '10000'));
     const t0 = Date.now();
     let lastLog = 0;
     const res = await clsa.trainClsa({
-      ...o, data: { images: train.images, labels: train.labels }, evalData: { images: split.validation.images, labels: split.validation.labels },
+      ...o, data: { train: { images: train.images, labels: train.labels } }, evalData: { images: split.validation.images, labels: split.validation.labels },
       evaluate: o.evaluate ?? false,
       onProgress: (p) => {
         if (Date.now() - lastLog > 30000) {
@@ -69,14 +69,17 @@ const validation = Number(arg('validation', '10000'));
     const n = bankSet.images.shape[0];
     if (!pixelsBySize.has(n)) pixelsBySize.set(n, await clsa.pixelBaselines(bankSet, split.validation, { linear: false }));
     const pix = pixelsBySize.get(n);
+    // The study's bar is the best pixel form *on the validation split* itself: the harder of the two.
+    const pixForms = Object.fromEntries(Object.entries(pix.knn).map(([f, r]) => [f, r.accuracy]));
+    const pixMax = Object.entries(pixForms).reduce((a, [name, accuracy]) => (accuracy > a.accuracy ? { name, accuracy } : a), { name: 'raw', accuracy: -1 });
     const row = {
       name: entry.name, plan: path.relative(path.join(__dirname, '..'), path.resolve(planFile)), options: entry.options, trainImages: train.images.shape[0], bankImages: n, seconds,
-      validationKnn: val.accuracy, testKnn: tst.accuracy, validationKnnForms: valForms, testKnnForms: testForms, bestPixelValidationKnn: pix.best.accuracy, bestPixel: pix.best.name,
+      validationKnn: val.accuracy, testKnn: tst.accuracy, validationKnnForms: valForms, testKnnForms: testForms, bestPixelValidationKnn: pixMax.accuracy, bestPixel: pixMax.name, pixelValidationKnnForms: pixForms,
       history: res.history.map((h) => ({ epoch: h.epoch + 1, loss: h.loss, knn: h.knnAccuracy })),
       load: os.loadavg()[0], date: new Date().toISOString(),
     };
     res.model.dispose();
     fs.appendFileSync(out, JSON.stringify(row) + '\n');
-    process.stderr.write(`${entry.name}: val kNN ${(val.accuracy * 100).toFixed(2)}% (standardised ${(valForms.standardised * 100).toFixed(2)}%) (best pixels ${pix.best.name} ${(pix.best.accuracy * 100).toFixed(2)}%), test ${(tst.accuracy * 100).toFixed(2)}%, ${seconds.toFixed(0)} s\n`);
+    process.stderr.write(`${entry.name}: val kNN ${(val.accuracy * 100).toFixed(2)}% (standardised ${(valForms.standardised * 100).toFixed(2)}%) (best pixels ${pixMax.name} ${(pixMax.accuracy * 100).toFixed(2)}%), test ${(tst.accuracy * 100).toFixed(2)}%, ${seconds.toFixed(0)} s\n`);
   }
 })().catch((e) => { console.error(e); process.exit(1); });

@@ -1,28 +1,22 @@
 // Data sets: IDX files (MNIST family), folders of images (decoded once with sharp, cached),
 // in-memory arrays, and 'fashion-mnist' (the Debian package's full set when installed, else the
 // class-balanced subset shipped in data/fashion-mnist-subset/).
+//
+// A test split is a disjoint set of images or it does not exist. A source without one of its own
+// (a folder without train/ and test/ sub-folders, IDX files without t10k-*, one in-memory pool)
+// gets a stratified, seeded hold-out (lib/split.ts): its 'test' split is that hold-out and its
+// 'train' split everything else, so every command and call sees the same two disjoint sets.
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { readIdx } from './idx';
+import { holdOut } from './split';
 import { writeFileAtomicSync } from './fsutil';
-import { describe } from './validate';
+import { Dataset, ImageTensor, NoTestSplitError, Split } from './dataset';
+import { checkInt, checkNumber, describe } from './validate';
 
-export type Split = 'train' | 'test';
-
-export interface ImageTensor {
-  /** Pixels, uint8, row-major [n, H, W, C]. */
-  data: Uint8Array;
-  shape: [number, number, number, number];
-}
-
-export interface Dataset {
-  images: ImageTensor;
-  labels?: Int32Array;
-  classes?: string[];
-  /** Where it came from, for reports: a path, 'memory', 'fashion-mnist (full)' ... */
-  source: string;
-}
+export type { Dataset, ImageTensor, Split } from './dataset';
+export { NoTestSplitError } from './dataset';
 
 export interface LoadOptions {
   split?: Split;
@@ -34,7 +28,19 @@ export interface LoadOptions {
   cacheDir?: string | false;
   /** 'fashion-mnist': directories searched for the full set (default FASHION_MNIST_DIRS). */
   fashionMnistDirs?: string[];
+  /**
+   * Sources without a test split of their own: the images held out as their test split, a
+   * fraction in (0, 1) or a count, stratified per class (default DEFAULT_HOLD_OUT, a fifth);
+   * false = no test split (loading split 'test' then throws a NoTestSplitError).
+   */
+  holdOut?: number | false;
+  /** Seed of that hold-out (default 0). The same data, holdOut and seed give the same rows. */
+  splitSeed?: number;
 }
+
+/** The test hold-out of a source without a test split: a fifth of each class. */
+export const DEFAULT_HOLD_OUT = 0.2;
+
 
 export const FASHION_MNIST_CLASSES = [
   'T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot',
@@ -85,7 +91,25 @@ export function loadIdxPair(imagesFile: string, labelsFile: string | undefined):
   return { images, labels: Int32Array.from(lb.data) };
 }
 
-function loadIdxDir(dir: string, split: Split): Dataset {
+interface HoldOut { spec: number | false; seed: number }
+
+/** Split `split` of a data set that has no test split of its own: the hold-out or the rest. */
+function heldOut(ds: Dataset, split: Split, h: HoldOut): Dataset {
+  if (h.spec === false) {
+    if (split === 'train') return ds;
+    throw noTest(ds.source);
+  }
+  return holdOut(ds, h.spec, h.seed, split, 'options.holdOut');
+}
+
+const noTest = (source: string) => new NoTestSplitError(`${source}: no test split (the source has none and options.holdOut is false)`);
+
+function loadIdxDir(dir: string, split: Split, h?: HoldOut): Dataset {
+  // Training files without t10k-* ones: the test split is held out of the training files.
+  if (h && hasIdx(dir, 'train') && !hasIdx(dir, 'test')) {
+    if (h.spec === false && split === 'test') throw noTest(dir);
+    return heldOut(loadIdxDir(dir, 'train'), split, h);
+  }
   const [imName, lbName] = IDX_NAMES[split];
   const im = findFile(dir, imName);
   if (!im) throw new Error(`${dir}: expected ${imName}(.gz) for split '${split}' but it is not there`);
@@ -190,13 +214,16 @@ async function decodeAll(entries: FolderEntry[], size: number, channels: 1 | 3):
   return out;
 }
 
-async function loadFolder(dir: string, opts: LoadOptions): Promise<Dataset> {
+async function loadFolder(dir: string, opts: LoadOptions, h: HoldOut): Promise<Dataset> {
   const split = opts.split ?? 'train';
   // A folder with train/ and test/ (or val/) sub-folders holds both splits.
   const sub = split === 'train' ? ['train'] : ['test', 'val'];
   const splitDirs = sub.map((s) => path.join(dir, s)).filter((p) => fs.existsSync(p) && fs.statSync(p).isDirectory());
   const hasSplits = fs.existsSync(path.join(dir, 'train')) && (fs.existsSync(path.join(dir, 'test')) || fs.existsSync(path.join(dir, 'val')));
   const root = hasSplits ? splitDirs[0] : dir;
+  // Without split sub-folders both splits come from the whole folder (decoded and cached once).
+  if (!hasSplits && split === 'test' && h.spec === false) throw noTest(dir);
+  if (!hasSplits && split === 'test') return heldOut(await loadFolder(dir, { ...opts, split: 'train' }, { spec: false, seed: 0 }), 'test', h);
   if (!root) throw new Error(`${dir}: expected a '${sub.join("' or '")}' sub-folder for split '${split}'`);
   const size = opts.size ?? 32;
   const channels = opts.channels ?? 3;
@@ -229,67 +256,97 @@ async function loadFolder(dir: string, opts: LoadOptions): Promise<Dataset> {
       }
     }
   }
-  return { images: { data, shape }, labels, classes, source: root };
+  const ds: Dataset = { images: { data, shape }, labels, classes, source: root, files: entries.map((e) => e.file) };
+  return hasSplits ? ds : heldOut(ds, 'train', h);
 }
 
 // ---- in-memory -------------------------------------------------------------------------------
 
-function fromMemory(src: { images: unknown; labels?: unknown; classes?: unknown }): Dataset {
-  const im = src.images as { data?: unknown; shape?: unknown };
-  if (typeof im !== 'object' || im === null) throw new TypeError(`source.images: expected { data: Uint8Array, shape: [n, H, W, C] } but got ${describe(im)}`);
+/** Validates one in-memory array set; `name` prefixes the errors ('source', 'source.train' ...). */
+export function memoryDataset(name: string, src: unknown, source = 'memory'): Dataset {
+  if (typeof src !== 'object' || src === null)
+    throw new TypeError(`${name}: expected { images: { data, shape: [n, H, W, C] }, labels? } but got ${describe(src)}`);
+  const { images: im, labels: lb, classes: cl } = src as { images?: { data?: unknown; shape?: unknown }; labels?: unknown; classes?: unknown };
+  if (typeof im !== 'object' || im === null) throw new TypeError(`${name}.images: expected { data: Uint8Array, shape: [n, H, W, C] } but got ${describe(im)}`);
   if (Object.prototype.toString.call(im.data) !== '[object Uint8Array]')
-    throw new TypeError(`source.images.data: expected a Uint8Array but got ${describe(im.data)}`);
+    throw new TypeError(`${name}.images.data: expected a Uint8Array but got ${describe(im.data)}`);
   const shape = im.shape;
   if (!Array.isArray(shape) || shape.length !== 4 || !shape.every((s) => Number.isInteger(s) && s >= 1))
-    throw new RangeError(`source.images.shape: expected [n, H, W, C] of integers >= 1 but got ${JSON.stringify(shape)}`);
+    throw new RangeError(`${name}.images.shape: expected [n, H, W, C] of integers >= 1 but got ${JSON.stringify(shape)}`);
   const data = im.data as Uint8Array;
   const count = (shape as number[]).reduce((a, b) => a * b, 1);
-  if (data.length !== count) throw new RangeError(`source.images.data: expected ${count} bytes for shape [${shape.join(', ')}] but got ${data.length}`);
+  if (data.length !== count) throw new RangeError(`${name}.images.data: expected ${count} bytes for shape [${shape.join(', ')}] but got ${data.length}`);
   let labels: Int32Array | undefined;
-  if (src.labels !== undefined) {
-    if (Object.prototype.toString.call(src.labels) !== '[object Int32Array]')
-      throw new TypeError(`source.labels: expected an Int32Array but got ${describe(src.labels)}`);
-    labels = src.labels as Int32Array;
-    if (labels.length !== shape[0]) throw new RangeError(`source.labels: expected ${shape[0]} labels (one per image) but got ${labels.length}`);
+  if (lb !== undefined) {
+    if (Object.prototype.toString.call(lb) !== '[object Int32Array]')
+      throw new TypeError(`${name}.labels: expected an Int32Array but got ${describe(lb)}`);
+    labels = lb as Int32Array;
+    if (labels.length !== shape[0]) throw new RangeError(`${name}.labels: expected ${shape[0]} labels (one per image) but got ${labels.length}`);
     const bad = labels.findIndex((l) => l < 0);
-    if (bad >= 0) throw new RangeError(`source.labels[${bad}]: expected a class index >= 0 but got ${labels[bad]}`);
+    if (bad >= 0) throw new RangeError(`${name}.labels[${bad}]: expected a class index >= 0 but got ${labels[bad]}`);
   }
   let classes: string[] | undefined;
-  if (src.classes !== undefined) {
-    if (!Array.isArray(src.classes) || !src.classes.every((c) => typeof c === 'string'))
-      throw new TypeError(`source.classes: expected an array of strings but got ${describe(src.classes)}`);
-    classes = src.classes as string[];
+  if (cl !== undefined) {
+    if (!Array.isArray(cl) || !cl.every((c) => typeof c === 'string'))
+      throw new TypeError(`${name}.classes: expected an array of strings but got ${describe(cl)}`);
+    classes = cl as string[];
   }
-  return { images: { data, shape: shape as ImageTensor['shape'] }, labels, classes, source: 'memory' };
+  return { images: { data, shape: shape as ImageTensor['shape'] }, labels, classes, source };
 }
 
-export type DatasetSource =
-  | string
-  | { images: ImageTensor; labels?: Int32Array; classes?: string[] };
+/** Images (and labels) held in memory. */
+export interface MemoryImages { images: ImageTensor; labels?: Int32Array; classes?: string[] }
+
+/** In-memory data with its splits given: `test` is the test split; without it there is none. */
+export interface MemorySplits { train: MemoryImages; test?: MemoryImages; classes?: string[] }
+
+export type DatasetSource = string | MemoryImages | MemorySplits;
+
+/** True for the { train, test? } form of in-memory data. */
+export function isMemorySplits(src: unknown): src is MemorySplits {
+  return typeof src === 'object' && src !== null && 'train' in src && !('images' in src);
+}
+
+function fromMemory(src: MemoryImages | MemorySplits, split: Split, h: HoldOut): Dataset {
+  if (!isMemorySplits(src)) return heldOut(memoryDataset('source', src), split, h);
+  const part = split === 'train' ? src.train : src.test;
+  if (part === undefined)
+    throw new NoTestSplitError('source: in-memory { train } data without a test array has no test split ' +
+      '(pass { train, test }, or one { images, labels } set to hold a test split out of)');
+  const ds = memoryDataset(`source.${split}`, part, `memory (${split})`);
+  if (src.classes === undefined || ds.classes !== undefined) return ds;
+  if (!Array.isArray(src.classes) || !src.classes.every((c) => typeof c === 'string'))
+    throw new TypeError(`source.classes: expected an array of strings but got ${describe(src.classes)}`);
+  return { ...ds, classes: src.classes };
+}
 
 /**
  * Loads a data set:
  * - 'fashion-mnist' (or 'fashion-mnist:PATH'): full set when installed, else the shipped subset;
  * - a directory holding IDX files (train-images-idx3-ubyte[.gz] ..., t10k-* for the test split);
  * - a directory of images (optionally train/ and test/ sub-folders; class sub-folders give labels);
- * - an in-memory { images: { data, shape }, labels?, classes? }.
+ * - in-memory { images: { data, shape }, labels?, classes? }, or { train, test? } of those.
+ * A source without a test split of its own gets a stratified hold-out (options.holdOut).
  */
 export async function loadDataset(source: DatasetSource, options: LoadOptions = {}): Promise<Dataset> {
   const split = options.split ?? 'train';
   if (split !== 'train' && split !== 'test') throw new RangeError(`options.split: expected 'train' or 'test' but got ${describe(split)}`);
-  if (typeof source === 'object' && source !== null) return fromMemory(source);
+  const spec = options.holdOut ?? DEFAULT_HOLD_OUT;
+  if (spec !== false) checkNumber('options.holdOut', spec, (x) => x > 0 && (x < 1 || Number.isInteger(x)), 'a fraction in (0, 1), a count >= 1 or false');
+  const h: HoldOut = { spec, seed: checkInt('options.splitSeed', options.splitSeed ?? 0, 0, 2 ** 32 - 1) };
+  if (typeof source === 'object' && source !== null) return fromMemory(source, split, h);
   if (typeof source !== 'string') throw new TypeError(`source: expected a path, 'fashion-mnist' or { images, labels } but got ${describe(source)}`);
   if (source === 'fashion-mnist' || source.startsWith('fashion-mnist:')) {
     const given = source.startsWith('fashion-mnist:') ? source.slice('fashion-mnist:'.length) : undefined;
     const { dir, full } = given ? { dir: given, full: true } : resolveFashionMnist(options.fashionMnistDirs);
-    const ds = loadIdxDir(dir, split);
+    const ds = loadIdxDir(dir, split, h);
     return { ...ds, classes: FASHION_MNIST_CLASSES.slice(), source: `fashion-mnist (${full ? 'full' : 'subset'}: ${dir})` };
   }
   if (!fs.existsSync(source)) throw new Error(`source: the path ${source} does not exist`);
   const st = fs.statSync(source);
   if (!st.isDirectory()) throw new Error(`source: expected a directory (IDX files or images) but ${source} is a file`);
-  if (hasIdx(source, 'train') || hasIdx(source, 'test')) return loadIdxDir(source, split);
-  return loadFolder(source, options);
+  if (hasIdx(source, 'train') || hasIdx(source, 'test')) return loadIdxDir(source, split, h);
+  return loadFolder(source, options, h);
 }
 
 /** Pixels as float features in [0, 1], one row per image: [n, H*W*C]. */

@@ -261,6 +261,9 @@ export interface ProbeConvergence {
   initialGradientNorm: number;
   lastLossChange: number;
   iterations: number;
+  /** weightDecay 'auto': whether every fit of the penalty search converged too (a penalty chosen
+   * from fits stopped at the iteration cap is chosen on unfinished fits). */
+  searchConverged?: boolean;
 }
 
 export interface LinearProbeResult {
@@ -273,7 +276,7 @@ export interface LinearProbeResult {
   /** lbfgs: how the final fit ended. */
   convergence?: ProbeConvergence;
   /** lbfgs with weightDecay 'auto': validation accuracy of every candidate. */
-  weightDecaySearch?: { weightDecay: number; validationAccuracy: number }[];
+  weightDecaySearch?: { weightDecay: number; validationAccuracy: number; converged: boolean; gradientNorm: number; iterations: number }[];
   /** adamw: mean training loss of each epoch (lbfgs: the final objective, once). */
   lossCurve: number[];
   weight: Float32Array;
@@ -404,7 +407,7 @@ function prepareProbe(train: LabelledFeatures, test: LabelledFeatures, options: 
         const pred = { ...predictArgs(heldX, rows.held.length), weight: f.weight, bias: f.bias };
         bindings().probePredictSync(pred);
         const acc = score(pred.out, heldY, classes).accuracy;
-        extra.weightDecaySearch.push({ weightDecay: cand, validationAccuracy: acc });
+        extra.weightDecaySearch.push({ weightDecay: cand, validationAccuracy: acc, converged: f.converged, gradientNorm: f.gradientNorm, iterations: f.iterations });
         if (acc > best) { best = acc; wd = cand; }  // ties keep the larger penalty
       }
     }
@@ -412,7 +415,8 @@ function prepareProbe(train: LabelledFeatures, test: LabelledFeatures, options: 
     weight.set(f.weight); bias.set(f.bias);
     extra.weightDecay = wd;
     extra.convergence = { converged: f.converged, loss: f.loss, gradientNorm: f.gradientNorm, initialGradientNorm: f.initialGradientNorm,
-      lastLossChange: f.lastLossChange, iterations: f.iterations };
+      lastLossChange: f.lastLossChange, iterations: f.iterations,
+      ...(extra.weightDecaySearch ? { searchConverged: extra.weightDecaySearch.every((c) => c.converged) } : {}) };
     args.epochLoss[0] = f.loss;
   }
   return { args, trainPred, testPred, finish, solver, lbfgs };

@@ -12,10 +12,12 @@ export interface Recipe {
   options: Partial<TrainOptions>;
 }
 
-/** Single-crop views with the strong view at full resolution (28 pixels for Fashion-MNIST). */
+/** Single-crop views with the strong view at full resolution (28 pixels for Fashion-MNIST). Sizes
+ * are fractions of the image side (relativeTo 'image'): 1 = the whole side of any data set's images. */
 const FULL_SIZE_STRONG = {
-  key: { size: 28, scale: [0.2, 1] as [number, number] }, weak: [{ size: 28, scale: [0.2, 1] as [number, number] }],
-  strong: [{ size: 28, scale: [0.2, 1] as [number, number], randAugment: { n: 5, p: 0.5, magnitude: [1, 9] as [number, number], fill: 128 } }],
+  relativeTo: 'image' as const,
+  key: { size: 1, scale: [0.2, 1] as [number, number] }, weak: [{ size: 1, scale: [0.2, 1] as [number, number] }],
+  strong: [{ size: 1, scale: [0.2, 1] as [number, number], randAugment: { n: 5, p: 0.5, magnitude: [1, 9] as [number, number], fill: 128 } }],
 };
 
 export const RECIPES: Record<RecipeName, Recipe> = {

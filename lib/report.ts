@@ -35,8 +35,9 @@ export interface ReportInput {
   /** Reference accuracies drawn as dashed lines on the accuracy chart (e.g. the best pixel
    * baseline on the monitored split, same bank, k and t), named in the legend. */
   baselines?: { name: string; accuracy: number }[];
-  /** The split the per-epoch kNN accuracy was measured on (default 'test'). */
+  /** The split the per-epoch kNN accuracy was measured on (default 'test'), and its images. */
   knnSplit?: string;
+  knnSplitSize?: number;
   /** Generated-at stamp (default: now). */
   date?: Date;
 }
@@ -154,8 +155,11 @@ export function renderReport(input: ReportInput): string {
     if (typeof b?.name !== 'string' || typeof b.accuracy !== 'number')
       throw new TypeError(`input.baselines[${i}]: expected { name: string, accuracy: number }`);
   }
+  // Every kNN figure names its split and size: a best-of-epochs on the test split is a choice made
+  // on the test split, and the page should say which it is.
+  const split = `${input.knnSplit ?? 'test'}${input.knnSplitSize !== undefined ? `, ${input.knnSplitSize} images` : ''}`;
   const acc = lineChart('Accuracy', [
-    { name: `kNN (${input.knnSplit ?? 'test'})`, color: '#d62728', points: col('knnAccuracy') },
+    { name: `kNN (${split})`, color: '#d62728', points: col('knnAccuracy') },
     { name: 'instance (train)', color: '#9467bd', points: col('accuracy') },
     ...(input.baselines ?? []).map((b, i) => ({ name: b.name, color: baselineColors[i % 3], dashed: true,
       points: [[span[0], b.accuracy], [span[1], b.accuracy]] as [number, number][] })),
@@ -168,8 +172,8 @@ export function renderReport(input: ReportInput): string {
   const cards: [string, string][] = [
     ['epochs', String(history.length)],
     ['final loss', last && typeof last.loss === 'number' ? fmt(last.loss) : '–'],
-    ['final kNN accuracy', knn.length ? `${(knn[knn.length - 1][1] * 100).toFixed(2)}%` : '–'],
-    ['best kNN accuracy', best ? `${(best[1] * 100).toFixed(2)}% (epoch ${best[0]})` : '–'],
+    [`final kNN accuracy (${split})`, knn.length ? `${(knn[knn.length - 1][1] * 100).toFixed(2)}%` : '–'],
+    [`best kNN accuracy (${split})`, best ? `${(best[1] * 100).toFixed(2)}% (epoch ${best[0]})` : '–'],
     ['training time', total !== undefined ? seconds(total) : '–'],
   ];
   const timingRows: [string, unknown][] = [];

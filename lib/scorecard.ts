@@ -2,23 +2,25 @@
 // a converged linear probe) on one query split against one bank, beside the floors a careful user
 // would try first — pixels under the same kNN (raw, centred, standardised: the best is named) and
 // the same encoder at random initialisation — so that a result never stands alone.
-import { pixelBaselines, PixelForm } from './baselines';
-import { Dataset } from './data';
+import { pixelBaselines, PixelBaselines, PixelForm } from './baselines';
+import type { Dataset } from './dataset';
 import { Encoder, imageStatistics } from './encoder';
 import { knnAccuracy, linearProbe, LinearProbeResult } from './eval';
 import { FeatureForm, inForm } from './forms';
 import { ClsaModel, ModelConfig } from './model';
+import { assertDisjoint } from './overlap';
 
 export interface ProbeSummary {
   testAccuracy: number;
   weightDecay: number;
+  /** The final fit and every fit of the penalty search reached the tolerance. */
   converged: boolean;
   gradientNorm: number;
   iterations: number;
 }
 
 export interface Scorecard {
-  /** Name of the query split ('validation' or 'test'). */
+  /** Name of the query split ('validation' or 'test'); querySize its images. */
   split: string;
   bankSize: number;
   querySize: number;
@@ -27,7 +29,8 @@ export interface Scorecard {
   /** The form the encoders' features are compared in (lib/forms.ts; the pixels are scored in all three). */
   form: FeatureForm;
   encoder?: { knn: number; linear?: ProbeSummary };
-  pixels: { knn: Record<PixelForm, number>; best: { name: PixelForm; accuracy: number }; linear?: ProbeSummary };
+  /** `best`: the form chosen on held-out bank rows (`selection`), scored on the query split. */
+  pixels: { knn: Record<PixelForm, number>; best: { name: PixelForm; accuracy: number }; selection: PixelBaselines['selection']; linear?: ProbeSummary };
   randomInit?: { knn: number; linear?: ProbeSummary };
   /** encoder kNN - best pixel kNN (points of accuracy as a fraction), when there is an encoder. */
   marginOverPixels?: number;
@@ -48,7 +51,8 @@ export interface ScorecardOptions {
 
 function summary(r: LinearProbeResult): ProbeSummary {
   return {
-    testAccuracy: r.testAccuracy, weightDecay: r.weightDecay, converged: r.convergence?.converged ?? false,
+    testAccuracy: r.testAccuracy, weightDecay: r.weightDecay,
+    converged: (r.convergence?.converged ?? false) && r.convergence?.searchConverged !== false,
     gradientNorm: r.convergence?.gradientNorm ?? NaN, iterations: r.convergence?.iterations ?? 0,
   };
 }
@@ -66,13 +70,14 @@ async function scoreEncoder(encoder: Encoder, bank: Dataset, query: Dataset, o: 
 /** Scores `encoder` (if any) and the baselines on `query` with `bank` as the kNN bank and probe training set. */
 export async function scorecard(encoder: Encoder | undefined, bank: Dataset, query: Dataset, o: ScorecardOptions = {}): Promise<Scorecard> {
   if (!bank.labels || !query.labels) throw new Error('scorecard: the bank and the query split both need labels');
+  assertDisjoint(bank, 'the kNN bank', query, `the ${o.split ?? 'test'} split`);
   const k = o.k ?? 200, t = o.t ?? 0.1;
   const px = await pixelBaselines(bank, query, { knn: { k, t, signal: o.signal }, linear: o.linear ? { signal: o.signal } : false });
   const card: Scorecard = {
     split: o.split ?? 'test', bankSize: bank.images.shape[0], querySize: query.images.shape[0], k, t, form: o.form ?? 'standardised',
     pixels: {
       knn: { raw: px.knn.raw.accuracy, centred: px.knn.centred.accuracy, standardised: px.knn.standardised.accuracy },
-      best: px.best, linear: px.linear && summary(px.linear),
+      best: px.best, selection: px.selection, linear: px.linear && summary(px.linear),
     },
   };
   if (encoder) {
@@ -101,7 +106,7 @@ export function formatScorecard(c: Scorecard): string[] {
   const probe = (p?: ProbeSummary) => (p ? `, linear probe ${pct(p.testAccuracy)}${p.converged ? '' : ' (not converged)'}` : '');
   const lines = [`${c.split} split: ${c.querySize} images, kNN bank ${c.bankSize} training images, k=${c.k}, t=${c.t}`];
   if (c.encoder) lines.push(`  CLSA encoder          kNN ${pct(c.encoder.knn)} (${c.form} features)${probe(c.encoder.linear)}`);
-  lines.push(`  best pixel baseline   kNN ${pct(c.pixels.best.accuracy)} (${c.pixels.best.name}; raw ${pct(c.pixels.knn.raw)}, ` +
+  lines.push(`  best pixel baseline   kNN ${pct(c.pixels.best.accuracy)} (${c.pixels.best.name}, best on ${c.pixels.selection.heldOut} held-out bank images; raw ${pct(c.pixels.knn.raw)}, ` +
     `centred ${pct(c.pixels.knn.centred)}, standardised ${pct(c.pixels.knn.standardised)})${probe(c.pixels.linear)}`);
   if (c.randomInit) lines.push(`  random-init encoder   kNN ${pct(c.randomInit.knn)} (${c.form} features)${probe(c.randomInit.linear)}`);
   if (c.marginOverPixels !== undefined)

@@ -7,13 +7,14 @@
 // rate are pure functions of (seed, epoch, step), and the model's whole state lives in the
 // checkpoint, so a resumed run is bit-identical to an uninterrupted one on the CPU.
 import { augmentBatch, augmentBatchDevice, AugmentedView, CropPreset, ViewSpec } from './augment';
-import { Dataset, DatasetSource, loadDataset } from './data';
+import { Dataset, DatasetSource, isMemorySplits, LoadOptions, loadDataset, memoryDataset, NoTestSplitError } from './data';
 import { DEVICE_NAMES, DeviceName, DeviceTensor, isDeviceTensor, resolveDevice } from './device';
 import { Encoder, ImageNormalization, imageStatistics, toEncoderInput } from './encoder';
 import { Arch, ARCHS, ClsaModel, ModelConfig, ModelPrecision, ModelState, StepResult } from './model';
 import { RecipeName, recipeOptions } from './recipes';
-import { sliceDataset, validationSplit } from './split';
-import { CheckpointMeta, readCheckpoint, recordable, writeCheckpoint } from './training/checkpoint';
+import { assertDisjoint } from './overlap';
+import { sliceDataset, stratifiedSplit, stratifiedSubset, validationSplit } from './split';
+import { checkResume, CheckpointMeta, fingerprint, readCheckpoint, recordable, writeCheckpoint } from './training/checkpoint';
 import { knnMonitor, Monitor } from './training/monitor';
 import { FEATURE_FORMS, FeatureForm } from './forms';
 import { Schedule, scheduledLr } from './training/schedule';
@@ -39,25 +40,43 @@ export interface EpochInfo {
   seconds: number; imagesPerSecond: number;
   /** Weighted kNN accuracy on the monitored split, when evaluated this epoch. */
   knnAccuracy?: number;
-  /** Which split knnAccuracy was measured on: 'validation' (carved from the training data) or 'test'. */
+  /** Which split knnAccuracy was measured on: 'validation' (carved from the training data),
+   * 'test', or 'evalData' (in-memory arrays given as options.evalData). */
   knnSplit?: string;
+  /** Images in that split. */
+  knnSplitSize?: number;
 }
 
 export interface TrainOptions {
   /** A named recipe whose settings are the defaults of every option not given (see RECIPES). */
   preset?: RecipeName;
-  /** Training data (default 'fashion-mnist': the full set when installed, else the shipped subset). */
+  /** Training data (default 'fashion-mnist': the full set when installed, else the shipped subset).
+   * Training uses its 'train' split: a source without a test split of its own first gives up its
+   * test hold-out (see LoadOptions.holdOut), so a later evaluation on 'test' is of unseen images. */
   data?: DatasetSource;
+  /** How `data` is loaded: image size and channels of folders, the test hold-out, the cache. */
+  load?: Pick<LoadOptions, 'size' | 'channels' | 'holdOut' | 'cacheDir'>;
   /**
-   * Rows held out from the *end* of the training data for the kNN monitor: a count or a fraction
-   * in (0, 1). The run then never touches the test split, as choosing a recipe requires.
-   * Default: none (the monitor watches `evalData`).
+   * Images held out of the training split for the kNN monitor: a count or a fraction in (0, 1),
+   * carved as `validationRows` says. The run then never touches the test split, as choosing a
+   * recipe requires. Default: 1/6 whenever the monitor runs on labelled data without `evalData`
+   * (none when `evaluate` or `evalData` is false); false = none (the monitor watches the test split).
    */
   validation?: number | false;
-  /** Labelled data for the kNN monitor when there is no validation split (default: the test split
-   * of `data`; false = none). */
+  /**
+   * How the validation rows (and the `limit` subset) are drawn: 'stratified' (default: per class,
+   * seeded by `splitSeed`, right for data in class order such as image folders) or 'last' (the
+   * last rows, and the first `limit` of the rest: the recipe study's protocol, validationSplit).
+   */
+  validationRows?: 'stratified' | 'last';
+  /** Seed of the stratified validation split, the `limit` subset and the test hold-out (default 0);
+   * independent of `seed`, so runs with different seeds are scored on the same images. */
+  splitSeed?: number;
+  /** Labelled data for the kNN monitor instead of a validation split: a source's test split, or
+   * in-memory arrays used whole (default: none; false = no monitor). */
   evalData?: DatasetSource | false;
-  /** Use only the first `limit` training images (after the validation split; default: all). */
+  /** Train on `limit` images of the training split (after the validation split; default all):
+   * drawn per class with 'stratified' validation rows, the first ones with 'last'. */
   limit?: number;
   arch?: Arch;
   width?: number;
@@ -103,8 +122,11 @@ export interface TrainOptions {
   onEpochEnd?: (e: EpochInfo) => void | Promise<void>;
   /** Write a checkpoint to `dir` every `every` epochs (and at the end). */
   checkpoint?: { dir: string; every?: number; onAbort?: boolean };
-  /** Continue from a checkpoint directory. */
+  /** Continue from a checkpoint directory. The run's data, splits, limit and recipe must be the
+   * checkpoint's (an error names the first option that differs) unless `forceResume`. */
   resume?: string;
+  /** Resume even when options differ from the checkpoint's (default false). */
+  forceResume?: boolean;
   /** kNN monitor every `every` epochs (default 1) with k = 200, t = 0.1, on features in `form`
    * (default 'standardised' with the bank's statistics, see lib/forms.ts); false = off. */
   evaluate?: { every?: number; k?: number; t?: number; form?: FeatureForm } | false;
@@ -124,6 +146,10 @@ export interface TrainResult {
   history: EpochInfo[];
   /** The full model (both encoders, queue, optimiser), for further steps or a checkpoint. */
   model: ClsaModel;
+  /** The images this run trained on (the kNN bank of its monitor) and its validation split, if any. */
+  data: { train: Dataset; validation?: Dataset };
+  /** The views it trained on, resolved for the image size (key, weak, strong). */
+  views: CropPreset;
 }
 
 interface Resolved {
@@ -186,30 +212,52 @@ function resolve(o: TrainOptions, train: Dataset, norm: ImageNormalization): Res
   return { epochs, batchSize, lr: baseLr * batchSize / 256, warmupEpochs, seed, crops, evaluate, model };
 }
 
+/** The monitor's validation split when options.validation is unset: a sixth of the training split. */
+export const DEFAULT_VALIDATION = 1 / 6;
+
+interface Splits { train: Dataset; validation?: Dataset; evalSet?: Dataset; evalSplit: string }
+
 /** The training images (after any validation split and limit) and what the monitor scores. */
-async function loadSplits(options: TrainOptions): Promise<{ train: Dataset; evalSet?: Dataset; evalSplit: string }> {
+async function loadSplits(options: TrainOptions): Promise<Splits> {
   const source = options.data ?? 'fashion-mnist';
-  let train = await loadDataset(source, { split: 'train' });
-  let evalSet: Dataset | undefined;
-  let evalSplit = 'test';
-  if (options.validation !== undefined && options.validation !== false) {
-    if (options.evalData !== undefined)
+  const rows = checkEnum('options.validationRows', options.validationRows ?? 'stratified', ['stratified', 'last'] as const);
+  const splitSeed = checkInt('options.splitSeed', options.splitSeed ?? 0, 0, 2 ** 32 - 1);
+  if (options.load !== undefined && (typeof options.load !== 'object' || options.load === null))
+    throw new TypeError(`options.load: expected { size?, channels?, holdOut?, cacheDir? } but got ${describe(options.load)}`);
+  const load: LoadOptions = { ...options.load, splitSeed };
+  let train = await loadDataset(source, { ...load, split: 'train' });
+  const monitorOn = options.evaluate !== false && options.evalData !== false;
+  const spec = options.validation ?? (monitorOn && options.evalData === undefined && train.labels ? DEFAULT_VALIDATION : false);
+  let validation: Dataset | undefined;
+  if (spec !== false) {
+    if (options.evalData !== undefined && options.evalData !== false)
       throw new RangeError('options.evalData: the monitor watches the validation split when options.validation is given; pass one of them, not both');
-    const split = validationSplit(train, options.validation, 'options.validation');
-    ({ train } = split);
-    evalSet = split.validation;
-    evalSplit = 'validation';
+    const split = rows === 'last' ? validationSplit(train, spec, 'options.validation')
+      : stratifiedSplit(train, spec, { seed: splitSeed, name: 'options.validation' });
+    ({ train, validation } = split);
   }
-  if (options.limit !== undefined) train = sliceDataset(train, checkInt('options.limit', options.limit, 1));
-  if (!evalSet && options.evaluate !== false && options.evalData !== false) {
-    try {
-      evalSet = await loadDataset(options.evalData ?? source, { split: 'test' });
-    } catch (e) {
-      if (options.evalData !== undefined) throw e;  // asked for explicitly: report it
+  if (options.limit !== undefined) {
+    const n = checkInt('options.limit', options.limit, 1);
+    train = rows === 'last' ? sliceDataset(train, n) : stratifiedSubset(train, n, splitSeed);
+  }
+  let evalSet = validation, evalSplit = 'validation';
+  if (!evalSet && monitorOn) {
+    const given = options.evalData;
+    if (given !== undefined && typeof given === 'object' && !isMemorySplits(given)) {
+      evalSet = memoryDataset('options.evalData', given);  // arrays given for the monitor: all of them
+      evalSplit = 'evalData';
+    } else {
+      evalSplit = 'test';
+      try {
+        evalSet = await loadDataset(given === undefined ? source : given as DatasetSource, { ...load, split: 'test' });
+      } catch (e) {
+        if (given !== undefined || !(e instanceof NoTestSplitError)) throw e;  // no test split: no monitor
+      }
     }
   }
   if (evalSet && (!evalSet.labels || !train.labels)) evalSet = undefined;
-  return { train, evalSet, evalSplit };
+  if (evalSet) assertDisjoint(train, 'the training images (the kNN bank of the monitor)', evalSet, `the ${evalSplit} split`);
+  return { train, validation, evalSet, evalSplit };
 }
 
 /** Trains a CLSA encoder (docs/objective.md, docs/augmentations.md, docs/recipe.md). Resolves with the encoder and the per-epoch history. */
@@ -225,10 +273,15 @@ export async function trainClsa(userOptions: TrainOptions = {}): Promise<TrainRe
     checkInt('options.checkpoint.every', options.checkpoint.every ?? 1, 1);
     checkBool('options.checkpoint.onAbort', options.checkpoint.onAbort ?? false);
   }
-  const { train, evalSet, evalSplit } = await loadSplits(options);
+  const { train, validation, evalSet, evalSplit } = await loadSplits(options);
+  const dataPrint = { train: fingerprint(train), validation: validation && fingerprint(validation) };
 
   let resumed: { meta: CheckpointMeta; state: ModelState } | undefined;
-  if (options.resume !== undefined) resumed = readCheckpoint(options.resume);
+  if (options.resume !== undefined) {
+    resumed = readCheckpoint(options.resume);
+    if (!checkBool('options.forceResume', options.forceResume ?? false))
+      checkResume(options.resume, resumed.meta, recordable(options), dataPrint);
+  }
   const norm = resumed?.meta.normalization ?? imageStatistics(train.images);
   const r = resolve(options, train, norm);
   // A resumed run stays on its checkpoint's device unless options.device says otherwise.
@@ -242,7 +295,7 @@ export async function trainClsa(userOptions: TrainOptions = {}): Promise<TrainRe
   let epoch = resumed?.meta.epoch ?? 0;
   let stepInEpoch = resumed?.meta.step ?? 0;
   const ckptMeta = () => ({ epoch, step: stepInEpoch, normalization: norm, imageSize: [H, W] as [number, number],
-    options: recordable(options), history });
+    options: recordable(options), data: dataPrint, history });
 
   const views = r.crops;
   const schedule: Schedule = { baseLr: r.lr, epochs: r.epochs, stepsPerEpoch, warmupEpochs: r.warmupEpochs };
@@ -308,6 +361,7 @@ export async function trainClsa(userOptions: TrainOptions = {}): Promise<TrainRe
         throwIfAborted();
         info.knnAccuracy = await monitor.measure(encoder);
         info.knnSplit = monitor.split;
+        info.knnSplitSize = monitor.size;
       }
       history.push(info);
       stepInEpoch = stepsPerEpoch;
@@ -325,7 +379,7 @@ export async function trainClsa(userOptions: TrainOptions = {}): Promise<TrainRe
     model.dispose();
     throw err;
   }
-  return { encoder: new Encoder(model, norm, [H, W], true), history, model };
+  return { encoder: new Encoder(model, norm, [H, W], true), history, model, data: { train, validation }, views };
 }
 
 export { toEncoderInput };

@@ -260,8 +260,7 @@ describe('bad input is rejected with a message naming argument, expectation and 
     expect(() => applyAugmentParams(ok, [weakView(8)], [p])).toThrow(
       'CLSA_ERR_INVALID_ARGUMENT: params[view 0][image 1]: crop box x=5 y=');
   });
-  test("device 'cuda' without a usable GPU", () => {
-    if (backend().cudaUsable) return;
+  (backend().cudaUsable ? test.skip : test)(`device 'cuda' without a usable GPU${backend().cudaUsable ? ' [skipped: this machine has one]' : ''}`, () => {
     expect(run(ok, v({}), { device: 'cuda' })).toThrow("options.device: 'cuda' requested but CUDA is not usable here");
   });
   test('async errors reject the promise', async () => {

@@ -1,12 +1,15 @@
 // The pieces of an honest comparison: pixel baselines (raw, centred, standardised) against a
 // float64 reference, the validation split (disjoint, deterministic), the learning-rate schedule,
 // the data-scaled queue and the named recipes.
+import { inForm } from '../lib/forms';
 import { pixelBaselines, pixelFeatures, pixelForms } from '../lib/baselines';
 import { Dataset } from '../lib/data';
 import { knnAccuracy } from '../lib/eval';
 import { Rng } from '../lib/random';
 import { recipeOptions, RECIPES } from '../lib/recipes';
 import { formatScorecard, scorecard } from '../lib/scorecard';
+import { ClsaModel } from '../lib/model';
+import { Encoder, imageStatistics } from '../lib/encoder';
 import { sliceDataset, validationCount, validationSplit } from '../lib/split';
 import { defaultQueueSize } from '../lib/train';
 import { epochLr, scheduledLr } from '../lib/training/schedule';
@@ -54,9 +57,15 @@ describe(`pixel baselines (seed ${SEED})`, () => {
       const direct = await knnAccuracy({ features: f[name].bank, labels: bank.labels! }, { features: f[name].query, labels: query.labels! }, { k: 15, t: 0.1 });
       expect(r.knn[name].accuracy).toBe(direct.accuracy);
     }
-    const best = Math.max(r.knn.raw.accuracy, r.knn.centred.accuracy, r.knn.standardised.accuracy);
-    expect(r.best.accuracy).toBe(best);
-    expect(r.knn[r.best.name].accuracy).toBe(best);
+    // The form is chosen on held-out bank rows, never on the query split: another query gets the
+    // same form, and the choice is the best on the held-out rows.
+    expect(r.selection.heldOut).toBe(24);
+    const sel = r.selection.knn;
+    expect(sel[r.best.name]).toBe(Math.max(sel.raw, sel.centred, sel.standardised));
+    expect(r.best.accuracy).toBe(r.knn[r.best.name].accuracy);
+    const other = await pixelBaselines(bank, images(40, 4, 4, 1, rng), { knn: { k: 15, t: 0.1 }, linear: false });
+    expect(other.best.name).toBe(r.best.name);
+    expect(other.selection).toEqual(r.selection);
     await expect(pixelBaselines({ ...bank, labels: undefined }, query)).rejects.toThrow(/need labels/);
   });
 
@@ -66,11 +75,19 @@ describe(`pixel baselines (seed ${SEED})`, () => {
     const card = await scorecard(undefined, bank, query, { k: 10, split: 'validation', randomInit: { arch: 'resnet-mini', width: 4, depth: undefined } });
     expect(card.encoder).toBeUndefined();
     expect(card.marginOverPixels).toBeUndefined();
-    expect(card.randomInit!.knn).toBeGreaterThanOrEqual(0);
+    // The random-init figure is that encoder's kNN: the same model, statistics, bank, k and t.
+    const model = ClsaModel.create({ arch: 'resnet-mini', width: 4, inChannels: 1, device: 'cpu' });
+    const twin = new Encoder(model, imageStatistics(bank.images), [8, 8]);
+    // ... in the card's feature form, with the bank's statistics.
+    expect(card.form).toBe('standardised');
+    const f = inForm(await twin.embed(bank.images), await twin.embed(query.images), card.form);
+    const direct = await knnAccuracy({ features: f.bank, labels: bank.labels! }, { features: f.query, labels: query.labels! }, { k: 10, t: 0.1 });
+    twin.dispose();
+    expect(card.randomInit!.knn).toBe(direct.accuracy);
     expect(card.split).toBe('validation');
     const text = formatScorecard(card).join('\n');
-    expect(text).toMatch(/best pixel baseline +kNN \d+\.\d\d% \((raw|centred|standardised); raw/);
-    expect(text).toMatch(/random-init encoder +kNN/);
+    expect(text).toMatch(/best pixel baseline +kNN \d+\.\d\d% \((raw|centred|standardised), best on 13 held-out bank images; raw/);
+    expect(text).toMatch(/random-init encoder +kNN \d+\.\d\d% \(standardised features\)/);
   });
 });
 
@@ -130,7 +147,7 @@ test('recipes: the preset fills what the caller left unset; an unknown name is a
 });
 
 test('weakScale sets the key and weak crop range; multi-crop weak views keep their proportion; strong views keep theirs', () => {
-  const norm = { mean: [0.5], std: [0.25] };
+  const norm = { channels: 1, mean: [0.5], std: [0.25] };
   const single = resolveCrops('single', 28, norm, {}, [0.4, 1]);
   expect(single.key.scale).toEqual([0.4, 1]);
   expect(single.weak[0].scale).toEqual([0.4, 1]);
@@ -144,5 +161,39 @@ test('weakScale sets the key and weak crop range; multi-crop weak views keep the
   // Without the option, the reference ranges (0.2 s/S, s/S).
   expect(resolveCrops('multi', 28, norm, {}).weak[1].scale![0]).toBeCloseTo(0.2 * 24 / 28, 12);
   expect(() => resolveCrops({ key: { size: 28 }, weak: [{ size: 28 }], strong: [] }, 28, norm, {}, [0.4, 1]))
-    .toThrow(/options\.weakScale: applies to crops 'single' or 'multi'/);
+    .toThrow(/options\.weakScale: applies to crops 'single', 'multi' or \{ relativeTo: 'image' \}/);
+});
+
+test('preset views follow the image size: full-size views at 28 pixels for Fashion-MNIST, 64 for 64-pixel images', () => {
+  const crops = RECIPES.quick.options.crops!;
+  for (const [side, channels] of [[28, 1], [64, 3], [16, 3]] as const) {
+    const norm = { channels, mean: new Array(channels).fill(0.5), std: new Array(channels).fill(0.25) };
+    const v = resolveCrops(crops, side, norm, {});
+    expect([v.key, ...v.weak, ...v.strong].map((x) => x.size)).toEqual([side, side, side]);
+    expect(v.strong[0].randAugment).toEqual({ n: 5, p: 0.5, magnitude: [1, 9], fill: 128 });
+    expect(v.key.mean).toHaveLength(channels);
+  }
+  // At 28 pixels the preset is exactly the fixed 28-pixel views it replaced.
+  const norm = { channels: 1, mean: [0.5], std: [0.25] };
+  const at28 = resolveCrops(crops, 28, norm, {});
+  const fixed = resolveCrops({ key: { size: 28, scale: [0.2, 1] }, weak: [{ size: 28, scale: [0.2, 1] }],
+    strong: [{ size: 28, scale: [0.2, 1], randAugment: { n: 5, p: 0.5, magnitude: [1, 9], fill: 128 } }] }, 28, norm, {});
+  expect(at28.views).toEqual(fixed.views);
+  // Presets compose with weakScale (the key and weak views) and with view overrides.
+  const ws = resolveCrops(crops, 28, norm, { grayscale: 0 }, [0.5, 1]);
+  expect([ws.key.scale, ws.weak[0].scale, ws.strong[0].scale]).toEqual([[0.5, 1], [0.5, 1], [0.2, 1]]);
+  expect(ws.strong[0].grayscale).toBe(0);
+  const half = resolveCrops({ relativeTo: 'image', key: { size: 1 }, weak: [{ size: 0.5 }], strong: [] }, 32, norm, {}, [0.4, 1]);
+  expect(half.weak[0]).toMatchObject({ size: 16, scale: [0.2, 0.5] });
+  expect(() => resolveCrops({ relativeTo: 'image', key: { size: 1 }, weak: [{ size: 1.5 }], strong: [] }, 32, norm, {}))
+    .toThrow(/options\.crops\.weak\[0\]\.size: expected a fraction of the image side in \(0, 1\]/);
+});
+
+test('the view-size check: no view larger than the images, no images smaller than the encoder\'s smallest view', () => {
+  const norm = { channels: 1, mean: [0.5], std: [0.25] };
+  expect(() => resolveCrops({ key: { size: 16 }, weak: [{ size: 16 }], strong: [{ size: 28 }] }, 16, norm, {}))
+    .toThrow(/options\.crops\.strong\[0\]\.size: expected at most the image side 16 \(a larger view only interpolates the image\) but got 28/);
+  expect(() => resolveCrops('single', 28, norm, { size: 32 })).toThrow(/options\.crops\.key\.size: expected at most the image side 28/);
+  expect(() => resolveCrops('single', 6, norm, {})).toThrow(/images: expected a side of at least 8 pixels .* but got 6/);
+  expect(resolveCrops('multi', 16, norm, {}).strong.map((v) => v.size)).toEqual([16, 14, 11, 9, 8]);
 });

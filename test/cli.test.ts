@@ -49,8 +49,12 @@ test('clsa eval --raw on an IDX folder; --model with a missing directory is a cl
   // Centring removes the mean image every pair of raw images shares: it must not lose to raw.
   expect(j.pixels.knn.centred).toBeGreaterThan(j.pixels.knn.raw);
   const forms = j.pixels.knn as Record<string, number>;
-  expect(j.pixels.best.accuracy).toBe(Math.max(...Object.values(forms)));
+  // The form is chosen on held-out training images (a fifth, per class), not on the test split.
+  expect(j.pixels.selection.heldOut).toBe(1200);
+  const sel = j.pixels.selection.knn as Record<string, number>;
+  expect(sel[j.pixels.best.name]).toBe(Math.max(...Object.values(sel)));
   expect(forms[j.pixels.best.name]).toBe(j.pixels.best.accuracy);
+  expect(j.testSource).toMatch(/fashion-mnist-subset/);
   expect(j.encoder).toBeUndefined();
   const m = run(['eval', '--data', 'fashion-mnist', '--model', 'some/dir']);
   expect(m.status).not.toBe(0);

@@ -1,8 +1,10 @@
 // The CUDA sources under the host emulator (test/cuda-host): libclsa with its CUDA back end built
 // by the host compiler under ASan + UBSan, then every kernel family against its CPU twin on small
 // odd shapes, with a seeded random thread schedule and poisoned shared memory. Needs cmake, a C++
-// compiler and node, not the CUDA toolkit (test/cuda-host/include stands in for its headers);
-// without cmake or a compiler the checks are skipped, and the skip says so.
+// compiler and node, not the CUDA toolkit (test/cuda-host/include stands in for its headers).
+// Without cmake, a compiler or nm the checks are skipped, and the skipped suite's name says why;
+// in CI (CI=true) the suite is mandatory and the missing tools are a failure. A check program
+// passes only when it ran at least one check and none failed.
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
@@ -26,13 +28,22 @@ function which(tool: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${tool}`], { encoding: 'utf8' }).status === 0;
 }
 const missing = ['cmake', 'c++', 'nm'].filter((t) => !which(t));
+const inCi = /^(1|true|yes)$/i.test(process.env.CI ?? '');
 const describeEmu = missing.length === 0 ? describe : describe.skip;
-if (missing.length) {
-  // eslint-disable-next-line no-console
-  console.log(
-    `cuda-emu: SKIPPED the emulated CUDA checks (${CHECKS.map((c) => c.what).join('; ')}, kernel coverage): ` +
-      `${missing.join(', ')} not found on the PATH`,
-  );
+const why = missing.length ? ` [skipped: ${missing.join(', ')} not found on the PATH; mandatory with CI=true]` : '';
+
+if (missing.length && inCi) {
+  test('the emulated CUDA checks run (CI=true makes them mandatory)', () => {
+    throw new Error(`cuda-emu: ${missing.join(', ')} not found on the PATH, so the emulated CUDA checks ` +
+      `(${CHECKS.map((c) => c.what).join('; ')}, kernel coverage) cannot run; CI requires them`);
+  });
+}
+
+/** The "PASS: 0 of N checks failed" line of a check program, with N > 0: a program that ran no
+ * check has checked nothing. */
+function passedChecks(out: string): number {
+  const m = /PASS: 0 of (\d+) checks failed/.exec(out);
+  return m ? Number(m[1]) : 0;
 }
 
 function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}) {
@@ -45,7 +56,14 @@ function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}) {
   return { status: r.status, signal: r.signal, out: `${r.stdout}\n${r.stderr}` };
 }
 
-describeEmu('CUDA kernels under the host emulator', () => {
+test('a check program\'s output counts as passed only when it ran at least one check and none failed', () => {
+  expect(passedChecks('emu_knn: PASS: 0 of 12 checks failed (data seed 1, emulator seed 2)')).toBe(12);
+  expect(passedChecks('emu_knn: PASS: 0 of 0 checks failed (data seed 1, emulator seed 2)')).toBe(0);
+  expect(passedChecks('emu_knn: FAIL: 0 of 0 checks failed, none ran (data seed 1, emulator seed 2)')).toBe(0);
+  expect(passedChecks('emu_knn: FAIL: 2 of 12 checks failed')).toBe(0);
+});
+
+describeEmu(`CUDA kernels under the host emulator${why}`, () => {
   beforeAll(() => {
     fs.mkdirSync(build, { recursive: true });
     fs.rmSync(launchLog, { force: true });
@@ -60,7 +78,7 @@ describeEmu('CUDA kernels under the host emulator', () => {
     test(`${c.name}: ${c.what}`, () => {
       const r = run(path.join(build, c.exe), c.args, { CLSA_EMU_LAUNCH_LOG: launchLog });
       if (r.status !== 0) throw new Error(`${c.exe} ${c.args.join(' ')} failed (status ${r.status}, signal ${r.signal})\n${r.out.slice(-30000)}`);
-      expect(r.out).toMatch(/PASS: 0 of \d+ checks failed/);
+      expect(passedChecks(r.out)).toBeGreaterThan(0);
     }, 600000);
   }
 

@@ -61,7 +61,9 @@ describe('IDX loader', () => {
     await expect(loadDataset(dir)).rejects.toThrow(/expected gzip data \(magic 1f 8b\) for a \.gz file/);
     fs.writeFileSync(img, zlib.gzipSync(encodeIdx([6, 4], new Uint8Array(24))));
     await expect(loadDataset(dir)).rejects.toThrow(/expected images of 3 dims \[n, H, W\] or 4 dims \[n, H, W, C\] but got \[6, 4\]/);
-    await expect(loadDataset(dir, { split: 'test' })).rejects.toThrow(/expected t10k-images-idx3-ubyte\(\.gz\) for split 'test'/);
+    // No t10k-* files: the test split is a hold-out of the training files, or with holdOut: false there is none.
+    await expect(loadDataset(dir, { split: 'test', holdOut: false })).rejects.toThrow(/bad: no test split \(the source has none and options\.holdOut is false\)/);
+    await expect(loadDataset(dir, { split: 'test' })).rejects.toThrow(/train-images-idx3-ubyte\.gz: expected images of 3 dims/);
   });
 });
 
@@ -95,8 +97,11 @@ describe('fashion-mnist resolver', () => {
   test("'fashion-mnist:PATH' loads that directory", async () => {
     const dir = path.join(tmp, 'fm-given');
     writeIdxSet(dir, 'train', 5, 28, 28, false);
-    const ds = await loadDataset(`fashion-mnist:${dir}`);
+    const ds = await loadDataset(`fashion-mnist:${dir}`, { holdOut: false });
     expect(ds.images.shape).toEqual([5, 28, 28, 1]);
+    // Training files only: the test split is held out of them, disjoint from the training split.
+    expect((await loadDataset(`fashion-mnist:${dir}`)).images.shape[0]).toBe(4);
+    expect((await loadDataset(`fashion-mnist:${dir}`, { split: 'test' })).images.shape[0]).toBe(1);
     expect(ds.source).toContain(dir);
   });
 });
@@ -118,7 +123,8 @@ describe('image folders', () => {
     await solid(path.join(dir, 'cat', 'b.webp'), 5, 5, [0, 255, 0], 'webp');
     await solid(path.join(dir, 'dog', 'c.jpg'), 16, 16, [0, 0, 255], 'jpeg');
     fs.writeFileSync(path.join(dir, 'dog', 'notes.txt'), 'ignored');
-    const ds = await loadDataset(dir, { size: 8 });
+    // holdOut: false = the whole folder as the training split (no test split is held out).
+    const ds = await loadDataset(dir, { size: 8, holdOut: false });
     expect(ds.images.shape).toEqual([3, 8, 8, 3]);
     expect(ds.classes).toEqual(['cat', 'dog']);
     expect(Array.from(ds.labels!)).toEqual([0, 0, 1]);
@@ -134,15 +140,15 @@ describe('image folders', () => {
     // Second load reads the cache: prove it by editing the cache bytes.
     const cf = path.join(cache, files[0]);
     const b = fs.readFileSync(cf); b[8] = 77; fs.writeFileSync(cf, b);
-    expect((await loadDataset(dir, { size: 8 })).images.data[0]).toBe(77);
+    expect((await loadDataset(dir, { size: 8, holdOut: false })).images.data[0]).toBe(77);
     // Changing a file invalidates it (and the stale cache is removed).
     await solid(path.join(dir, 'cat', 'a.png'), 10, 7, [255, 255, 255], 'png');
     const t = new Date(Date.now() + 5000); fs.utimesSync(path.join(dir, 'cat', 'a.png'), t, t);
-    const again = await loadDataset(dir, { size: 8 });
+    const again = await loadDataset(dir, { size: 8, holdOut: false });
     expect(Array.from(again.images.data.subarray(0, 3))).toEqual([255, 255, 255]);
     expect(fs.readdirSync(cache).length).toBe(1);
     // Grayscale and no cache.
-    const g = await loadDataset(dir, { size: 4, channels: 1, cacheDir: false });
+    const g = await loadDataset(dir, { size: 4, channels: 1, cacheDir: false, holdOut: false });
     expect(g.images.shape).toEqual([3, 4, 4, 1]);
   });
 
@@ -166,7 +172,7 @@ describe('image folders', () => {
 describe('in-memory arrays', () => {
   test('validated and passed through', async () => {
     const data = new Uint8Array(2 * 3 * 3 * 1);
-    const ds = await loadDataset({ images: { data, shape: [2, 3, 3, 1] }, labels: new Int32Array([0, 1]) });
+    const ds = await loadDataset({ images: { data, shape: [2, 3, 3, 1] }, labels: new Int32Array([0, 1]) }, { holdOut: false });
     expect(ds.images.data).toBe(data);
     await expect(loadDataset({ images: { data, shape: [2, 3, 3] as never } })).rejects.toThrow(/source\.images\.shape: expected \[n, H, W, C\]/);
     await expect(loadDataset({ images: { data, shape: [3, 3, 3, 1] } })).rejects.toThrow(/expected 27 bytes for shape \[3, 3, 3, 1\] but got 18/);

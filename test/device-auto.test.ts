@@ -38,12 +38,14 @@ async function noticesDuring(fn: () => unknown): Promise<string[]> {
 }
 
 // 16x16 grey images with a bright bar whose row is the class: enough structure for a short run.
-function makeImages(n: number, size = 16) {
+// `offset` shifts the noise, so that sets made with different offsets share no image (an offset
+// of 1 pairs each row's noise with a row of another class).
+function makeImages(n: number, size = 16, offset = 0) {
   const data = new Uint8Array(n * size * size);
   const labels = new Int32Array(n);
   for (let i = 0; i < n; i++) {
     labels[i] = i % 4;
-    for (let p = 0; p < size * size; p++) data[i * size * size + p] = Math.abs(Math.floor(p / size) - (3 + 3 * (i % 4))) <= 1 ? 200 : 30 + (p * 7 + i) % 40;
+    for (let p = 0; p < size * size; p++) data[i * size * size + p] = Math.abs(Math.floor(p / size) - (3 + 3 * (i % 4))) <= 1 ? 200 : 30 + (p * 7 + i + offset) % 40;
   }
   return { images: { data, shape: [n, size, size, 1] as [number, number, number, number] }, labels };
 }
@@ -98,11 +100,11 @@ test("ClsaModel.create with 'auto' lives on the CPU and says so once, naming dev
 
 test("trainClsa with 'auto' trains on the CPU with one notice for the whole run", async () => {
   resetDeviceNotices();
-  const data = makeImages(32), evalData = makeImages(16);
+  const data = makeImages(32), evalData = makeImages(16, 16, 1);
   let steps = 0;
   let result: Awaited<ReturnType<typeof trainClsa>> | undefined;
   const seen = await noticesDuring(async () => {
-    result = await trainClsa({ data, evalData, epochs: 2, batchSize: 8, width: 8, queueSize: 16, seed: 3,
+    result = await trainClsa({ data: { train: data }, evalData, epochs: 2, batchSize: 8, width: 8, queueSize: 16, seed: 3,
       evaluate: { every: 1, k: 5 }, onProgress: () => { steps++; } });
   });
   expect(steps).toBe(8);
@@ -142,7 +144,7 @@ test("clsa train --device auto (the default) trains on the CPU and prints the no
   if (!fs.existsSync(cli)) execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: path.join(__dirname, '..') });
   const dataDir = path.join(tmp, 'idx');
   fs.mkdirSync(dataDir);
-  const tr = makeImages(64), te = makeImages(16);
+  const tr = makeImages(64), te = makeImages(16, 16, 1);
   const write = (name: string, buf: Uint8Array) => fs.writeFileSync(path.join(dataDir, name), buf);
   write('train-images-idx3-ubyte', encodeIdx([64, 16, 16], tr.images.data));
   write('train-labels-idx1-ubyte', encodeIdx([64], Uint8Array.from(tr.labels)));

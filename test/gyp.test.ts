@@ -13,7 +13,10 @@ function findNodeGyp(): string {
   return require.resolve('node-gyp/bin/node-gyp.js', { paths: [path.join(globalRoot, 'npm'), root] });
 }
 
-test('node-gyp builds binding.gyp into a working CPU addon', () => {
+// Fresh inputs every run; the seed is in the test's name, so a failure shows it.
+const seed = Date.now() >>> 0;
+
+test(`node-gyp builds binding.gyp into a working CPU addon (seed ${seed})`, () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'clsa-gyp-'));
   try {
     const files = execFileSync('git', ['ls-files', 'binding.gyp', 'native'], { cwd: root, encoding: 'utf8' }).trim().split('\n');
@@ -35,7 +38,7 @@ test('node-gyp builds binding.gyp into a working CPU addon', () => {
       b.headSync(args);
       process.stdout.write(JSON.stringify({ backend: b.backend(), stats: Array.from(args.stats),
         gradWeak: Array.from(args.gradWeak), gradStrong: Array.from(args.gradStrong) }));`;
-    const N = 9, D = 33, K = 101, W = 2, S = 3, seed = Date.now() >>> 0;
+    const N = 9, D = 33, K = 101, W = 2, S = 3;
     const x = { weak: randomFloats(W * N * D, seed), strong: randomFloats(S * N * D, seed + 1), keys: randomFloats(N * D, seed + 2), queue: randomFloats(K * D, seed + 3) };
     const input = { n: N, d: D, k: K, w: W, s: S, temperature: 0.2, ddmTemperature: 0.3, ddmWeight: 1, normalize: true, precision: 0,
       weak: Array.from(x.weak), strong: Array.from(x.strong), keys: Array.from(x.keys), queue: Array.from(x.queue) };

@@ -49,12 +49,11 @@ describe('safetensors', () => {
     }
   });
 
-  test('an independent reader (python3 + numpy) parses the file', () => {
-    const py = spawnSync('python3', ['-c', 'import numpy'], { encoding: 'utf8' });
-    if (py.status !== 0) {
-      console.warn('python3 with numpy not available: skipping the independent read');
-      return;
-    }
+  // Checks that need python3 (with numpy, and Hugging Face's safetensors) are skipped where it is
+  // missing, with the reason in the skipped test's name.
+  const hasNumpy = spawnSync('python3', ['-c', 'import numpy'], { encoding: 'utf8' }).status === 0;
+  const hasSafetensors = spawnSync('python3', ['-c', 'import safetensors.numpy'], { encoding: 'utf8' }).status === 0;
+  (hasNumpy ? test : test.skip)(`an independent reader (python3 + numpy) parses the file${hasNumpy ? '' : ' [skipped: python3 with numpy not found]'}`, () => {
     const file = path.join(tmp, 'm.safetensors');
     writeSafetensors(file, sample(), { note: 'héllo "quoted"' });
     const script = `
@@ -83,11 +82,8 @@ print(json.dumps(out))
     }
   });
 
-  test('the Hugging Face safetensors package (when python3 has it) loads our file, and we load its file', () => {
-    if (spawnSync('python3', ['-c', 'import safetensors.numpy'], { encoding: 'utf8' }).status !== 0) {
-      console.warn('python3 safetensors module not available: skipping the Hugging Face cross-check');
-      return;
-    }
+  (hasSafetensors ? test : test.skip)(`the Hugging Face safetensors package loads our file, and we load its file${
+    hasSafetensors ? '' : ' [skipped: python3 cannot import safetensors (pip install safetensors numpy)]'}`, () => {
     const ours = path.join(tmp, 'ours.safetensors'), theirs = path.join(tmp, 'theirs.safetensors');
     writeSafetensors(ours, sample(), { format: 'np' });
     const script = `

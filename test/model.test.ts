@@ -202,9 +202,10 @@ test('fromState moves a model to another device; a CPU copy keeps the numbers', 
   b.dispose();
 });
 
-describe('symmetric: the mirrored contrastive term', () => {
-  // Fresh seeds every run, printed with any failure.
-  const seed = (Date.now() ^ (process.pid << 8)) >>> 0;
+// Fresh seeds every run, in the suite's name so that any failure shows it.
+const symmetricSeed = (Date.now() ^ (process.pid << 8)) >>> 0;
+describe(`symmetric: the mirrored contrastive term (seed ${symmetricSeed})`, () => {
+  const seed = symmetricSeed;
 
   test('one symmetric step is the reference step plus the mirrored MoCo step: loss, update and queue', async () => {
     // splitBN 1 makes the key encoder's batch norm independent of its shuffle, so the symmetric model's

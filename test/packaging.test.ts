@@ -4,9 +4,10 @@
 // against a float64 computation) and report the CUDA back end as compiled in. Also: the tarball's
 // contents, the install step's messages, the TypeScript usage example under `strict`, and the
 // glibc / libstdc++ symbol versions and CUDA architectures of the prebuilt binary.
-// Where no CUDA toolkit is installed (most contributors' machines), the same tests run on the
+// Where CMake finds no CUDA toolkit (most contributors' machines), the same tests run on the
 // CPU-only package (prebuild --allow-cpu-only): the binary must then say CUDA is not compiled in
-// and hold no GPU code, and the CUDA-only checks are skipped with a line saying which and why.
+// and hold no GPU code, and a plain prebuild must refuse it. Which of the two the package is, the
+// configured build says (its CMake cache), not a guess at where CMake looks for nvcc.
 import { spawnSync, SpawnSyncOptions } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
@@ -23,50 +24,24 @@ const linuxX64 = process.platform === 'linux' && process.arch === 'x64';
 const describeLinux = linuxX64 ? describe : describe.skip;
 
 /**
- * The nvcc CMake's check_language(CUDA) would find for the prebuild, or null, with the places
- * looked at. Checked in CMake's order: $CUDACXX, the compiler cached in build/CMakeCache.txt (the
- * prebuild reconfigures that build incrementally, so a cached compiler wins), then find_program's
- * search: the PATH, $CUDA_PATH/bin and the system prefixes' bin folders. A candidate counts only
- * if `nvcc --version` runs: a wrapper whose toolkit is gone is no toolkit.
+ * What the configured build found: the CUDA compiler CMake cached in build/CMakeCache.txt when the
+ * prebuild configured build/ (check_language(CUDA)), or null with the reason. Asked of the build
+ * rather than guessed from the PATH: CMake's search is its own (and CLSA_CUDA=OFF skips it).
  */
-function findNvcc(): { nvcc: string | null; looked: string[] } {
-  const looked: string[] = [];
-  const runs = (f: string) => spawnSync(f, ['--version'], { encoding: 'utf8' }).status === 0;
-  const candidates: [string, string | undefined][] = [['$CUDACXX', process.env.CUDACXX]];
-  const cache = path.join(root, 'build', 'CMakeCache.txt');
-  const cached = fs.existsSync(cache) ? /^CMAKE_CUDA_COMPILER:[A-Z]*=(.*)$/m.exec(fs.readFileSync(cache, 'utf8'))?.[1] : undefined;
-  if (cached?.endsWith('NOTFOUND')) looked.push(`build/CMakeCache.txt: CMAKE_CUDA_COMPILER=${cached} (CMake found no nvcc when it configured build/)`);
-  else candidates.push(['build/CMakeCache.txt CMAKE_CUDA_COMPILER', cached]);
-  const pathDirs = (process.env.PATH ?? '').split(path.delimiter).filter(Boolean);
-  for (const dir of pathDirs) candidates.push(['PATH', path.join(dir, 'nvcc')]);
-  if (process.env.CUDA_PATH) candidates.push(['$CUDA_PATH/bin', path.join(process.env.CUDA_PATH, 'bin', 'nvcc')]);
-  for (const prefix of ['/usr/local', '/usr', '/']) candidates.push(['system prefix', path.join(prefix, 'bin', 'nvcc')]);
-  for (const [where, file] of candidates) {
-    if (where === 'PATH' && file && !fs.existsSync(file)) continue;  // summarised below, not one line per folder
-    if (!file) { looked.push(`${where}: unset`); continue; }
-    if (!fs.existsSync(file)) { looked.push(`${where}: no ${file}`); continue; }
-    if (!runs(file)) { looked.push(`${where}: ${file} does not run`); continue; }
-    return { nvcc: file, looked };
-  }
-  looked.push(`PATH: no nvcc in its ${pathDirs.length} folders (${pathDirs.join(path.delimiter)})`);
-  return { nvcc: null, looked };
+function cmakeCuda(): { nvcc: string | null; why: string } {
+  const file = path.join(root, 'build', 'CMakeCache.txt');
+  if (!fs.existsSync(file)) return { nvcc: null, why: 'build/CMakeCache.txt is missing (the prebuild did not configure build/)' };
+  const cache = fs.readFileSync(file, 'utf8');
+  const entry = (name: string) => new RegExp(`^${name}:[A-Z]*=(.*)$`, 'm').exec(cache)?.[1];
+  if (/^(OFF|0|FALSE|NO)$/i.test(entry('CLSA_CUDA') ?? 'ON')) return { nvcc: null, why: 'build/ is configured with CLSA_CUDA=OFF' };
+  const nvcc = entry('CMAKE_CUDA_COMPILER');
+  if (!nvcc || nvcc.endsWith('NOTFOUND')) return { nvcc: null, why: `CMake found no nvcc (CMAKE_CUDA_COMPILER=${nvcc ?? 'unset'})` };
+  return { nvcc, why: `CMake found ${nvcc}` };
 }
 
-const toolkit = linuxX64 ? findNvcc() : { nvcc: null, looked: [] };
-const withCuda = toolkit.nvcc !== null;
-// The checks that need a CUDA build, skipped (and listed) on a machine without the toolkit.
-const testCuda = withCuda ? test : test.skip;
-const testCpuOnly = withCuda ? test.skip : test;
-const CUDA_ONLY_CHECKS = [
-  'npm run prebuild without --allow-cpu-only (it refuses a build without CUDA)',
-  'the installed binary reports the CUDA back end compiled in',
-  'the binary carries SASS for sm_75, sm_80, sm_90 and PTX for compute_90',
-];
-if (linuxX64 && !withCuda) {
-  console.log('packaging: no CUDA toolkit here, so this tests the CPU-only package (prebuild --allow-cpu-only).\n' +
-    `Skipped CUDA checks:\n${CUDA_ONLY_CHECKS.map((c) => `  - ${c}`).join('\n')}\n` +
-    `Why: no nvcc that runs was found where CMake looks:\n${[...new Set(toolkit.looked)].map((l) => `  - ${l}`).join('\n')}`);
-}
+// Set once the prebuild has configured and built build/ (beforeAll): every check below asserts
+// what a package of that build must do, with CUDA or without.
+let cuda: { nvcc: string | null; why: string } = { nvcc: null, why: 'not configured yet' };
 
 interface Run { status: number | null; stdout: string; stderr: string }
 function run(cmd: string, args: string[], opts: SpawnSyncOptions = {}): Run {
@@ -172,8 +147,11 @@ describeLinux('the npm package, installed as a new user would', () => {
   beforeAll(() => {
     const t0 = Date.now();
     // 1. The prebuild: an incremental build of build/ after `npm install`, then strip + copy.
-    const prebuildArgs = withCuda ? [] : ['--allow-cpu-only'];
-    ok(run(process.execPath, [path.join(root, 'scripts', 'prebuild.js'), ...prebuildArgs], { cwd: root }), `npm run prebuild ${prebuildArgs.join(' ')}`);
+    // --allow-cpu-only: the build decides whether CUDA is in; a plain prebuild's refusal of a
+    // CPU-only build is checked below.
+    ok(run(process.execPath, [path.join(root, 'scripts', 'prebuild.js'), '--allow-cpu-only'], { cwd: root }), 'npm run prebuild --allow-cpu-only');
+    cuda = cmakeCuda();
+    if (!cuda.nvcc) console.log(`packaging: the build has no CUDA back end (${cuda.why}), so this tests the CPU-only package.`);
     // 2. npm pack. Its `prepare` step (the TypeScript build) is skipped: rewriting dist/ could
     // race with other test files reading it. `npm install` built dist/; rebuild only if stale.
     if (distIsStale()) ok(run(process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], { cwd: root }), 'tsc -p tsconfig.build.json');
@@ -228,7 +206,7 @@ describeLinux('the npm package, installed as a new user would', () => {
     expect(run('/usr/bin/which', ['node'], { env }).status).toBe(0);
   });
 
-  test(`require("clsa") loads the prebuild, runs the fused head on the CPU and reports CUDA ${withCuda ? 'compiled in' : 'not compiled (no toolkit here)'}`, () => {
+  test('require("clsa") loads the prebuild, runs the fused head on the CPU and reports CUDA compiled in exactly when CMake found nvcc', () => {
     expect(fs.existsSync(path.join(installed, 'build'))).toBe(false);
     const W = 2, S = 1, N = 3, D = 5, K = 11;
     const rnd = (...shape: number[]): any => shape.length === 1
@@ -254,8 +232,8 @@ describeLinux('the npm package, installed as a new user would', () => {
       expect(Math.abs(got[k] - want[k])).toBeLessThan(1e-4 * Math.max(1, Math.abs(want[k])));
     const b = got.backend;
     // Where CMake found no nvcc the package is CPU-only and must say so, not claim a GPU back end.
-    expect({ cudaCompiled: b.cudaCompiled, nvcc: toolkit.nvcc }).toEqual({ cudaCompiled: withCuda, nvcc: toolkit.nvcc });
-    if (!withCuda) {
+    expect({ cudaCompiled: b.cudaCompiled, cmake: cuda.why }).toEqual({ cudaCompiled: cuda.nvcc !== null, cmake: cuda.why });
+    if (!cuda.nvcc) {
       expect(b.cudaState).toBe('not-compiled');
       expect(b.cudaUsable).toBe(false);
     } else if (b.cudaUsable) {
@@ -332,7 +310,8 @@ describeLinux('the npm package, installed as a new user would', () => {
     expect(needed.filter((n) => !/^(libc|libm|libstdc\+\+|libgcc_s|libpthread|libdl|librt|ld-linux-x86-64)\.so/.test(n))).toEqual([]);
   });
 
-  testCuda('the prebuilt binary carries SASS for sm_75, sm_80, sm_90 and PTX for compute_90', () => {
+  test('with CUDA, the prebuilt binary carries SASS for sm_75, sm_80, sm_90 and PTX for compute_90; without, no GPU code, and a plain prebuild refuses it', () => {
+    if (!cuda.nvcc) return cpuOnlyPackage();
     const entries = fatbinEntries(path.join(installed, PREBUILD));
     const sass = new Set(entries.filter((e) => e.kind === 'sass').map((e) => e.sm));
     const ptx = new Set(entries.filter((e) => e.kind === 'ptx').map((e) => e.sm));
@@ -340,7 +319,7 @@ describeLinux('the npm package, installed as a new user would', () => {
     expect([...ptx]).toEqual([90]);
   });
 
-  testCpuOnly('without a CUDA toolkit the prebuilt binary is CPU-only (no GPU code in it) and a plain prebuild refuses it', () => {
+  function cpuOnlyPackage(): void {
     const bin = path.join(installed, PREBUILD);
     expect(fatbinEntries(bin)).toEqual([]);
     // A CUDA build has the sections nvcc's registration code reads (.nv_fatbin, .nvFatBinSegment).
@@ -351,5 +330,5 @@ describeLinux('the npm package, installed as a new user would', () => {
     expect(refused.status).toBe(1);
     expect(refused.stderr).toMatch(/the build has no CUDA back end \(nvcc not found by CMake\)\. Install the CUDA toolkit \(nvcc\) or pass --allow-cpu-only/);
     expect(fs.existsSync(path.join(tmp, 'refused', PREBUILD))).toBe(false);
-  });
+  }
 });

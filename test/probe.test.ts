@@ -81,14 +81,16 @@ function solve(A: Float64Array[], b: Float64Array): Float64Array {
 function newton(x: Float32Array, y: Int32Array, n: number, d: number, C: number, lambda: number) {
   const P = C * d + C;
   let th = new Float64Array(P);
+  let converged = false, gradientNorm = NaN;
   for (let it = 0; it < 30; it++) {
     const { g, H } = objective(x, y, n, d, C, lambda, th, true);
     for (let q = 0; q < P; q++) H[q][q] += 1e-12;
     const step = solve(H, g);
     th = th.map((v, q) => v - step[q]);
-    if (Math.sqrt(g.reduce((s, v) => s + v * v, 0)) < 1e-11) break;   // quadratic convergence: a few steps from here
+    gradientNorm = Math.sqrt(g.reduce((s, v) => s + v * v, 0));
+    if (gradientNorm < 1e-11) { converged = true; break; }   // quadratic convergence: a few steps from here
   }
-  return { theta: th, ...objective(x, y, n, d, C, lambda, th, false) };
+  return { theta: th, converged, gradientNorm, ...objective(x, y, n, d, C, lambda, th, false) };
 }
 
 describe(`L-BFGS probe vs float64 Newton (seed ${SEED})`, () => {
@@ -100,6 +102,9 @@ describe(`L-BFGS probe vs float64 Newton (seed ${SEED})`, () => {
     const rng = new Rng(SEED + n);
     const { x, y } = problem(n, d, C, rng);
     const ref = newton(x, y, n, d, C, lambda);
+    // A reference that did not reach its minimum would hold L-BFGS to the wrong point.
+    if (!ref.converged) throw new Error(`the Newton reference did not converge in 30 steps (gradient norm ${ref.gradientNorm}); replay with CLSA_TEST_SEED=${SEED}`);
+    expect(ref.converged).toBe(true);
     const fit = fitLbfgsSync({ x, n, d, classes: C, labels: y }, { weightDecay: lambda, maxIterations: 2000, tolerance: 1e-6, history: 10 });
     expect(fit.converged).toBe(true);
     expect(fit.gradientNorm).toBeLessThanOrEqual(1e-6 * Math.max(1, fit.initialGradientNorm));
@@ -139,6 +144,9 @@ describe('linearProbe with the default solver', () => {
     expect(a.solver).toBe('lbfgs');
     expect(a.convergence!.converged).toBe(true);
     expect(a.weightDecaySearch!.length).toBe(5);
+    // Every fit of the penalty search converged too: the choice is made between minima.
+    expect(a.weightDecaySearch!.map((s) => s.converged)).toEqual([true, true, true, true, true]);
+    expect(a.convergence!.searchConverged).toBe(true);
     const best = Math.max(...a.weightDecaySearch!.map((s) => s.validationAccuracy));
     // The chosen penalty is the largest among the best on the held-out rows.
     const chosen = a.weightDecaySearch!.filter((s) => s.validationAccuracy === best).map((s) => s.weightDecay);

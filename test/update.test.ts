@@ -2,9 +2,10 @@
 import { momentumUpdate, Queue } from '../lib';
 import { randomFloats } from './helpers/reference';
 
+// Fresh inputs every run; the seed is in the names of the tests that use it, so a failure shows it.
 const seed = (Date.now() >>> 0) ^ 0x5bd1e995;
 
-test('momentumUpdate: target = m * target + (1 - m) * source, in place, odd lengths', () => {
+test(`momentumUpdate: target = m * target + (1 - m) * source, in place, odd lengths (seed ${seed})`, () => {
   for (const [n, m] of [[1, 0.999], [17, 0.5], [100003, 0.99], [65537, 0], [4099, 1]] as const) {
     const t = randomFloats(n, seed + n), s = randomFloats(n, seed + n + 1);
     const t0 = Float64Array.from(t);
@@ -32,7 +33,7 @@ test('Queue starts as seeded random unit rows', () => {
   expect(Math.abs(mean / a.data.length)).toBeLessThan(0.1);
 });
 
-test('enqueue writes at the pointer and wraps when N does not divide K', () => {
+test(`enqueue writes at the pointer and wraps when N does not divide K (seed ${seed})`, () => {
   const K = 10, D = 3;
   const q = new Queue(K, D, { seed: 1 });
   const model = Array.from(q.data);

@@ -1,6 +1,8 @@
 // `clsa eval`: kNN (and optionally converged linear-probe) accuracy of a trained encoder (--model
-// DIR) beside the baselines it must beat — the best of raw, centred and standardised pixels under
-// the same kNN, and the same encoder at random initialisation — or of the pixel baselines alone (--raw).
+// DIR) beside the baselines it must beat — pixels under the same kNN (raw, centred, standardised;
+// the form chosen on held-out bank rows), and the same encoder at random initialisation — or of
+// the pixel baselines alone (--raw). It scores the source's test split: its own, or the same
+// stratified hold-out `clsa train` kept out of training (same --hold-out and --split-seed).
 import { Command } from 'commander';
 import { loadDataset } from '../data';
 import { loadEncoder } from '../encoder';
@@ -9,6 +11,7 @@ import { CliError, intOption, numberOption, progress } from './common';
 
 interface EvalOptions {
   data: string; model?: string; raw?: boolean; k: number; t: number; linear?: boolean; size?: number; channels?: number; json?: boolean; quiet?: boolean;
+  holdOut: number; splitSeed: number;
 }
 
 export function registerEval(program: Command): void {
@@ -22,6 +25,9 @@ export function registerEval(program: Command): void {
     .option('--linear', 'also fit converged linear probes (L-BFGS, penalty chosen on held-out train rows)')
     .option('--size <pixels>', 'image folders: resize to this size', intOption('--size', 1, 4096))
     .option('--channels <n>', 'image folders: 1 or 3 channels', intOption('--channels', 1, 3))
+    .option('--hold-out <x>', 'data without a test split of its own: the fraction (or count) of each class held out as its test split',
+      numberOption('--hold-out', (x) => x > 0 && (x < 1 || Number.isInteger(x)), 'a fraction in (0, 1) or a count'), 0.2)
+    .option('--split-seed <s>', 'seed of that hold-out', intOption('--split-seed', 0, 2 ** 32 - 1), 0)
     .option('--json', 'print the results as JSON')
     .option('-q, --quiet', 'no progress output')
     .action(async (opts: EvalOptions) => {
@@ -30,7 +36,7 @@ export function registerEval(program: Command): void {
       if (opts.channels !== undefined && opts.channels !== 1 && opts.channels !== 3) throw new CliError(`--channels: expected 1 or 3 but got ${opts.channels}`);
       const p = progress(3 + (opts.model ? 1 : 0), opts.quiet || opts.json);
       const t0 = Date.now();
-      const load = { size: opts.size, channels: opts.channels as 1 | 3 | undefined };
+      const load = { size: opts.size, channels: opts.channels as 1 | 3 | undefined, holdOut: opts.holdOut, splitSeed: opts.splitSeed };
       p.step('loading the train split');
       const train = await loadDataset(opts.data, { ...load, split: 'train' });
       p.step('loading the test split');
@@ -51,12 +57,14 @@ export function registerEval(program: Command): void {
         encoder?.dispose();
       }
       p.stop();
-      const result = { data: train.source, features: opts.model ? `encoder ${opts.model}` : 'pixels', seconds: (Date.now() - t0) / 1000, ...card };
+      const result = { data: opts.data, bankSource: train.source, testSource: test.source, features: opts.model ? `encoder ${opts.model}` : 'pixels',
+        seconds: (Date.now() - t0) / 1000, ...card };
       if (opts.json) {
         process.stdout.write(JSON.stringify(result, null, 2) + '\n');
         return;
       }
-      const lines = [`data: ${result.data} (${card.bankSize} train, ${card.querySize} test), features: ${result.features}`, ...formatScorecard(card)];
+      const lines = [`data: ${opts.data}, features: ${result.features}`, `  bank (train split): ${card.bankSize} images: ${train.source}`,
+        `  test split: ${card.querySize} images: ${test.source}`, ...formatScorecard(card)];
       lines.push(`time: ${result.seconds.toFixed(1)} s`);
       process.stdout.write(lines.join('\n') + '\n');
     });

@@ -1,20 +1,20 @@
 // `clsa train`: trains an encoder from a named recipe (--preset, default 'quick'), monitors kNN on
 // a validation split carved from the training data, then scores the test split once beside the
-// baselines (best of raw / centred / standardised pixels under the same kNN, random init). Ctrl-C
-// stops after saving a checkpoint. Writes OUT/metrics.jsonl, OUT/model/ (loadEncoder),
-// OUT/checkpoint/ and OUT/report.html.
+// baselines (pixels under the same kNN, random init). A source without a test split of its own
+// gives up a stratified hold-out as its test split before training; without any test split the
+// validation split is scored instead, and the output says so. Ctrl-C stops after saving a
+// checkpoint. Writes OUT/metrics.jsonl, OUT/model/ (loadEncoder), OUT/checkpoint/ and OUT/report.html.
 import * as fs from 'fs';
 import * as path from 'path';
 import { Command, InvalidArgumentError } from 'commander';
-import { loadDataset } from '../data';
+import { Dataset, loadDataset, NoTestSplitError } from '../data';
 import { appendMetrics, METRICS_FILE } from '../metrics';
 import { augmentPreviewPng } from '../preview';
 import { RECIPE_NAMES, RecipeName, recipeOptions, RECIPES } from '../recipes';
 import { writeReport } from '../report';
 import { formatScorecard, scorecard, Scorecard } from '../scorecard';
-import { sliceDataset, validationSplit } from '../split';
+import { assertDisjoint } from '../overlap';
 import { AbortError, EpochInfo, ProgressInfo, trainClsa, TrainOptions } from '../train';
-import { cropPresets } from '../augment';
 import { CliError, intOption, liveBar, numberOption } from './common';
 
 interface TrainCliOptions {
@@ -22,6 +22,7 @@ interface TrainCliOptions {
   ddmWeight?: number; device: string; limit?: number; seed: number; resume?: string; out: string; lr?: number;
   warmupEpochs?: number; temperature?: number; ddmTemperature?: number; queueSize?: number; evalEvery: number;
   validation: number; linear?: boolean; quiet?: boolean; weakScale?: [number, number]; symmetric?: boolean;
+  validationRows: string; splitSeed: number; holdOut: number; size?: number; channels?: number; forceResume?: boolean;
 }
 
 function eta(seconds: number): string {
@@ -57,19 +58,39 @@ export function registerTrain(program: Command): void {
     .option('--no-symmetric', 'the reference\'s one-directional contrastive term, whatever the preset says')
     .option('--queue-size <n>', 'queue rows K (default: scaled to the data)', intOption('--queue-size', 1, 1 << 26))
     .option('--device <device>', 'auto | cpu | cuda', 'auto')
-    .option('--limit <n>', 'train on the first N images (after the validation split)', intOption('--limit', 8, 1 << 30))
-    .option('--validation <n>', 'training images held out (from the end) for the kNN monitor: a count, or a fraction < 1; 0 = monitor the test split',
+    .option('--limit <n>', 'train on N images of the training split (after the validation split; drawn per class, or the first N with --validation-rows last)',
+      intOption('--limit', 8, 1 << 30))
+    .option('--validation <n>', 'training images held out for the kNN monitor: a count, or a fraction < 1; 0 = monitor the test split',
       numberOption('--validation', (x) => x >= 0, 'a count or a fraction >= 0'), 1 / 6)
+    .option('--validation-rows <how>', "stratified (per class, seeded by --split-seed) or last (the last rows: the recipe study's protocol)", 'stratified')
+    .option('--split-seed <s>', 'seed of the validation split, the --limit subset and the test hold-out', intOption('--split-seed', 0, 2 ** 32 - 1), 0)
+    .option('--hold-out <x>', 'data without a test split of its own: the fraction (or count) of each class held out as its test split; 0 = no test split',
+      numberOption('--hold-out', (x) => x >= 0 && (x < 1 || Number.isInteger(x)), 'a fraction in [0, 1) or a count'), 0.2)
+    .option('--size <pixels>', 'image folders: resize to this size (default 32)', intOption('--size', 8, 4096))
+    .option('--channels <n>', 'image folders: 1 or 3 channels (default 3)', intOption('--channels', 1, 3))
     .option('--eval-every <n>', 'kNN monitor every N epochs', intOption('--eval-every', 1, 1e6), 5)
     .option('--linear', 'also fit converged linear probes on the encoder, pixels and random init at the end')
     .option('--seed <s>', 'seed', intOption('--seed', 0, 2 ** 32 - 1), 0)
-    .option('--resume <dir>', 'continue from a checkpoint directory (e.g. OUT/checkpoint)')
+    .option('--resume <dir>', 'continue from a checkpoint directory (e.g. OUT/checkpoint); the data, splits, limit and recipe must be the same')
+    .option('--force-resume', 'resume even when options differ from the checkpoint\'s')
     .option('-q, --quiet', 'no progress bar')
     .action(async (o: TrainCliOptions) => {
       if (!(RECIPE_NAMES as string[]).includes(o.preset)) throw new CliError(`--preset: expected one of ${RECIPE_NAMES.join(', ')} but got "${o.preset}"`);
       if (o.arch !== undefined && !['resnet-mini', 'resnet18'].includes(o.arch)) throw new CliError(`--arch: expected resnet-mini or resnet18 but got "${o.arch}"`);
       if (o.crops !== undefined && o.crops !== 'single' && o.crops !== 'multi') throw new CliError(`--crops: expected single or multi but got "${o.crops}"`);
       if (!['auto', 'cpu', 'cuda'].includes(o.device)) throw new CliError(`--device: expected auto, cpu or cuda but got "${o.device}"`);
+      if (o.validationRows !== 'stratified' && o.validationRows !== 'last') throw new CliError(`--validation-rows: expected stratified or last but got "${o.validationRows}"`);
+      if (o.channels !== undefined && o.channels !== 1 && o.channels !== 3) throw new CliError(`--channels: expected 1 or 3 but got ${o.channels}`);
+      const load = { size: o.size, channels: o.channels as 1 | 3 | undefined, holdOut: o.holdOut > 0 ? o.holdOut : false as const };
+      // The test split, scored once at the end: disjoint from all training may see, checked now
+      // rather than after the training. None when the source has none (or --hold-out 0).
+      let test: Dataset | undefined;
+      try {
+        test = await loadDataset(o.data, { ...load, splitSeed: o.splitSeed, split: 'test' });
+      } catch (err) {
+        if (!(err instanceof NoTestSplitError)) throw err;
+      }
+      if (test) assertDisjoint(await loadDataset(o.data, { ...load, splitSeed: o.splitSeed, split: 'train' }), 'the training split', test, 'the test split');
       const out = path.resolve(o.out);
       fs.mkdirSync(out, { recursive: true });
       const t0 = Date.now();
@@ -92,9 +113,9 @@ export function registerTrain(program: Command): void {
       };
       const onEpochEnd = (e: EpochInfo) => {
         appendMetrics(out, { epoch: e.epoch + 1, loss: e.loss, nceLoss: e.nceLoss, ddmLoss: e.ddmLoss, accuracy: e.accuracy,
-          knnAccuracy: e.knnAccuracy ?? null, knnSplit: e.knnSplit ?? null, lr: e.lr, seconds: e.seconds, imagesPerSecond: e.imagesPerSecond });
+          knnAccuracy: e.knnAccuracy ?? null, knnSplit: e.knnSplit ?? null, knnSplitSize: e.knnSplitSize ?? null, lr: e.lr, seconds: e.seconds, imagesPerSecond: e.imagesPerSecond });
         bar.log(`epoch ${e.epoch + 1}/${e.epochs}: loss ${e.loss.toFixed(4)} (nce ${e.nceLoss.toFixed(4)}, ddm ${e.ddmLoss.toFixed(4)}), ` +
-          `head accuracy ${(e.accuracy * 100).toFixed(1)}%${e.knnAccuracy !== undefined ? `, ${e.knnSplit} kNN ${pct(e.knnAccuracy)}` : ''}, ` +
+          `head accuracy ${(e.accuracy * 100).toFixed(1)}%${e.knnAccuracy !== undefined ? `, ${e.knnSplit} kNN ${pct(e.knnAccuracy)} (${e.knnSplitSize} images)` : ''}, ` +
           `${e.seconds.toFixed(1)} s, ${e.imagesPerSecond.toFixed(0)} img/s`);
       };
       const validation = o.validation > 0 ? o.validation : false;
@@ -102,7 +123,8 @@ export function registerTrain(program: Command): void {
         preset: o.preset as RecipeName, data: o.data, epochs: o.epochs, batchSize: o.batchSize, arch: o.arch as TrainOptions['arch'],
         width: o.width, crops: o.crops as TrainOptions['crops'], ddmWeight: o.ddmWeight, temperature: o.temperature,
         ddmTemperature: o.ddmTemperature, lr: o.lr, warmupEpochs: o.warmupEpochs, queueSize: o.queueSize, weakScale: o.weakScale, symmetric: o.symmetric,
-        device: o.device as TrainOptions['device'], limit: o.limit, validation, seed: o.seed, resume: o.resume,
+        device: o.device as TrainOptions['device'], limit: o.limit, validation, seed: o.seed, resume: o.resume, forceResume: o.forceResume,
+        validationRows: o.validationRows as TrainOptions['validationRows'], splitSeed: o.splitSeed, load,
         signal: controller.signal, onProgress, onEpochEnd, evaluate: { every: o.evalEvery },
         checkpoint: { dir: path.join(out, 'checkpoint'), every: 1, onAbort: true },
       });
@@ -123,55 +145,66 @@ export function registerTrain(program: Command): void {
       const trainSeconds = (Date.now() - t0) / 1000;
       await result.encoder.save(path.join(out, 'model'));
 
-      // The test split, scored once, beside the baselines on the same bank, k and t; the
-      // monitored validation split gets its best pixel baseline too, for the chart.
-      const full = await loadDataset(o.data, { split: 'train' });
-      const test = await loadDataset(o.data, { split: 'test' });
-      const split = validation === false ? { train: full, validation: undefined } : validationSplit(full, validation);
-      const bank = options.limit !== undefined ? sliceDataset(split.train, options.limit) : split.train;
+      // The test split, scored once, beside the baselines on the same bank, k and t; the monitored
+      // validation split gets its pixel baseline too, for the chart. Without a test split the
+      // validation split is what is scored, and every output says so.
+      const bank = result.data.train, val = result.data.validation;
+      const scored = test?.labels ? { split: 'test', data: test } : val?.labels ? { split: 'validation', data: val } : undefined;
       let card: Scorecard | undefined, valCard: Scorecard | undefined;
       const cfg = result.model.config;
-      if (bank.labels && test.labels) {
-        if (!o.quiet) process.stderr.write('clsa: scoring the test split beside the baselines\n');
-        if (split.validation?.labels) valCard = await scorecard(undefined, bank, split.validation, { split: 'validation' });
-        card = await scorecard(result.encoder, bank, test, { split: 'test', linear: o.linear,
+      const noTest = test ? undefined : `no test split (${o.holdOut > 0 ? `${o.data} has none` : '--hold-out 0'}): the validation split is scored instead`;
+      if (bank.labels && scored) {
+        if (!o.quiet) process.stderr.write(`clsa: scoring the ${scored.split} split beside the baselines\n`);
+        if (val?.labels && scored.split === 'test') valCard = await scorecard(undefined, bank, val, { split: 'validation' });
+        card = await scorecard(result.encoder, bank, scored.data, { split: scored.split, linear: o.linear,
           randomInit: { arch: cfg.arch, width: cfg.width, depth: cfg.depth, seed: o.seed } });
-        appendMetrics(out, { final: true, scorecard: card, validationBaselines: valCard?.pixels ?? null, trainSeconds });
       }
+      const splitInfo = (ds?: Dataset) => (ds ? { images: ds.images.shape[0], source: ds.source } : null);
+      const splits = { train: splitInfo(bank), validation: splitInfo(val), test: splitInfo(test) };
+      appendMetrics(out, { final: true, splits, scorecard: card ?? null, validationBaselines: valCard?.pixels ?? null, trainSeconds,
+        ...(noTest ? { note: noTest } : {}) });
       const final = result.history[result.history.length - 1];
-      const [, h, w, c] = full.images.shape;
-      // The views this run trained on (a preset's own crops, or the reference presets), strong ones
-      // left out for MoCo v2.
-      const crops = options.crops ?? 'single';
-      const trained = typeof crops === 'string' ? cropPresets(crops, Math.min(h, w)) : crops;
-      const views = [trained.key, ...trained.weak, ...(cfg.ddmWeight === 0 ? [] : trained.strong)];
-      const png = await augmentPreviewPng({ data: full.images.data.subarray(0, 8 * h * w * c), shape: [8, h, w, c] }, { views, seed: o.seed });
+      const [, h, w, c] = bank.images.shape;
+      // The views this run trained on, resolved for its image size.
+      const v = result.views;
+      const png = await augmentPreviewPng({ data: bank.images.data.subarray(0, 8 * h * w * c), shape: [Math.min(8, bank.images.shape[0]), h, w, c] },
+        { views: [v.key, ...v.weak, ...v.strong], seed: o.seed });
       const results: Record<string, number | string> = {};
       if (card) {
-        results[`test kNN, CLSA encoder (bank ${card.bankSize}, k=${card.k}, t=${card.t})`] = pct(card.encoder!.knn);
-        results[`test kNN, best pixel baseline (${card.pixels.best.name})`] = pct(card.pixels.best.accuracy);
-        results['test kNN, raw / centred / standardised pixels'] = `${pct(card.pixels.knn.raw)} / ${pct(card.pixels.knn.centred)} / ${pct(card.pixels.knn.standardised)}`;
-        results['test kNN, random-init encoder'] = pct(card.randomInit!.knn);
-        results['margin over the best pixel baseline'] = `${((card.marginOverPixels ?? 0) * 100).toFixed(2)} points`;
-        if (card.encoder?.linear) results['linear probe (converged): encoder / pixels / random init'] =
-          `${pct(card.encoder.linear.testAccuracy)} / ${pct(card.pixels.linear!.testAccuracy)} / ${pct(card.randomInit!.linear!.testAccuracy)}`;
-        results['training images (kNN bank)'] = card.bankSize;
-        results['test images'] = card.querySize;
+        const s = card.split;
+        results[`${s} kNN, CLSA encoder (${card.querySize} ${s} images, bank ${card.bankSize}, k=${card.k}, t=${card.t})`] = pct(card.encoder!.knn);
+        results[`${s} kNN, pixel baseline (${card.pixels.best.name}, chosen on held-out training images)`] = pct(card.pixels.best.accuracy);
+        results[`${s} kNN, raw / centred / standardised pixels`] = `${pct(card.pixels.knn.raw)} / ${pct(card.pixels.knn.centred)} / ${pct(card.pixels.knn.standardised)}`;
+        results[`${s} kNN, random-init encoder`] = pct(card.randomInit!.knn);
+        results['margin over the pixel baseline'] = `${((card.marginOverPixels ?? 0) * 100).toFixed(2)} points`;
+        const probe = (p?: { testAccuracy: number; converged: boolean }) => (p ? `${pct(p.testAccuracy)}${p.converged ? '' : ' (not converged)'}` : '–');
+        if (card.encoder?.linear) results[`${s} linear probe: encoder / pixels / random init`] =
+          `${probe(card.encoder.linear)} / ${probe(card.pixels.linear)} / ${probe(card.randomInit!.linear)}`;
       }
+      if (noTest) results['note'] = noTest;
+      results['training images (kNN bank)'] = bank.images.shape[0];
+      results['validation images'] = val ? val.images.shape[0] : 'none';
+      results['test images'] = test ? test.images.shape[0] : 'none';
       await writeReport(out, {
-        title: `clsa train — ${full.source}`, config: { preset: o.preset, ...cfg, data: full.source, epochs: options.epochs,
-          crops: typeof options.crops === 'string' ? options.crops : JSON.stringify(options.crops), limit: options.limit, batchSize: options.batchSize, validation: validation === false ? 'none (test split monitored)' : validation },
+        title: `clsa train — ${o.data}`, config: { preset: o.preset, ...cfg, data: o.data, epochs: options.epochs,
+          crops: typeof options.crops === 'string' ? options.crops : JSON.stringify(options.crops), limit: options.limit, batchSize: options.batchSize,
+          validation: validation === false ? 'none (test split monitored)' : `${validation} (${o.validationRows}, split seed ${o.splitSeed})`,
+          'train split': `${bank.images.shape[0]} images: ${bank.source}`,
+          'validation split': val ? `${val.images.shape[0]} images: ${val.source}` : 'none',
+          'test split': test ? `${test.images.shape[0]} images: ${test.source}` : 'none' },
         history: result.history.map((e) => ({ ...e, epoch: e.epoch + 1 })),
-        knnSplit: final?.knnSplit,
+        knnSplit: final?.knnSplit, knnSplitSize: final?.knnSplitSize,
         baselines: valCard && final?.knnSplit === 'validation' ? [{ name: `pixels (${valCard.pixels.best.name})`, accuracy: valCard.pixels.best.accuracy }]
-          : card ? [{ name: `pixels (${card.pixels.best.name})`, accuracy: card.pixels.best.accuracy }] : [],
+          : card && final?.knnSplit === card.split ? [{ name: `pixels (${card.pixels.best.name})`, accuracy: card.pixels.best.accuracy }] : [],
         samplesPng: png.png, samplesCaption: `each row: the original, then ${png.columns.slice(1).join(', ')}`,
         timing: { training: trainSeconds, total: (Date.now() - t0) / 1000 }, results,
       });
       result.model.dispose();
       const lines = [
-        `trained ${options.epochs ?? '?'} epochs in ${trainSeconds.toFixed(1)} s on ${full.source} (preset ${o.preset})`,
-        ...(card ? formatScorecard(card) : ['no labels: no evaluation']),
+        `trained ${options.epochs ?? '?'} epochs in ${trainSeconds.toFixed(1)} s on ${bank.images.shape[0]} images of ${o.data} (preset ${o.preset})`,
+        `splits: train ${bank.images.shape[0]} images (the kNN bank), validation ${val ? val.images.shape[0] : 'none'}, test ${test ? test.images.shape[0] : 'none'}`,
+        ...(noTest ? [noTest] : []),
+        ...(card ? formatScorecard(card) : [bank.labels ? 'no split to score' : 'no labels: no evaluation']),
         `wrote ${path.join(out, 'model')}/, ${path.join(out, METRICS_FILE)}, ${path.join(out, 'report.html')}`,
       ];
       process.stdout.write(lines.join('\n') + '\n');

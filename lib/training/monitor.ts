@@ -11,6 +11,8 @@ import { FeatureForm, inForm } from '../forms';
 export interface Monitor {
   /** What the monitor scores: 'validation' or 'test' (or a caller's name for its own split). */
   split: string;
+  /** Images in that split. */
+  size: number;
   every: number;
   k: number;
   t: number;
@@ -23,7 +25,7 @@ export function knnMonitor(bank: Dataset, evalSet: Dataset, split: string, o: { 
   if (!bank.labels || !evalSet.labels) return undefined;
   const bankLabels = bank.labels, evalLabels = evalSet.labels;
   return {
-    split, ...o,
+    split, size: evalSet.images.shape[0], ...o,
     async measure(encoder, signal) {
       const f = inForm(await encoder.embed(bank.images), await encoder.embed(evalSet.images), o.form);
       const r = await knnAccuracy({ features: f.bank, labels: bankLabels }, { features: f.query, labels: evalLabels }, { k: o.k, t: o.t, signal });

@@ -93,7 +93,9 @@ void summary() {
     fails += a.fail;
     std::printf("%-14s %6d %6d  %-12.3e %.0e\n", g.c_str(), a.pass, a.fail, a.err, a.tol);
   }
-  std::printf("%s: %d of %zu checks failed\n", fails ? "FAIL" : "PASS", fails, g_checks.size());
+  // No check run is a failure too: it has checked nothing.
+  std::printf("%s: %d of %zu checks failed%s\n", fails || g_checks.empty() ? "FAIL" : "PASS", fails, g_checks.size(),
+              g_checks.empty() ? ", none ran" : "");
 }
 
 [[noreturn]] void fatal_cuda(const char* what, cudaError_t e) {
@@ -664,5 +666,5 @@ int main(int argc, char** argv) {
   summary();
   for (const Check& c : g_checks)
     if (!c.pass) return 1;
-  return 0;
+  return g_checks.empty() ? 1 : 0;
 }
