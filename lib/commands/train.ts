@@ -15,6 +15,8 @@ import { formatScorecard, scorecard, Scorecard } from '../scorecard';
 import { sliceDataset, validationSplit } from '../split';
 import { AbortError, EpochInfo, ProgressInfo, trainClsa, TrainOptions } from '../train';
 import { cropPresets } from '../augment';
+import { DeviceName, resolveDevice } from '../device';
+import { cpuPrecisionError, ModelPrecision } from '../model';
 import { CliError, intOption, liveBar, numberOption } from './common';
 
 interface TrainCliOptions {
@@ -22,6 +24,7 @@ interface TrainCliOptions {
   ddmWeight?: number; device: string; limit?: number; seed: number; resume?: string; out: string; lr?: number;
   warmupEpochs?: number; temperature?: number; ddmTemperature?: number; queueSize?: number; evalEvery: number;
   validation: number; linear?: boolean; quiet?: boolean; weakScale?: [number, number]; symmetric?: boolean;
+  precision?: string;
 }
 
 function eta(seconds: number): string {
@@ -57,6 +60,7 @@ export function registerTrain(program: Command): void {
     .option('--no-symmetric', 'the reference\'s one-directional contrastive term, whatever the preset says')
     .option('--queue-size <n>', 'queue rows K (default: scaled to the data)', intOption('--queue-size', 1, 1 << 26))
     .option('--device <device>', 'auto | cpu | cuda', 'auto')
+    .option('--precision <p>', "fp32 (default) | bf16 (on the CPU where `clsa info` says bf16 yes: bf16 products, fp32 accumulation) | tf32 | fp16 (CUDA)")
     .option('--limit <n>', 'train on the first N images (after the validation split)', intOption('--limit', 8, 1 << 30))
     .option('--validation <n>', 'training images held out (from the end) for the kNN monitor: a count, or a fraction < 1; 0 = monitor the test split',
       numberOption('--validation', (x) => x >= 0, 'a count or a fraction >= 0'), 1 / 6)
@@ -70,6 +74,12 @@ export function registerTrain(program: Command): void {
       if (o.arch !== undefined && !['resnet-mini', 'resnet18'].includes(o.arch)) throw new CliError(`--arch: expected resnet-mini or resnet18 but got "${o.arch}"`);
       if (o.crops !== undefined && o.crops !== 'single' && o.crops !== 'multi') throw new CliError(`--crops: expected single or multi but got "${o.crops}"`);
       if (!['auto', 'cpu', 'cuda'].includes(o.device)) throw new CliError(`--device: expected auto, cpu or cuda but got "${o.device}"`);
+      if (o.precision !== undefined && !['fp32', 'bf16', 'tf32', 'fp16'].includes(o.precision))
+        throw new CliError(`--precision: expected fp32, bf16, tf32 or fp16 but got "${o.precision}"`);
+      // Named as the command line names it, before any data is loaded.
+      const cpuWhy = o.precision !== undefined && resolveDevice('--device', o.device as DeviceName) === 'cpu'
+        ? cpuPrecisionError('--precision', o.precision as ModelPrecision) : undefined;
+      if (cpuWhy) throw new CliError(cpuWhy);
       const out = path.resolve(o.out);
       fs.mkdirSync(out, { recursive: true });
       const t0 = Date.now();
@@ -102,7 +112,7 @@ export function registerTrain(program: Command): void {
         preset: o.preset as RecipeName, data: o.data, epochs: o.epochs, batchSize: o.batchSize, arch: o.arch as TrainOptions['arch'],
         width: o.width, crops: o.crops as TrainOptions['crops'], ddmWeight: o.ddmWeight, temperature: o.temperature,
         ddmTemperature: o.ddmTemperature, lr: o.lr, warmupEpochs: o.warmupEpochs, queueSize: o.queueSize, weakScale: o.weakScale, symmetric: o.symmetric,
-        device: o.device as TrainOptions['device'], limit: o.limit, validation, seed: o.seed, resume: o.resume,
+        device: o.device as TrainOptions['device'], precision: o.precision as TrainOptions['precision'], limit: o.limit, validation, seed: o.seed, resume: o.resume,
         signal: controller.signal, onProgress, onEpochEnd, evaluate: { every: o.evalEvery },
         checkpoint: { dir: path.join(out, 'checkpoint'), every: 1, onAbort: true },
       });
