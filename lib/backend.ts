@@ -48,6 +48,9 @@ export interface BackendInfo {
   cpuThreads: number;
   /** The CPU kernel variant in use: 'avx512' | 'avx2' | 'generic'. */
   cpuKernel: string;
+  /** A model on the CPU may use precision 'bf16': the CPU has AVX512-BF16 (vdpbf16ps) and
+   * CLSA_CPU_KERNEL does not turn AVX-512 off. */
+  cpuBf16: boolean;
   /** Which CUDA paths have been verified on a GPU (see CUDA_VERIFIED): under `device: 'auto'` an
    * unverified path runs on the CPU even when cudaUsable; `device: 'cuda'` still runs it. */
   cudaVerified: Record<CudaPath, boolean>;

@@ -1,6 +1,7 @@
 // ClsaModel: the whole CLSA model (query encoder + projection head, momentum key encoder,
 // queue, SGD state) living natively; one native call per training step (clsa/model.h).
 // Policy and validation live here; the addon only plumbs prepared arguments.
+import { backend } from './backend';
 import { DEVICE_NAMES, DeviceName, DeviceTensor, isDeviceTensor, resolveDevice } from './device';
 import { native } from './native';
 import { checkBool, checkEnum, checkFloat32, checkHostTensor, checkInt, checkNumber, checkShape, describe, HostTensor } from './validate';
@@ -50,8 +51,11 @@ export interface ModelConfig {
   device?: DeviceName;
   /** GPU ordinal for 'cuda' (default 0). */
   deviceIndex?: number;
-  /** CUDA only: 'fp32' (default, exact), 'tf32' (tensor cores for the fused head and the layers'
-   * GEMMs), 'bf16' / 'fp16' (the fused head's products; layers in fp32). The CPU computes in fp32. */
+  /** 'fp32' (default, exact) on either device. CPU: also 'bf16' where backend().cpuBf16 (AVX512-BF16):
+   * the operands of every convolution and linear product (forward, dX, dW; embed() too) rounded to
+   * bf16 and multiplied with fp32 accumulation; master weights, BN, the head and SGD stay fp32
+   * (docs/bf16.md); refused, naming this option, elsewhere. CUDA: 'tf32' (tensor cores for the fused
+   * head and the layers' GEMMs), 'bf16' / 'fp16' (the fused head's products; layers in fp32). */
   precision?: ModelPrecision;
   /** A symmetrised contrastive term (default false, the reference's loss): the key view is also a
    * query against the key encoder's embedding of the first weak view; both terms are summed and both
@@ -62,6 +66,18 @@ export interface ModelConfig {
 
 export type ModelPrecision = 'fp32' | 'tf32' | 'bf16' | 'fp16';
 const PRECISIONS: readonly ModelPrecision[] = ['fp32', 'tf32', 'bf16', 'fp16'];
+
+/** Why a model on the CPU cannot use `precision` (the message names `name`), or undefined when it can:
+ * 'fp32' always, 'bf16' where backend().cpuBf16. */
+export function cpuPrecisionError(name: string, precision: ModelPrecision): string | undefined {
+  if (precision === 'fp32') return undefined;
+  if (precision === 'bf16') {
+    if (backend().cpuBf16) return undefined;
+    return `${name}: 'bf16' on the CPU needs AVX512-BF16 (vdpbf16ps), which ${process.env.CLSA_CPU_KERNEL
+      ? `CLSA_CPU_KERNEL=${process.env.CLSA_CPU_KERNEL} turns off here` : 'this CPU does not have'} (backend().cpuBf16 is false); use 'fp32'`;
+  }
+  return `${name}: the CPU computes in fp32, so expected 'fp32' on the CPU but got '${precision}' ('bf16' too where the CPU has AVX512-BF16)`;
+}
 
 export type ResolvedModelConfig = Required<Omit<ModelConfig, 'device'>> & { device: 'cpu' | 'cuda' };
 
@@ -134,8 +150,8 @@ function resolveConfig(config: ModelConfig | undefined): ResolvedModelConfig {
   checkInt('config.deviceIndex', merged.deviceIndex, 0, 15);
   checkEnum('config.precision', merged.precision, PRECISIONS);
   const c: ResolvedModelConfig = { ...merged, device: resolveDevice('config.device', merged.device, merged.deviceIndex, 'step') };
-  if (c.device === 'cpu' && c.precision !== 'fp32')
-    throw new RangeError(`config.precision: the CPU computes in fp32, so expected 'fp32' on the CPU but got '${c.precision}'`);
+  const cpuWhy = c.device === 'cpu' ? cpuPrecisionError('config.precision', c.precision) : undefined;
+  if (cpuWhy) throw new RangeError(cpuWhy);
   if (config?.width !== undefined) checkInt('config.width', c.width, 1, 4096);
   if (config?.depth !== undefined) checkInt('config.depth', c.depth, 1, 64);
   checkInt('config.inChannels', c.inChannels, 1, 64);
@@ -221,8 +237,9 @@ export class ClsaModel {
     if (options.device !== undefined) {
       checkEnum('options.device', options.device, DEVICE_NAMES);
       config.device = resolveDevice('options.device', options.device, config.deviceIndex ?? 0, 'step');
-      // A checkpoint's GPU precision does not carry over to the CPU, which computes in fp32.
-      if (options.precision === undefined && config.device === 'cpu') config.precision = 'fp32';
+      // A precision means something else on the other device (CUDA 'bf16': the head's products; CPU
+      // 'bf16': the layers'), so a model moved to another device starts at fp32 unless told.
+      if (options.precision === undefined && config.device !== state.config.device) config.precision = 'fp32';
     }
     if (options.precision !== undefined) config.precision = options.precision;
     const m = new ClsaModel(resolveConfig(config));

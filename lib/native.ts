@@ -33,6 +33,7 @@ export interface NativeBackend {
              totalMemory: number; freeMemory: number }[];
   cpuThreads: number;
   cpuKernel: string;
+  cpuBf16: boolean;
 }
 
 export interface NativeBinding {

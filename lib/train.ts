@@ -10,7 +10,7 @@ import { augmentBatch, augmentBatchDevice, AugmentedView, CropPreset, ViewSpec }
 import { Dataset, DatasetSource, isMemorySplits, LoadOptions, loadDataset, memoryDataset, NoTestSplitError } from './data';
 import { DEVICE_NAMES, DeviceName, DeviceTensor, isDeviceTensor, resolveDevice } from './device';
 import { Encoder, ImageNormalization, imageStatistics, toEncoderInput } from './encoder';
-import { Arch, ARCHS, ClsaModel, ModelConfig, ModelPrecision, ModelState, StepResult } from './model';
+import { Arch, ARCHS, ClsaModel, cpuPrecisionError, ModelConfig, ModelPrecision, ModelState, StepResult } from './model';
 import { RecipeName, recipeOptions } from './recipes';
 import { assertDisjoint } from './overlap';
 import { sliceDataset, stratifiedSplit, stratifiedSubset, validationSplit } from './split';
@@ -114,7 +114,9 @@ export interface TrainOptions {
   device?: DeviceName;
   /** GPU ordinal for 'cuda' (default 0). */
   deviceIndex?: number;
-  /** CUDA only: 'fp32' (default), 'tf32', 'bf16', 'fp16' (see ModelConfig.precision); the CPU computes in fp32. */
+  /** 'fp32' (default); 'bf16' on a CPU with AVX512-BF16 (backend().cpuBf16: bf16 products with fp32
+   * accumulation in the convolutions and linear layers); 'tf32', 'bf16', 'fp16' on CUDA (see
+   * ModelConfig.precision). A resumed run keeps its checkpoint's precision unless this is given. */
   precision?: ModelPrecision;
   seed?: number;
   signal?: AbortSignal;
@@ -179,8 +181,8 @@ function resolve(o: TrainOptions, train: Dataset, norm: ImageNormalization): Res
   const deviceIndex = checkInt('options.deviceIndex', o.deviceIndex ?? 0, 0, 15);
   const device = resolveDevice('options.device', checkEnum('options.device', o.device ?? 'auto', DEVICE_NAMES), deviceIndex);
   const precision = checkEnum('options.precision', o.precision ?? 'fp32', ['fp32', 'tf32', 'bf16', 'fp16'] as const);
-  if (device === 'cpu' && precision !== 'fp32')
-    throw new RangeError(`options.precision: training on the CPU computes in fp32, so expected 'fp32' but got '${precision}'`);
+  const cpuWhy = device === 'cpu' ? cpuPrecisionError('options.precision', precision) : undefined;
+  if (cpuWhy) throw new RangeError(cpuWhy);
   const evaluate = o.evaluate === false ? false : {
     every: checkInt('options.evaluate.every', o.evaluate?.every ?? 1, 1),
     k: checkInt('options.evaluate.k', o.evaluate?.k ?? 200, 1),

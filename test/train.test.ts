@@ -119,7 +119,7 @@ test('bad options are clear errors', async () => {
   await expect(trainClsa({ ...base(), epochs: 0 })).rejects.toThrow(/options\.epochs: expected an integer in \[1, 1000000\] but got 0/);
   await expect(trainClsa({ ...base(), arch: 'vgg' as never })).rejects.toThrow(/options\.arch: expected one of 'resnet-mini', 'resnet18' but got the string "vgg"/);
   await expect(trainClsa({ ...base(), batchSize: 128 })).rejects.toThrow(/options\.batchSize: expected at most the 64 training images but got 128/);
-  await expect(trainClsa({ ...base(), device: 'cpu', precision: 'bf16' })).rejects.toThrow(/options\.precision: training on the CPU computes in fp32, so expected 'fp32' but got 'bf16'/);
+  await expect(trainClsa({ ...base(), device: 'cpu', precision: 'tf32' })).rejects.toThrow(/options\.precision: the CPU computes in fp32, so expected 'fp32' on the CPU but got 'tf32'/);
   await expect(trainClsa({ ...base(), weakScale: [0.6, 0.3] })).rejects.toThrow(/options\.weakScale: expected \[lo, hi\] with 0 < lo <= hi <= 1 but got an array of length 2 \[0\.6, 0\.3\]/);
   await expect(trainClsa({ ...base(), warmupEpochs: 5 })).rejects.toThrow(/options\.warmupEpochs: expected a number in \[0, options\.epochs = 2\] but got 5/);
   await expect(trainClsa({ ...base(), device: 'gpu' as never })).rejects.toThrow(/options\.device: expected one of 'auto', 'cpu', 'cuda' but got the string "gpu"/);

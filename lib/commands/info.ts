@@ -27,7 +27,7 @@ export function registerInfo(program: Command): void {
       const lines = [
         `clsa ${b.version}`,
         `node ${process.versions.node} (N-API ${process.versions.napi}) on ${process.platform}-${process.arch}`,
-        `CPU: ${b.cpuThreads} threads, kernel ${b.cpuKernel}`,
+        `CPU: ${b.cpuThreads} threads, kernel ${b.cpuKernel}, bf16 ${b.cpuBf16 ? 'yes (AVX512-BF16: --precision bf16)' : 'no'}`,
         `CUDA compiled: ${b.cudaCompiled ? `yes (runtime ${cudaVer(b.cudaRuntimeVersion)})` : 'no'}`,
         `CUDA driver: ${cudaVer(b.cudaDriverVersion)}`,
         `CUDA state: ${b.cudaState}${b.cudaMessage ? ` - ${b.cudaMessage}` : ` - ${CUDA_WHY[b.cudaState] ?? ''}`}`,

@@ -15,6 +15,8 @@ import { writeReport } from '../report';
 import { formatScorecard, scorecard, Scorecard } from '../scorecard';
 import { assertDisjoint } from '../overlap';
 import { AbortError, EpochInfo, ProgressInfo, trainClsa, TrainOptions } from '../train';
+import { DeviceName, resolveDevice } from '../device';
+import { cpuPrecisionError, ModelPrecision } from '../model';
 import { CliError, intOption, liveBar, numberOption } from './common';
 
 interface TrainCliOptions {
@@ -22,7 +24,7 @@ interface TrainCliOptions {
   ddmWeight?: number; device: string; limit?: number; seed: number; resume?: string; out: string; lr?: number;
   warmupEpochs?: number; temperature?: number; ddmTemperature?: number; queueSize?: number; evalEvery: number;
   validation: number; linear?: boolean; quiet?: boolean; weakScale?: [number, number]; symmetric?: boolean;
-  validationRows: string; splitSeed: number; holdOut: number; size?: number; channels?: number; forceResume?: boolean;
+  validationRows: string; splitSeed: number; holdOut: number; size?: number; channels?: number; forceResume?: boolean; precision?: string;
 }
 
 function eta(seconds: number): string {
@@ -58,6 +60,7 @@ export function registerTrain(program: Command): void {
     .option('--no-symmetric', 'the reference\'s one-directional contrastive term, whatever the preset says')
     .option('--queue-size <n>', 'queue rows K (default: scaled to the data)', intOption('--queue-size', 1, 1 << 26))
     .option('--device <device>', 'auto | cpu | cuda', 'auto')
+    .option('--precision <p>', "fp32 (default) | bf16 (on the CPU where `clsa info` says bf16 yes: bf16 products, fp32 accumulation) | tf32 | fp16 (CUDA)")
     .option('--limit <n>', 'train on N images of the training split (after the validation split; drawn per class, or the first N with --validation-rows last)',
       intOption('--limit', 8, 1 << 30))
     .option('--validation <n>', 'training images held out for the kNN monitor: a count, or a fraction < 1; 0 = monitor the test split',
@@ -79,6 +82,12 @@ export function registerTrain(program: Command): void {
       if (o.arch !== undefined && !['resnet-mini', 'resnet18'].includes(o.arch)) throw new CliError(`--arch: expected resnet-mini or resnet18 but got "${o.arch}"`);
       if (o.crops !== undefined && o.crops !== 'single' && o.crops !== 'multi') throw new CliError(`--crops: expected single or multi but got "${o.crops}"`);
       if (!['auto', 'cpu', 'cuda'].includes(o.device)) throw new CliError(`--device: expected auto, cpu or cuda but got "${o.device}"`);
+      if (o.precision !== undefined && !['fp32', 'bf16', 'tf32', 'fp16'].includes(o.precision))
+        throw new CliError(`--precision: expected fp32, bf16, tf32 or fp16 but got "${o.precision}"`);
+      // Named as the command line names it, before any data is loaded.
+      const cpuWhy = o.precision !== undefined && resolveDevice('--device', o.device as DeviceName) === 'cpu'
+        ? cpuPrecisionError('--precision', o.precision as ModelPrecision) : undefined;
+      if (cpuWhy) throw new CliError(cpuWhy);
       if (o.validationRows !== 'stratified' && o.validationRows !== 'last') throw new CliError(`--validation-rows: expected stratified or last but got "${o.validationRows}"`);
       if (o.channels !== undefined && o.channels !== 1 && o.channels !== 3) throw new CliError(`--channels: expected 1 or 3 but got ${o.channels}`);
       const load = { size: o.size, channels: o.channels as 1 | 3 | undefined, holdOut: o.holdOut > 0 ? o.holdOut : false as const };
@@ -123,7 +132,7 @@ export function registerTrain(program: Command): void {
         preset: o.preset as RecipeName, data: o.data, epochs: o.epochs, batchSize: o.batchSize, arch: o.arch as TrainOptions['arch'],
         width: o.width, crops: o.crops as TrainOptions['crops'], ddmWeight: o.ddmWeight, temperature: o.temperature,
         ddmTemperature: o.ddmTemperature, lr: o.lr, warmupEpochs: o.warmupEpochs, queueSize: o.queueSize, weakScale: o.weakScale, symmetric: o.symmetric,
-        device: o.device as TrainOptions['device'], limit: o.limit, validation, seed: o.seed, resume: o.resume, forceResume: o.forceResume,
+        device: o.device as TrainOptions['device'], precision: o.precision as TrainOptions['precision'], limit: o.limit, validation, seed: o.seed, resume: o.resume, forceResume: o.forceResume,
         validationRows: o.validationRows as TrainOptions['validationRows'], splitSeed: o.splitSeed, load,
         signal: controller.signal, onProgress, onEpochEnd, evaluate: { every: o.evalEvery },
         checkpoint: { dir: path.join(out, 'checkpoint'), every: 1, onAbort: true },

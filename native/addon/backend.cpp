@@ -42,6 +42,7 @@ Napi::Value Backend(const Napi::CallbackInfo& info) {
   o.Set("devices", devs);
   o.Set("cpuThreads", bi.cpu_threads);
   o.Set("cpuKernel", bi.cpu_features);
+  o.Set("cpuBf16", Napi::Boolean::New(env, bi.cpu_bf16 != 0));
   return o;
 }
 

@@ -9,6 +9,7 @@
 #include "clsa/clsa.h"
 #include "cpu/head.h"
 #include "cpu/kernels.h"
+#include "cpu/nn/gemm.h"
 #include "cpu/threadpool.h"
 #include "internal.h"
 #ifdef CLSA_WITH_CUDA
@@ -102,6 +103,7 @@ clsa_status clsa_backend_query(clsa_backend_info* info) {
   std::memset(info, 0, sizeof *info);
   info->cpu_threads = cpu::pool_threads();
   std::snprintf(info->cpu_features, sizeof info->cpu_features, "%s", cpu::cpu_features());
+  info->cpu_bf16 = cpu::nn::gemm_bf16_supported() ? 1 : 0;
 #ifdef CLSA_WITH_CUDA
   info->cuda_compiled = 1;
   cuda::backend_query(info);

@@ -20,6 +20,98 @@ static void expect_error(clsa_status s, clsa_status want, const char* needle, co
   if (!ok) ++failures;
 }
 
+// Every state buffer of a model, concatenated.
+static std::vector<float> state_of(clsa_model* m) {
+  std::vector<float> all;
+  for (int32_t b = 0; b < CLSA_MODEL_BUFFER_COUNT; ++b) {
+    int64_t count = 0;
+    clsa_model_buffer_size(m, b, &count);
+    std::vector<float> x(static_cast<size_t>(count));
+    clsa_model_get_buffer(m, b, x.data(), count);
+    all.insert(all.end(), x.begin(), x.end());
+  }
+  return all;
+}
+
+static double rel_diff(const std::vector<float>& x, const std::vector<float>& ref) {
+  double num = 0, den = 0;
+  for (size_t i = 0; i < x.size(); ++i) num += double(x[i] - ref[i]) * (x[i] - ref[i]), den += double(ref[i]) * ref[i];
+  return std::sqrt(num / den);
+}
+
+// bf16 steps beside fp32 ones, and the same bits for 1 to 4 threads (the layers' sums do not
+// depend on the thread count in bf16, the head's not up to 4 threads). A model this small is
+// sensitive: its gradients move by tens of percent when the parameters move by bf16's rounding
+// (ReLUs near zero switch), so each state buffer of the bf16 run is held to a few times what the
+// fp32 run itself does when its initial parameters get relative noise of 2^-8.
+static void check_bf16_steps(const clsa_step_views& v) {
+  clsa_model_config c;
+  clsa_model_config_default(&c);
+  c.width = 8;
+  c.in_channels = 1;
+  c.queue_size = 40;
+  c.split_bn = 4;
+  c.seed = 9;
+  auto train = [&](int32_t precision, int32_t threads, bool perturb, float* loss) {
+    clsa_cpu_set_threads(threads);
+    c.precision = precision;
+    clsa_model* m = nullptr;
+    std::vector<float> state;
+    if (clsa_model_create(&c, &m) != CLSA_OK) return state;
+    if (perturb) {
+      int64_t np = 0;
+      clsa_model_buffer_size(m, CLSA_MODEL_QUERY_PARAMS, &np);
+      std::vector<float> q(static_cast<size_t>(np));
+      clsa_model_get_buffer(m, CLSA_MODEL_QUERY_PARAMS, q.data(), np);
+      uint32_t lcg = 12345;
+      for (auto& x : q) {
+        lcg = lcg * 1664525u + 1013904223u;
+        x *= 1.0f + (float(lcg >> 8) / 16777216.0f * 2.0f - 1.0f) / 256.0f;
+      }
+      clsa_model_set_buffer(m, CLSA_MODEL_QUERY_PARAMS, q.data(), np);
+      clsa_model_set_buffer(m, CLSA_MODEL_KEY_PARAMS, q.data(), np);
+    }
+    clsa_step_result r;
+    for (int i = 0; i < 3; ++i)
+      if (clsa_model_step(m, &v, 0.1f, &r) != CLSA_OK) r.loss = NAN;
+    *loss = r.loss;
+    state = state_of(m);
+    clsa_model_destroy(m);
+    return state;
+  };
+  float l32 = 0, l16 = 0, lp = 0;
+  const std::vector<float> s32 = train(CLSA_PRECISION_FP32, 0, false, &l32), s16 = train(CLSA_PRECISION_BF16, 1, false, &l16),
+                           sp = train(CLSA_PRECISION_FP32, 0, true, &lp);
+  char what[200];
+  std::snprintf(what, sizeof what, "bf16 steps: third loss %.5f beside fp32's %.5f (within 1%%)", l16, l32);
+  expect(std::isfinite(l16) && std::fabs(l16 - l32) <= 0.01 * std::fabs(l32), what);
+  bool sized = s16.size() == s32.size() && sp.size() == s32.size();
+  expect(sized && std::memcmp(s16.data(), s32.data(), s32.size() * sizeof(float)) != 0, "bf16 steps: state differs from fp32's");
+  clsa_model* probe = nullptr;
+  c.precision = CLSA_PRECISION_FP32;
+  clsa_model_create(&c, &probe);
+  size_t off = 0;
+  for (int32_t b = 0; b < CLSA_MODEL_BUFFER_COUNT && sized; ++b) {
+    int64_t count = 0;
+    clsa_model_buffer_size(probe, b, &count);
+    auto part = [&](const std::vector<float>& x) { return std::vector<float>(x.begin() + long(off), x.begin() + long(off) + count); };
+    const double d16 = rel_diff(part(s16), part(s32)), dp = rel_diff(part(sp), part(s32));
+    std::snprintf(what, sizeof what, "bf16 steps: %s after 3 steps, rel. diff from fp32 %.2e (fp32 under 2^-8 noise: %.2e)",
+                  clsa_model_buffer_name(b), d16, dp);
+    expect(d16 <= 4 * dp, what);
+    off += size_t(count);
+  }
+  clsa_model_destroy(probe);
+  for (int32_t t = 2; t <= 4; ++t) {
+    float lt = 0;
+    const std::vector<float> st = train(CLSA_PRECISION_BF16, t, false, &lt);
+    std::snprintf(what, sizeof what, "bf16 steps: %d threads give the same bits as 1 thread (every state buffer, loss)", t);
+    expect(st.size() == s16.size() && std::memcmp(st.data(), s16.data(), st.size() * sizeof(float)) == 0 && lt == l16,
+           what);
+  }
+  clsa_cpu_set_threads(0);
+}
+
 int main() {
   clsa_model_config c;
   clsa_model* m = nullptr;
@@ -41,16 +133,28 @@ int main() {
     expect_error(clsa_model_create(&c, &m), CLSA_ERR_INVALID_ARGUMENT, b.needle, b.needle);
     expect(m == nullptr, "  no handle on failure");
   }
+  // The CPU computes in fp32, or bf16 where it has AVX512-BF16 (cpu_bf16; CLSA_CPU_KERNEL=avx2
+  // turns it off, which test/model_layers.test.ts uses to reach the refusal on such a CPU).
+  clsa_backend_info bi;
+  clsa_backend_query(&bi);
   clsa_model_config_default(&c);
   c.precision = CLSA_PRECISION_BF16;
-  expect_error(clsa_model_create(&c, &m), CLSA_ERR_UNSUPPORTED, "config->precision", "bf16 on the CPU");
+  if (bi.cpu_bf16) {
+    expect(clsa_model_create(&c, &m) == CLSA_OK && m, "bf16 on the CPU: created (cpu_bf16 = 1)");
+    clsa_model_destroy(m);
+    m = nullptr;
+  } else {
+    expect_error(clsa_model_create(&c, &m), CLSA_ERR_UNSUPPORTED, "config->precision: bf16 on the CPU (CLSA_PRECISION_BF16) needs AVX512-BF16",
+                 "bf16 on the CPU without AVX512-BF16 (cpu_bf16 = 0)");
+    expect(m == nullptr, "  no handle on failure");
+  }
+  c.precision = CLSA_PRECISION_TF32;
+  expect_error(clsa_model_create(&c, &m), CLSA_ERR_UNSUPPORTED, "config->precision", "tf32 on the CPU");
   c.precision = 9;
   expect_error(clsa_model_create(&c, &m), CLSA_ERR_INVALID_ARGUMENT, "config->precision", "unknown precision");
 
   // A CUDA model: created where a GPU is usable, else a status that says why (not compiled in,
   // or no usable device), naming config->device.
-  clsa_backend_info bi;
-  clsa_backend_query(&bi);
   clsa_model_config_default(&c);
   c.device = CLSA_DEVICE_CUDA;
   if (bi.cuda_state == CLSA_CUDA_USABLE) {
@@ -122,6 +226,10 @@ int main() {
   clsa_images ev{weak.data(), 3, 1, 12, 12};
   expect(clsa_model_embed(m, &ev, feat.data()) == CLSA_OK, "embed");
   clsa_model_destroy(m);
+  if (bi.cpu_bf16)
+    check_bf16_steps(v);
+  else
+    std::printf("SKIP bf16 steps: %s\n", "this CPU has no AVX512-BF16 (or CLSA_CPU_KERNEL turns AVX-512 off)");
   std::printf(failures ? "%d FAILED\n" : "all passed\n", failures);
   return failures ? 1 : 0;
 }

@@ -107,9 +107,11 @@ typedef enum clsa_device {
   CLSA_DEVICE_CUDA = 1  /* device memory of GPU `device_index`, the CUDA back end */
 } clsa_device;
 
-/* Arithmetic used by matrix products. The CPU back end always computes in fp32 and accepts
- * only CLSA_PRECISION_FP32. On CUDA the inputs of the two matrix products are rounded to the
- * named format and accumulated in fp32; softmax statistics, losses and gradients stay fp32. */
+/* Arithmetic used by matrix products. The CPU back end's head (clsa_head_*) computes in fp32 and
+ * accepts only CLSA_PRECISION_FP32; a CPU model (clsa/model.h) also takes CLSA_PRECISION_BF16 for
+ * its convolution and linear GEMMs where clsa_backend_info.cpu_bf16 is 1. On CUDA the inputs of
+ * the two matrix products are rounded to the named format and accumulated in fp32; softmax
+ * statistics, losses and gradients stay fp32. */
 typedef enum clsa_precision {
   CLSA_PRECISION_FP32 = 0, /* exact fp32 (SIMT on CUDA) */
   CLSA_PRECISION_TF32 = 1,
@@ -154,6 +156,9 @@ typedef struct clsa_backend_info {
   int32_t cpu_threads;            /* threads of the CPU worker pool (the calling thread included) */
   char cpu_features[128];         /* the CPU kernels chosen for this machine at run time:
                                      "avx512", "avx2" or "generic" */
+  int32_t cpu_bf16;               /* 1 when a CPU model may use CLSA_PRECISION_BF16: the CPU has
+                                     AVX512-BF16 (vdpbf16ps) and CLSA_CPU_KERNEL does not turn
+                                     AVX-512 off */
 } clsa_backend_info;
 
 /* Fills *info (zeroing it first). Never fails for lack of a GPU, a driver or the CUDA back end:

@@ -63,8 +63,11 @@ typedef struct clsa_model_config {
   float bn_momentum;       /* running-statistics momentum (torch: 0.1) */
   float bn_eps;            /* 1e-5 */
   uint32_t seed;           /* initialisation, queue and shuffle seed */
-  int32_t precision;       /* clsa_precision of the CUDA kernels (fused head; TF32 also the layers' GEMMs);
-                              the CPU accepts only CLSA_PRECISION_FP32 */
+  int32_t precision;       /* clsa_precision. CUDA: of the fused head (TF32 also the layers' GEMMs). CPU:
+                              CLSA_PRECISION_FP32, or CLSA_PRECISION_BF16 where clsa_backend_info.cpu_bf16
+                              is 1 (else CLSA_ERR_UNSUPPORTED): the operands of every convolution and
+                              linear GEMM (forward, dX, dW; embed too) rounded to bf16 and multiplied
+                              with fp32 accumulation; master weights, BN, the head and SGD stay fp32 */
   int32_t symmetric;       /* 0 = the reference's loss (default). 1 = a symmetrised contrastive term, a departure
                               from the reference: the key view is also a query against the key encoder's
                               embedding of the first weak view, both contrastive terms are summed, and both

@@ -5,6 +5,7 @@
 #include <new>
 #include <vector>
 
+#include "../cpu/nn/gemm.h"
 #include "../internal.h"
 #include "model_impl.h"
 
@@ -21,8 +22,15 @@ clsa_status check_config(const clsa_model_config* c) {
       c->precision != CLSA_PRECISION_BF16 && c->precision != CLSA_PRECISION_FP16)
     return fail(CLSA_ERR_INVALID_ARGUMENT, "config->precision: expected a clsa_precision (0 .. 3) but got %d",
                 c->precision);
-  if (c->device == CLSA_DEVICE_CPU && c->precision != CLSA_PRECISION_FP32)
-    return fail(CLSA_ERR_UNSUPPORTED, "config->precision: the CPU computes in fp32 only (CLSA_PRECISION_FP32) but got %d",
+  if (c->device == CLSA_DEVICE_CPU && c->precision == CLSA_PRECISION_BF16 && !cpu::nn::gemm_bf16_supported())
+    return fail(CLSA_ERR_UNSUPPORTED,
+                "config->precision: bf16 on the CPU (CLSA_PRECISION_BF16) needs AVX512-BF16 (vdpbf16ps), which %s; "
+                "use CLSA_PRECISION_FP32 (clsa_backend_info.cpu_bf16 says whether bf16 is available)",
+                cpu::nn::gemm_bf16_unsupported_reason());
+  if (c->device == CLSA_DEVICE_CPU && c->precision != CLSA_PRECISION_FP32 && c->precision != CLSA_PRECISION_BF16)
+    return fail(CLSA_ERR_UNSUPPORTED,
+                "config->precision: the CPU computes in fp32 (CLSA_PRECISION_FP32), or bf16 (CLSA_PRECISION_BF16) with "
+                "AVX512-BF16, but got %d",
                 c->precision);
   if (c->arch != CLSA_ARCH_RESNET_MINI && c->arch != CLSA_ARCH_RESNET18)
     return fail(CLSA_ERR_INVALID_ARGUMENT, "config->arch: expected 0 (resnet-mini) or 1 (resnet18) but got %d", c->arch);
@@ -160,7 +168,7 @@ clsa_status clsa_model_create(const clsa_model_config* config, clsa_model** out)
       m->ops.reset(model::make_cuda_ops(config->device_index, config->precision, &s));
       if (!m->ops) return s;
     } else {
-      m->ops.reset(model::make_cpu_ops());
+      m->ops.reset(model::make_cpu_ops(config->precision));
     }
     model::Ops& ops = *m->ops;
     ops.bind();

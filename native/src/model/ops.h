@@ -48,6 +48,8 @@ class Ops {
   virtual int32_t device() const = 0;  // clsa_device
   virtual int32_t device_index() const { return 0; }
   virtual int32_t precision() const { return CLSA_PRECISION_FP32; }
+  // The precision the fused head runs at (the CPU's head computes in fp32 whatever the layers use).
+  virtual int32_t head_precision() const { return precision(); }
 
   // At least `count` floats in b (grown in this back end's memory when smaller).
   float* sized(Buf& b, int64_t count);
@@ -108,8 +110,10 @@ inline void check(clsa_status s) {
 }
 
 // The CPU back end (always there) and the CUDA one (nullptr plus a recorded error when the build
-// has no CUDA or the device is unusable; the status is returned through *status).
-Ops* make_cpu_ops();
+// has no CUDA or the device is unusable; the status is returned through *status). The CPU's
+// precision is FP32, or BF16 for its convolution and linear GEMMs (the caller has checked
+// cpu::nn::gemm_bf16_supported()).
+Ops* make_cpu_ops(int32_t precision = CLSA_PRECISION_FP32);
 Ops* make_cuda_ops(int32_t device_index, int32_t precision, clsa_status* status);
 
 }  // namespace clsa::model

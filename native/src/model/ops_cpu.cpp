@@ -45,7 +45,11 @@ namespace nn = clsa::cpu::nn;
 
 class CpuOps final : public Ops {
  public:
+  explicit CpuOps(int32_t precision)
+      : precision_(precision), layers_(precision == CLSA_PRECISION_BF16 ? nn::Precision::bf16 : nn::Precision::fp32) {}
   int32_t device() const override { return CLSA_DEVICE_CPU; }
+  int32_t precision() const override { return precision_; }
+  int32_t head_precision() const override { return CLSA_PRECISION_FP32; }
 
   void zero(float* p, int64_t count) override { std::memset(p, 0, sizeof(float) * size_t(count)); }
   void copy(float* dst, const float* src, int64_t count) override {
@@ -55,11 +59,11 @@ class CpuOps final : public Ops {
   void download(float* host, const float* src, int64_t count) override { copy(host, src, count); }
 
   void conv_forward(const nn::ConvShape& s, const float* x, const float* w, float* y) override {
-    nn::conv_forward(s, x, w, y);
+    nn::conv_forward(s, x, w, y, layers_);
   }
   void conv_backward(const nn::ConvShape& s, const float* x, const float* w, const float* dy, float* dx,
                      float* dw) override {
-    nn::conv_backward(s, x, w, dy, dx, dw);
+    nn::conv_backward(s, x, w, dy, dx, dw, layers_);
   }
   void bn_forward_train(const nn::BnShape& s, const float* x, const float* gamma, const float* beta, float* y,
                         float* mean, float* invstd, float* running_mean, float* running_var, float momentum,
@@ -92,11 +96,11 @@ class CpuOps final : public Ops {
   }
   void linear_forward(const float* x, int64_t n, int64_t in, int64_t out, const float* w, const float* b,
                       float* y) override {
-    nn::linear_forward(x, n, in, out, w, b, y);
+    nn::linear_forward(x, n, in, out, w, b, y, layers_);
   }
   void linear_backward(const float* x, int64_t n, int64_t in, int64_t out, const float* w, const float* dy, float* dx,
                        float* dw, float* db) override {
-    nn::linear_backward(x, n, in, out, w, dy, dx, dw, db);
+    nn::linear_backward(x, n, in, out, w, dy, dx, dw, db, layers_);
   }
 
   void gather_images(const float* images, int64_t n, int64_t c, int64_t hw, const int64_t* perm,
@@ -126,11 +130,15 @@ class CpuOps final : public Ops {
  protected:
   float* alloc(int64_t count) override { return new float[size_t(count)]; }
   void release(float* p) noexcept override { delete[] p; }
+
+ private:
+  int32_t precision_;
+  nn::Precision layers_;  // of the convolution and linear GEMMs (BN, head and SGD are fp32)
 };
 
 }  // namespace
 
-Ops* make_cpu_ops() { return new CpuOps(); }
+Ops* make_cpu_ops(int32_t precision) { return new CpuOps(precision); }
 
 #ifndef CLSA_WITH_CUDA
 Ops* make_cuda_ops(int32_t, int32_t, clsa_status* status) {

@@ -107,7 +107,7 @@ clsa_status step(clsa_model& m, const clsa_step_views& v, float lr, clsa_step_re
   clsa_head_desc hd{};
   hd.device = dev;
   hd.device_index = di;
-  hd.precision = ops.precision();
+  hd.precision = ops.head_precision();
   hd.normalize = 1;
   hd.n = n;
   hd.d = d;

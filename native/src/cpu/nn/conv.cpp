@@ -19,14 +19,18 @@ struct Chunks {
   int64_t count;
 };
 
-Chunks plan(const ConvShape& s) {
+// bf16 sums the weight gradient over chunks planned as for this many threads, whatever the pool
+// has, so its partial sums and their order (and with them the result) are the same for any thread
+// count. 4: the build machine's 2 cores get the fp32 plan's chunk sizes or half of them.
+constexpr int64_t kBf16PlanThreads = 4;
+
+Chunks plan(const ConvShape& s, int64_t threads) {
   const int64_t pix = s.ho() * s.wo();
   // Sized as for ~2 MB of unfolded columns (kd x pixels floats; tuned when the columns were
   // copied out, measured on the 2-core build machine: 4x smaller or larger chunks were slower);
   // the padded chunk itself is k*k times smaller. At least one image.
   constexpr int64_t kColFloats = int64_t(1) << 19;
   int64_t per = std::max<int64_t>(1, kColFloats / std::max<int64_t>(1, pix * s.kdim()));
-  const int64_t threads = pool_threads();
   // Enough chunks to keep every worker busy when the batch is small.
   while (per > 1 && (s.n + per - 1) / per < threads * 2) per = (per + 1) / 2;
   return {per, (s.n + per - 1) / per};
@@ -135,8 +139,10 @@ void pad_images(const ConvShape& s, const Padded& p, const float* x, int64_t n0,
 
 // Row r = (c*k + ky)*k + kx of the column matrix on the grid: channel c's phase plane of the tap,
 // shifted by the tap's offset. (Thread-local table, valid until the next call on this thread.)
-const float* const* tap_rows(const ConvShape& s, const Padded& p, const float* xp) {
-  thread_local std::vector<const float*> rows;
+// T: float, or bf16_t for the bf16 copy of the padded chunk (same layout).
+template <class T>
+const T* const* tap_rows(const ConvShape& s, const Padded& p, const T* xp) {
+  thread_local std::vector<const T*> rows;
   rows.resize(size_t(s.kdim()));
   const int64_t st = s.stride;
   for (int64_t r = 0; r < s.kdim(); ++r) {
@@ -158,16 +164,18 @@ void dy_to_grid(const ConvShape& s, const Padded& p, const float* dy, int64_t n0
 }
 
 thread_local std::vector<float> t_dcol, t_pad, t_grid;
+thread_local std::vector<bf16_t> t_pad16, t_grid16;
 
-float* scratch(std::vector<float>& v, int64_t n) {
+template <class T>
+T* scratch(std::vector<T>& v, int64_t n) {
   if (v.size() < size_t(n)) v.resize(size_t(n));
   return v.data();
 }
 
 }  // namespace
 
-void conv_forward(const ConvShape& s, const float* x, const float* w, float* y) {
-  const Chunks ch = plan(s);
+void conv_forward(const ConvShape& s, const float* x, const float* w, float* y, Precision prec) {
+  const Chunks ch = plan(s, pool_threads());
   const int64_t pix = s.ho() * s.wo(), total = s.n * pix, kd = s.kdim();
   parallel_for(ch.count, [&](int64_t t, int) {
     const int64_t n0 = t * ch.images, nb = std::min(ch.images, s.n - n0);
@@ -179,10 +187,11 @@ void conv_forward(const ConvShape& s, const float* x, const float* w, float* y) 
       pad_images(s, p, x, n0, nb, xp);
       // Row r of the column matrix is the padded input at the tap's offset: the GEMM reads it in
       // place (the slack after q keeps the last panel's over-reads inside the buffer).
-      const float* const* rows = tap_rows(s, p, xp);
+      const float* const* rows = tap_rows<float>(s, p, xp);
       float* grid = scratch(t_grid, s.cout * p.q);
       GemmArgs g{s.cout, p.q, kd, w, kd, 1, nullptr, 0, 0, grid, p.q, false};
       g.b_rows = rows;
+      g.precision = prec;  // bf16: the kernel packs (and rounds) the rows it reads here
       gemm(g);
       const int64_t ho = s.ho(), wo = s.wo();
       for (int64_t co = 0; co < s.cout; ++co)
@@ -194,16 +203,19 @@ void conv_forward(const ConvShape& s, const float* x, const float* w, float* y) 
   });
 }
 
-void conv_backward(const ConvShape& s, const float* x, const float* w, const float* dy, float* dx, float* dw) {
+void conv_backward(const ConvShape& s, const float* x, const float* w, const float* dy, float* dx, float* dw,
+                   Precision prec) {
+  const bool bf16 = prec == Precision::bf16;
   // Stride 1: dX is the forward convolution of dY with the flipped, transposed kernel and
   // padding k-1-pad, which writes dx directly (no col2im scatter, no zeroing).
   const bool transposed = dx && s.stride == 1 && s.pad <= s.k - 1;
-  const Chunks ch = plan(s);
+  const int64_t plan_threads = bf16 ? kBf16PlanThreads : pool_threads();
+  const Chunks ch = plan(s, plan_threads);
   const int64_t pix = s.ho() * s.wo(), total = s.n * pix, kd = s.kdim(), wsize = s.cout * kd;
   // Chunks are dealt to a fixed number of lanes, lane l taking chunks l, l+L, ...; each lane
   // sums into its own dW and the lanes are added in order, so the result does not depend on
   // which worker ran what (bit-identical steps after a checkpoint restore).
-  const int64_t lanes = std::min<int64_t>(ch.count, int64_t(pool_threads()) * 2);
+  const int64_t lanes = std::min<int64_t>(ch.count, plan_threads * 2);
   // Kept between calls (the step's thread): a fresh allocation per call would be page-faulted in.
   thread_local std::vector<float> t_partial;
   float* partial = scratch(t_partial, lanes * wsize);
@@ -220,10 +232,22 @@ void conv_backward(const ConvShape& s, const float* x, const float* w, const flo
         dy_to_grid(s, p, dy, n0, nb, dg);
         // dW[co][r] += dY_grid[co] . (row r of the column matrix), each row a shifted slice of a
         // padded phase plane: no transposed copy of the column matrix (the border positions add zeros).
-        gemm_nt_rows(s.cout, kd, p.q, dg, p.q, tap_rows(s, p, xp), partial + lane * wsize, kd, true);
+        if (bf16) {
+          // Both operands rounded once per chunk (the rows overlap k*k times in the products).
+          const int64_t xn = s.cin * p.ph * p.ph * p.plane, gn = s.cout * p.q;
+          bf16_t* xh = scratch(t_pad16, xn);
+          bf16_t* gh = scratch(t_grid16, gn);
+          to_bf16(xp, xh, xn);
+          to_bf16(dg, gh, gn);
+          gemm_nt_rows_bf16(s.cout, kd, p.q, gh, p.q, tap_rows<bf16_t>(s, p, xh), partial + lane * wsize, kd, true);
+        } else {
+          gemm_nt_rows(s.cout, kd, p.q, dg, p.q, tap_rows<float>(s, p, xp), partial + lane * wsize, kd, true);
+        }
         if (dx && !transposed) {
           float* dcol = scratch(t_dcol, kd * cols);
-          gemm({kd, cols, s.cout, w, 1, kd, dy + n0 * pix, total, 1, dcol, cols, false});
+          GemmArgs g{kd, cols, s.cout, w, 1, kd, dy + n0 * pix, total, 1, dcol, cols, false};
+          g.precision = prec;
+          gemm(g);
           col2im(s, dcol, n0, nb, dx);
         }
       }
@@ -240,7 +264,7 @@ void conv_backward(const ConvShape& s, const float* x, const float* w, const flo
     for (int64_t co = 0; co < s.cout; ++co)
       for (int64_t ci = 0; ci < s.cin; ++ci)
         for (int64_t j = 0; j < kk; ++j) wt[(ci * s.cout + co) * kk + j] = w[(co * s.cin + ci) * kk + (kk - 1 - j)];
-    conv_forward({s.cout, s.cin, s.k, 1, s.k - 1 - s.pad, s.n, s.ho(), s.wo()}, dy, wt, dx);
+    conv_forward({s.cout, s.cin, s.k, 1, s.k - 1 - s.pad, s.n, s.ho(), s.wo()}, dy, wt, dx, prec);
   }
 }
 

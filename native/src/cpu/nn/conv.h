@@ -6,14 +6,19 @@
 #include <cstdint>
 
 #include "../../nn/shapes.h"
+#include "gemm.h"
 
 namespace clsa::cpu::nn {
 
 using clsa::nn::ConvShape;
 
-// y[cout][n*ho*wo] = conv(x[cin][n*h*w], w[cout][cin*k*k]).
-void conv_forward(const ConvShape& s, const float* x, const float* w, float* y);
-// dw[cout][cin*k*k] += dW; dx (may be null: no input gradient) = dX, overwritten.
-void conv_backward(const ConvShape& s, const float* x, const float* w, const float* dy, float* dx, float* dw);
+// y[cout][n*ho*wo] = conv(x[cin][n*h*w], w[cout][cin*k*k]). Precision::bf16 (needs
+// gemm_bf16_supported()) rounds x and w to bf16 for the products, accumulating in fp32.
+void conv_forward(const ConvShape& s, const float* x, const float* w, float* y, Precision prec = Precision::fp32);
+// dw[cout][cin*k*k] += dW; dx (may be null: no input gradient) = dX, overwritten. bf16: the
+// operands of both products (x, w, dy) rounded to bf16, fp32 accumulation; dW is then summed over
+// a partition of the batch that does not depend on the thread count (fp32: one per thread count).
+void conv_backward(const ConvShape& s, const float* x, const float* w, const float* dy, float* dx, float* dw,
+                   Precision prec = Precision::fp32);
 
 }  // namespace clsa::cpu::nn

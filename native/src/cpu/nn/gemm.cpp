@@ -2,6 +2,10 @@
 #include "gemm.h"
 
 #include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+#include <string>
 
 #include "../threadpool.h"
 
@@ -36,9 +40,64 @@ const Variant& variant() {
   return v;
 }
 
+// nullptr when bf16 can run, else why not.
+const char* choose_bf16() {
+#if defined(__x86_64__)
+  // CLSA_CPU_KERNEL (tests force the head's and kNN's variants with it) naming a level below
+  // AVX-512 turns bf16 off too, so the refusal can be tested on a CPU that has it.
+  const char* want = std::getenv("CLSA_CPU_KERNEL");
+  if (want && *want && std::string(want) != "avx512") return "is turned off here by CLSA_CPU_KERNEL";
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw") &&
+      __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bf16"))
+    return nullptr;
+  return "this CPU does not have";
+#else
+  return "this CPU (not x86-64) does not have";
+#endif
+}
+
+const char* bf16_unavailable() {
+  static const char* why = choose_bf16();
+  return why;
+}
+
+// Misuse (bf16 asked for where it is not supported) shows as NaN, never as an fp32 result.
+void poison(float* c, int64_t m, int64_t n, int64_t ldc) {
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j) c[i * ldc + j] = std::numeric_limits<float>::quiet_NaN();
+}
+
 }  // namespace
 
-void gemm(const GemmArgs& g) { variant().fn(g); }
+bool gemm_bf16_supported() { return bf16_unavailable() == nullptr; }
+const char* gemm_bf16_unsupported_reason() { return bf16_unavailable(); }
+
+void gemm(const GemmArgs& g) {
+  if (g.precision == Precision::fp32) return variant().fn(g);
+#if defined(__x86_64__)
+  // (b_packed holds the fp32 panels' layout, which the bf16 kernel does not read.)
+  if (gemm_bf16_supported() && !g.b_packed) return avx512bf16::gemm(g);
+#endif
+  if (g.m > 0 && g.n > 0) poison(g.c, g.m, g.n, g.ldc);
+}
+
+void to_bf16(const float* x, bf16_t* y, int64_t count) {
+#if defined(__x86_64__)
+  if (gemm_bf16_supported()) return avx512bf16::to_bf16(x, y, count);
+#endif
+  (void)x;
+  for (int64_t i = 0; i < count; ++i) y[i] = 0x7fc0;  // bf16 NaN
+}
+
+void gemm_nt_rows_bf16(int64_t m, int64_t n, int64_t k, const bf16_t* a, int64_t lda, const bf16_t* const* brows,
+                       float* c, int64_t ldc, bool accumulate) {
+#if defined(__x86_64__)
+  if (gemm_bf16_supported()) return avx512bf16::gemm_nt_rows(m, n, k, a, lda, brows, c, ldc, accumulate);
+#endif
+  (void)k, (void)a, (void)lda, (void)brows, (void)accumulate;
+  if (m > 0 && n > 0) poison(c, m, n, ldc);
+}
 const char* gemm_variant() { return variant().name; }
 void gemm_nt_rows(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* const* brows, float* c,
                   int64_t ldc, bool accumulate) {

@@ -9,6 +9,11 @@
 
 namespace clsa::cpu::nn {
 
+// What the products of a GEMM are computed in. fp32: exact fp32 multiply-adds. bf16: A and B
+// rounded to bfloat16 (round to nearest even) when packed, multiplied in pairs along K by
+// vdpbf16ps with fp32 accumulation; needs gemm_bf16_supported() (AVX512-BF16).
+enum class Precision { fp32, bf16 };
+
 struct GemmArgs {
   int64_t m, n, k;
   const float* a;
@@ -26,9 +31,12 @@ struct GemmArgs {
   // ignored. Each row must stay readable up to n rounded up to gemm_nr() (the last panel's loads
   // run past n; those columns are dropped). For operands whose rows are slices of another array.
   const float* const* b_rows = nullptr;
+  // bf16: b_packed is not accepted (its layout is the fp32 panels'); b and b_rows are.
+  Precision precision = Precision::fp32;
 };
 
-// Single-threaded: safe to call from inside a parallel_for task.
+// Single-threaded: safe to call from inside a parallel_for task. Precision::bf16 runs the bf16
+// variant; without gemm_bf16_supported() (or with b_packed) C is set to NaN instead.
 void gemm(const GemmArgs& g);
 // Splits C into blocks over the worker pool. Must not be called from inside a parallel_for task.
 void gemm_parallel(const GemmArgs& g);
@@ -43,6 +51,23 @@ const char* gemm_variant();
 // Column-panel width of the chosen variant (for GemmArgs::b_packed).
 int gemm_nr();
 
+// bfloat16 as its 16 bits (the upper half of the fp32 pattern).
+using bf16_t = uint16_t;
+// Whether this CPU (and CLSA_CPU_KERNEL, when set) allows Precision::bf16: AVX512-BF16 is needed
+// and there is no emulation, so callers check this first and report the option that asked for it.
+bool gemm_bf16_supported();
+// nullptr when supported; else the end of "AVX512-BF16, which ...": "this CPU does not have" or
+// "is turned off here by CLSA_CPU_KERNEL".
+const char* gemm_bf16_unsupported_reason();
+// y[i] = x[i] rounded to bf16 (nearest even; subnormals flushed to zero, as vcvtneps2bf16 does).
+// Needs gemm_bf16_supported().
+void to_bf16(const float* x, bf16_t* y, int64_t count);
+// gemm_nt_rows on bf16 operands (both rounded already), fp32 accumulation: C[i][j] (+)= sum_p
+// A[i][p] B_j[p]. Rows may start at any element (odd offsets included). Deterministic; single-
+// threaded; needs gemm_bf16_supported().
+void gemm_nt_rows_bf16(int64_t m, int64_t n, int64_t k, const bf16_t* a, int64_t lda, const bf16_t* const* brows,
+                       float* c, int64_t ldc, bool accumulate);
+
 // Per-variant entry points (defined in gemm_<variant>.cpp).
 #define CLSA_GEMM_VARIANT_API                                                                                     \
   void gemm(const GemmArgs& g);                                                                                    \
@@ -53,5 +78,12 @@ namespace avx512 { CLSA_GEMM_VARIANT_API }
 namespace avx2 { CLSA_GEMM_VARIANT_API }
 namespace generic { CLSA_GEMM_VARIANT_API }
 #undef CLSA_GEMM_VARIANT_API
+// The bf16 variant (gemm_avx512bf16.cpp): gemm() for GemmArgs with Precision::bf16.
+namespace avx512bf16 {
+void gemm(const GemmArgs& g);
+void gemm_nt_rows(int64_t m, int64_t n, int64_t k, const bf16_t* a, int64_t lda, const bf16_t* const* brows, float* c,
+                  int64_t ldc, bool accumulate);
+void to_bf16(const float* x, bf16_t* y, int64_t count);
+}  // namespace avx512bf16
 
 }  // namespace clsa::cpu::nn

@@ -83,23 +83,32 @@ void gap_backward(const float* dfeat, int64_t c, int64_t n, int64_t hw, float* d
   });
 }
 
-void linear_forward(const float* x, int64_t n, int64_t in, int64_t out, const float* w, const float* b, float* y) {
+void linear_forward(const float* x, int64_t n, int64_t in, int64_t out, const float* w, const float* b, float* y,
+                    Precision prec) {
   // y = x W^T: B(p, j) = W[j][p]
-  gemm_parallel({n, out, in, x, in, 1, w, 1, in, y, out, false});
+  GemmArgs g{n, out, in, x, in, 1, w, 1, in, y, out, false};
+  g.precision = prec;
+  gemm_parallel(g);
   if (b)
     for (int64_t i = 0; i < n; ++i)
       for (int64_t j = 0; j < out; ++j) y[i * out + j] += b[j];
 }
 
 void linear_backward(const float* x, int64_t n, int64_t in, int64_t out, const float* w, const float* dy, float* dx,
-                     float* dw, float* db) {
+                     float* dw, float* db, Precision prec) {
   // dW += dy^T x : A(i=o, p=r) = dy[r][o]
-  gemm_parallel({out, in, n, dy, 1, out, x, in, 1, dw, in, true});
+  GemmArgs gw{out, in, n, dy, 1, out, x, in, 1, dw, in, true};
+  gw.precision = prec;
+  gemm_parallel(gw);
   if (db)
     for (int64_t r = 0; r < n; ++r)
       for (int64_t j = 0; j < out; ++j) db[j] += dy[r * out + j];
   // dx = dy W
-  if (dx) gemm_parallel({n, in, out, dy, out, 1, w, in, 1, dx, in, false});
+  if (dx) {
+    GemmArgs gx{n, in, out, dy, out, 1, w, in, 1, dx, in, false};
+    gx.precision = prec;
+    gemm_parallel(gx);
+  }
 }
 
 }  // namespace clsa::cpu::nn

@@ -3,6 +3,8 @@
 #pragma once
 #include <cstdint>
 
+#include "gemm.h"
+
 namespace clsa::cpu::nn {
 
 // y = max(x, 0) (y may alias x).
@@ -22,10 +24,13 @@ void gap_forward(const float* x, int64_t c, int64_t n, int64_t hw, float* feat);
 // dx[c][n][hw] = dfeat[n][c] / hw (overwritten).
 void gap_backward(const float* dfeat, int64_t c, int64_t n, int64_t hw, float* dx);
 
-// y[n][out] = x[n][in] W[out][in]^T + b[out].
-void linear_forward(const float* x, int64_t n, int64_t in, int64_t out, const float* w, const float* b, float* y);
-// dW (+=) [out][in], db (+=) [out], dx [n][in] (overwritten; may be null).
+// y[n][out] = x[n][in] W[out][in]^T + b[out]. bf16: the product's operands rounded to bf16
+// (fp32 accumulation, the bias added in fp32); needs gemm_bf16_supported().
+void linear_forward(const float* x, int64_t n, int64_t in, int64_t out, const float* w, const float* b, float* y,
+                    Precision prec = Precision::fp32);
+// dW (+=) [out][in], db (+=) [out], dx [n][in] (overwritten; may be null). bf16: both products'
+// operands rounded to bf16; db summed in fp32.
 void linear_backward(const float* x, int64_t n, int64_t in, int64_t out, const float* w, const float* dy, float* dx,
-                     float* dw, float* db);
+                     float* dw, float* db, Precision prec = Precision::fp32);
 
 }  // namespace clsa::cpu::nn
