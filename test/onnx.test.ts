@@ -118,7 +118,7 @@ describe(`onnxruntime-node runs the export as Encoder.embed (bound ${BOUND}, see
 
 test('the file: IR version, opset, a dynamic batch, the normalisation in its metadata, atomic replace', async () => {
   const rng = new Rng(seed ^ 1);
-  const { encoder } = perturbedEncoder({ width: 4, inChannels: 1 }, rng, [28, 28]);
+  const { encoder, params } = perturbedEncoder({ width: 4, inChannels: 1 }, rng, [28, 28]);
   const file = path.join(tmp, 'meta', 'encoder.onnx');
   fs.mkdirSync(path.dirname(file));
   fs.writeFileSync(file, 'an older file');
@@ -127,10 +127,11 @@ test('the file: IR version, opset, a dynamic batch, the normalisation in its met
   const m = onnx.ModelProto.decode(fs.readFileSync(file));
   expect(Number(m.irVersion)).toBe(ONNX_IR_VERSION);
   expect(m.opsetImport.map((o) => [o.domain, Number(o.version)])).toEqual([['', ONNX_OPSET]]);
-  const input = m.graph!.input[0];
+  const g = m.graph as onnx.GraphProto;
+  const input = g.input[0];
   expect(input.name).toBe('images');
   expect(input.type!.tensorType!.shape!.dim!.map((d) => d.dimParam || Number(d.dimValue))).toEqual(['batch', 1, 'height', 'width']);
-  expect(m.graph!.output.map((o) => o.name)).toEqual(['features']);
+  expect(g.output.map((o) => o.name)).toEqual(['features']);
   const meta = Object.fromEntries(m.metadataProps.map((p) => [p.key, p.value]));
   expect(JSON.parse(meta['clsa.normalization.mean'])).toEqual(encoder.normalization.mean);
   expect(JSON.parse(meta['clsa.normalization.std'])).toEqual(encoder.normalization.std);
@@ -138,9 +139,13 @@ test('the file: IR version, opset, a dynamic batch, the normalisation in its met
   expect(meta['clsa.arch']).toBe('resnet-mini');
   expect(meta['clsa.feature_dim']).toBe(String(encoder.featureDim));
   // Initializers carry the torchvision names and the exact weights (BN as nodes by default).
-  const names = m.graph!.initializer.map((t) => t.name);
+  const names = g.initializer.map((t) => t.name);
   expect(names).toEqual(expect.arrayContaining(['conv1.weight', 'bn1.running_var', 'layer2.0.downsample.0.weight', 'layer3.0.bn2.bias']));
-  expect(m.graph!.node.filter((x) => x.opType === 'BatchNormalization').length).toBeGreaterThan(0);
+  expect(g.node.filter((x) => x.opType === 'BatchNormalization').length).toBe(1 + encoderLayout(encoder.config).blocks.reduce((a, b) => a + (b.shortcut ? 3 : 2), 0));
+  const w = g.initializer.find((t) => t.name === 'conv1.weight') as onnx.TensorProto;
+  expect(w.dims.map(Number)).toEqual([4, 1, 3, 3]);
+  const raw = Buffer.from(w.rawData);
+  expect(Array.from({ length: 36 }, (_, i) => raw.readFloatLE(4 * i))).toEqual(Array.from(params.subarray(0, 36)));
   encoder.dispose();
 });
 
