@@ -11,10 +11,10 @@ import type { ResolvedModelConfig } from './model';
 import type { ImageNormalization } from './normalization';
 import { checkBool, describe } from './validate';
 
-/** IR version 8 with opset 17: every operator used here (Conv, BatchNormalization-15, Relu, Add,
- * GlobalAveragePool, Flatten, Gemm) is unchanged since, and onnxruntime has run this pair since
- * 1.12 in Node, the browser (onnxruntime-web) and Python alike; newer opsets would only narrow
- * the runtimes that load the file. */
+/** IR version 8 with opset 17 (ONNX 1.12): every operator used here (Conv, BatchNormalization-15,
+ * Relu, Add, GlobalAveragePool, Flatten, Gemm) is unchanged since, so onnxruntime of the last
+ * years runs the file in Node, the browser (onnxruntime-web) and Python alike; a newer opset would
+ * only narrow the runtimes that load it. */
 export const ONNX_IR_VERSION = 8;
 export const ONNX_OPSET = 17;
 /** Epsilon of clsa's batch norm (lib/model.ts passes it to every native model). */
