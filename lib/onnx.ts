@@ -4,6 +4,7 @@
 // compiled for protobufjs), never assembled by hand. docs/onnx.md describes the file.
 import { onnx } from 'onnx-proto';
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { writeFileAtomic } from './fsutil';
 import { BnLayout, ConvLayout, encoderLayout, LinearLayout } from './layout';
@@ -67,6 +68,7 @@ function checkOptions(options: unknown): Required<OnnxExportOptions> {
 
 /** Little-endian float32 bytes, as TensorProto.raw_data requires on any host. */
 function rawFloats(data: Float32Array): Uint8Array {
+  if (os.endianness() === 'LE') return new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice();
   const out = new Uint8Array(data.length * 4);
   const view = new DataView(out.buffer);
   for (let i = 0; i < data.length; i++) view.setFloat32(4 * i, data[i], true);

@@ -62,6 +62,7 @@ export function registerSearch(program: Command): void {
     .action(async (opts: SearchCliOptions) => {
       const indexSplit = checkSplit('--index-split', opts.indexSplit);
       const querySplit = checkSplit('--query-split', opts.querySplit ?? defaultQuerySplit(opts.query));
+      if (!fs.existsSync(opts.query) && !opts.query.startsWith('fashion-mnist')) throw new CliError(`--query: ${opts.query} does not exist`);
       const saved = SearchIndex.isIndexDir(opts.index);
       if (saved && opts.saveIndex) throw new CliError(`--save-index: --index ${opts.index} is already a saved index`);
       const p = progress(saved ? 3 : 4, opts.quiet || opts.json);
@@ -72,7 +73,6 @@ export function registerSearch(program: Command): void {
         const index = saved ? SearchIndex.load(opts.index) : await SearchIndex.build(encoder, opts.index, { split: indexSplit });
         if (opts.saveIndex) await index.save(opts.saveIndex);
         if (opts.k > index.size) throw new CliError(`--k: expected at most the index's ${index.size} images but got ${opts.k}`);
-        if (!fs.existsSync(opts.query) && !opts.query.startsWith('fashion-mnist')) throw new CliError(`--query: ${opts.query} does not exist`);
         p.step(`searching the ${opts.k} nearest of ${index.size} images`);
         const queries = fs.existsSync(opts.query) && fs.statSync(opts.query).isFile()
           ? await loadImageFiles([opts.query], { size: encoder.imageSize[0], channels: encoder.normalization.channels as 1 | 3 })
