@@ -356,3 +356,16 @@ export function imagesToFeatures(images: ImageTensor): { data: Float32Array; sha
   for (let i = 0; i < out.length; i++) out[i] = images.data[i] / 255;
   return { data: out, shape: [n, h * w * c] };
 }
+
+/** Image files decoded and resized as an image folder's (size x size, 1 or 3 channels), in the
+ * order given: single images a search queries with. */
+export async function loadImageFiles(files: string[], options: { size?: number; channels?: 1 | 3 } = {}): Promise<Dataset> {
+  if (!Array.isArray(files) || files.length === 0 || !files.every((f) => typeof f === 'string'))
+    throw new TypeError(`files: expected a non-empty array of image paths but got ${describe(files)}`);
+  const size = options.size ?? 32, channels = options.channels ?? 3;
+  if (!Number.isInteger(size) || size < 1 || size > 4096) throw new RangeError(`options.size: expected an integer in [1, 4096] but got ${describe(size)}`);
+  if (channels !== 1 && channels !== 3) throw new RangeError(`options.channels: expected 1 or 3 but got ${describe(channels)}`);
+  for (const f of files) if (!fs.existsSync(f)) throw new Error(`files: ${f} does not exist`);
+  const data = await decodeAll(files.map((file) => ({ file })), size, channels);
+  return { images: { data, shape: [files.length, size, size, channels] }, source: files.length === 1 ? files[0] : `${files.length} files`, files: files.slice() };
+}

@@ -1,20 +1,17 @@
 // A trained encoder: the query backbone of a ClsaModel plus the image normalisation it was
 // trained with. Saved as safetensors weights + a JSON config that other tools can read.
+import * as crypto from 'crypto';
 import { ClsaModel, ModelConfig, ResolvedModelConfig } from './model';
 import { loadModelFiles, saveModelFiles } from './modelfile';
 import { DEVICE_NAMES, DeviceName, resolveDevice } from './device';
 import { checkEnum, checkInt, describe } from './validate';
+import type { ImageNormalization } from './normalization';
+import { OnnxExportInfo, OnnxExportOptions, writeOnnx } from './onnx';
 
 export const ENCODER_FORMAT = 'clsa-encoder';
 export const ENCODER_FORMAT_VERSION = 1;
 
-/** How uint8 images are turned into the encoder's float input. */
-export interface ImageNormalization {
-  channels: number;
-  /** Per-channel mean and standard deviation of pixel/255. */
-  mean: number[];
-  std: number[];
-}
+export type { ImageNormalization };
 
 export interface UInt8Images {
   /** Pixels, uint8, row-major [n, H, W, C]. */
@@ -121,6 +118,26 @@ export class Encoder {
       },
       metadata: { format: ENCODER_FORMAT, arch: this.model.config.arch, featureDim: String(this.featureDim) },
     });
+  }
+
+  /** Writes the encoder as an ONNX model (backbone in evaluation mode, optionally the projection
+   * head; input float NCHW normalised as `normalization`, dynamic batch), atomically. docs/onnx.md. */
+  async exportOnnx(file: string, options: OnnxExportOptions = {}): Promise<OnnxExportInfo> {
+    const st = this.model.state();
+    return writeOnnx(file, { config: this.model.config, params: st.buffers.query_params, stats: st.buffers.query_bn_stats,
+      normalization: this.normalization, imageSize: this.imageSize }, options);
+  }
+
+  /** SHA-256 of the weights and running statistics: names this exact encoder (a saved search
+   * index records it, so that features are never compared with another model's). */
+  digest(): string {
+    const st = this.model.state();
+    const h = crypto.createHash('sha256');
+    for (const name of ['query_params', 'query_bn_stats']) {
+      const b = st.buffers[name];
+      h.update(new Uint8Array(b.buffer, b.byteOffset, b.byteLength));
+    }
+    return h.digest('hex');
   }
 
   dispose(): void {
