@@ -4,7 +4,8 @@
 // validation kNN on standardised features (the form the scorecard uses; bank statistics) and on raw
 // ones, each as the mean and the per-seed values, the best pixel baseline on the same bank, the
 // margin, the test kNN (reported, never used to choose), the training images and bank, wall time
-// with the load beside it, and the command that reproduces the first seed.
+// with the load beside it, and the command that reproduces the first seed. Runs recorded before the
+// runner scored every form show '–' for their standardised value; a mean is over the seeds that have it.
 //
 //   node bench/recipe-table.js bench/results/recipe-screen-2026-12-05.jsonl [> table.md]
 'use strict';
@@ -38,7 +39,8 @@ const summary = [...groups.entries()].map(([name, rs]) => {
   const stds = rs.map(std).filter((x) => x !== undefined);
   return {
     name, rs, valStd: stds.length ? mean(stds) : undefined, valRaw: mean(rs.map((r) => r.validationKnn)),
-    testStd: stds.length ? mean(rs.map((r) => r.testKnnForms.standardised)) : undefined, testRaw: mean(rs.map((r) => r.testKnn)),
+    testStd: stds.length ? mean(rs.filter((r) => r.testKnnForms).map((r) => r.testKnnForms.standardised)) : undefined,
+    testRaw: mean(rs.map((r) => r.testKnn)),
   };
 });
 const key = (s) => s.valStd ?? s.valRaw - 1;  // raw-only rows rank below measured ones of equal raw accuracy

@@ -173,10 +173,10 @@ test('preset views follow the image size: full-size views at 28 pixels for Fashi
     expect(v.strong[0].randAugment).toEqual({ n: 5, p: 0.5, magnitude: [1, 9], fill: 128 });
     expect(v.key.mean).toHaveLength(channels);
   }
-  // At 28 pixels the preset is exactly the fixed 28-pixel views it replaced.
+  // At 28 pixels the preset is exactly the fixed 28-pixel views (key and weak of 60-100% of the image).
   const norm = { channels: 1, mean: [0.5], std: [0.25] };
   const at28 = resolveCrops(crops, 28, norm, {});
-  const fixed = resolveCrops({ key: { size: 28, scale: [0.2, 1] }, weak: [{ size: 28, scale: [0.2, 1] }],
+  const fixed = resolveCrops({ key: { size: 28, scale: [0.6, 1] }, weak: [{ size: 28, scale: [0.6, 1] }],
     strong: [{ size: 28, scale: [0.2, 1], randAugment: { n: 5, p: 0.5, magnitude: [1, 9], fill: 128 } }] }, 28, norm, {});
   expect(at28.views).toEqual(fixed.views);
   // Presets compose with weakScale (the key and weak views) and with view overrides.
