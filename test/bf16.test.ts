@@ -110,7 +110,7 @@ test("with AVX-512 turned off (CLSA_CPU_KERNEL=avx2), backend() says no bf16 and
     const { backend, ClsaModel, trainClsa } = require(${JSON.stringify(path.join(root, 'dist', 'index.js'))});
     const out = { cpuBf16: backend().cpuBf16 };
     try { ClsaModel.create({ device: 'cpu', precision: 'bf16' }); } catch (e) { out.create = e.message; }
-    const data = { images: { data: new Uint8Array(32 * 16 * 16), shape: [32, 16, 16, 1] } };
+    const data = { train: { images: { data: new Uint8Array(32 * 16 * 16), shape: [32, 16, 16, 1] } } };
     trainClsa({ data, evaluate: false, device: 'cpu', precision: 'bf16' }).then(() => { out.train = 'trained'; }, (e) => { out.train = e.message; })
       .finally(() => process.stdout.write(JSON.stringify(out)));
   `], { env, encoding: 'utf8', timeout: 60000 });
