@@ -39,12 +39,8 @@ static double rel_diff(const std::vector<float>& x, const std::vector<float>& re
   return std::sqrt(num / den);
 }
 
-// bf16 steps beside fp32 ones, and the same bits for 1 to 4 threads (the layers' sums do not
-// depend on the thread count in bf16, the head's not up to 4 threads). A model this small is
-// sensitive: its gradients move by tens of percent when the parameters move by bf16's rounding
-// (ReLUs near zero switch), so each state buffer of the bf16 run is held to a few times what the
-// fp32 run itself does when its initial parameters get relative noise of 2^-8.
-static void check_bf16_steps(const clsa_step_views& v) {
+// The small model most checks here use: resnet-mini width 8, one channel, K = 40, split-BN 4, seed 9.
+static clsa_model_config small_config() {
   clsa_model_config c;
   clsa_model_config_default(&c);
   c.width = 8;
@@ -52,6 +48,16 @@ static void check_bf16_steps(const clsa_step_views& v) {
   c.queue_size = 40;
   c.split_bn = 4;
   c.seed = 9;
+  return c;
+}
+
+// bf16 steps beside fp32 ones, and the same bits for 1 to 4 threads (the layers' sums do not
+// depend on the thread count in bf16, the head's not up to 4 threads). A model this small is
+// sensitive: its gradients move by tens of percent when the parameters move by bf16's rounding
+// (ReLUs near zero switch), so each state buffer of the bf16 run is held to a few times what the
+// fp32 run itself does when its initial parameters get relative noise of 2^-8.
+static void check_bf16_steps(const clsa_step_views& v) {
+  clsa_model_config c = small_config();
   auto train = [&](int32_t precision, int32_t threads, bool perturb, float* loss) {
     clsa_cpu_set_threads(threads);
     c.precision = precision;
@@ -167,12 +173,7 @@ int main() {
     expect(m == nullptr, "  no handle on failure");
   }
 
-  clsa_model_config_default(&c);
-  c.width = 8;
-  c.in_channels = 1;
-  c.queue_size = 40;
-  c.split_bn = 4;
-  c.seed = 9;
+  c = small_config();
   expect(clsa_model_create(&c, &m) == CLSA_OK && m, "create resnet-mini width 8");
   clsa_model_info info;
   clsa_model_get_info(m, &info);
