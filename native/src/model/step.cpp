@@ -72,18 +72,16 @@ clsa_status step(clsa_model& m, const clsa_step_views& v, float lr, clsa_step_re
   // 1-2. Momentum update (before the key forward, as MoCo), then the key encoder on a shuffled batch.
   double t0 = mark();
   CLSA_TRY(clsa_momentum_update(dev, di, m.key.data(), m.query.data(), a.params, c.encoder_momentum, nullptr));
-  shuffle(m, n);
-  encoder_forward(ops, a, m.key.data(), m.key_stats.data(), v.key.data, n, v.key.h, v.key.w, m.perm.data(), train,
-                  true, m.key_trace);
-  ops.scatter_rows(m.key_trace.z.data(), n, d, m.perm.data(), ops.sized(m.keys, n * d));
+  auto keys_of = [&](const clsa_images& im, Buf& out) {
+    shuffle(m, n);
+    encoder_forward(ops, a, m.key.data(), m.key_stats.data(), im.data, n, im.h, im.w, m.perm.data(), train, true,
+                    m.key_trace);
+    ops.scatter_rows(m.key_trace.z.data(), n, d, m.perm.data(), ops.sized(out, n * d));
+  };
+  keys_of(v.key, m.keys);
   // Symmetric: the first weak view's keys too, on a shuffle of their own.
   const bool sym = c.symmetric != 0;
-  if (sym) {
-    shuffle(m, n);
-    encoder_forward(ops, a, m.key.data(), m.key_stats.data(), v.weak[0].data, n, v.weak[0].h, v.weak[0].w,
-                    m.perm.data(), train, true, m.key_trace);
-    ops.scatter_rows(m.key_trace.z.data(), n, d, m.perm.data(), ops.sized(m.sym_keys, n * d));
-  }
+  if (sym) keys_of(v.weak[0], m.sym_keys);
   double t1 = mark();
   r.seconds_key_forward = t1 - t0;
 
@@ -153,9 +151,10 @@ clsa_status step(clsa_model& m, const clsa_step_views& v, float lr, clsa_step_re
   }
   double t3 = now();
   r.seconds_head = t3 - t2;
-  if (!std::isfinite(stats[0]))
+  // r.loss, not stats[0]: with the symmetric term stats holds only the second term's.
+  if (!std::isfinite(r.loss))
     return fail(CLSA_ERR_NON_FINITE, "step: the loss is %g; parameters were not updated (learning rate too high?)",
-                stats[0]);
+                r.loss);
 
   // 5. Backward through every view into one gradient buffer.
   ops.zero(m.grad.data(), a.params);
