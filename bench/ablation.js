@@ -7,7 +7,12 @@
 // random initialisation. The recipe is a named preset chosen on a validation split (bench/recipe.js).
 //
 //   node bench/ablation.js [--preset quick] [--minutes 10] [--seeds 0,1,2] [--arms moco,single,multi]
-//                          [--limit N] [--validation 10000] [--out FILE.json] [--no-linear]
+//                          [--arm-options '{"multi":{"lr":0.08}}'] [--limit N] [--validation 10000]
+//                          [--out FILE.json] [--no-linear]
+//
+// --arm-options gives an arm its own settings over the recipe's (chosen on validation, e.g. multi-crop's
+// learning rate from bench/recipe/multi10.json). Per seed, CLSA minus MoCo v2 is reported as a paired
+// difference: the arms share the seed, hence the initialisation and the data order.
 //
 // Results are written after every run (JSON, then a Markdown table next to it), so a stopped
 // ablation keeps what it measured. Needs `npm install` (dist/ and the addon).
@@ -29,6 +34,7 @@ const cfg = {
   seeds: arg('seeds', '0,1,2').split(',').map(Number),
   arms: arg('arms', 'moco,single,multi').split(','),
   linear: !process.argv.includes('--no-linear'),
+  armOptions: JSON.parse(arg('arm-options', '{}')),
 };
 // trainClsa's device: 'auto' uses a usable GPU only once the CUDA step is verified on one.
 const trainsOnGpu = (b) => b.cudaUsable && b.cudaVerified.step;
@@ -36,10 +42,11 @@ const out = arg('out', path.join(__dirname, 'results', `ablation-${trainsOnGpu(c
 // The arms share the recipe's views: MoCo v2 drops the strong view (ddmWeight 0), single-crop
 // CLSA keeps the recipe's, multi-crop replaces them with the reference's 5 + 5 crops.
 const ARMS = {
-  moco: { label: 'MoCo v2 (ddmWeight 0, weak views)', options: { ddmWeight: 0 } },
-  single: { label: 'CLSA single-crop', options: { ddmWeight: 1 } },
-  multi: { label: 'CLSA multi-crop', options: { ddmWeight: 1, crops: 'multi' } },
+  moco: { label: 'MoCo v2 (ddmWeight 0, weak views)', options: { ddmWeight: 0, ...cfg.armOptions.moco } },
+  single: { label: 'CLSA single-crop', options: { ddmWeight: 1, ...cfg.armOptions.single } },
+  multi: { label: 'CLSA multi-crop', options: { ddmWeight: 1, crops: 'multi', ...cfg.armOptions.multi } },
 };
+for (const k of Object.keys(cfg.armOptions)) if (!ARMS[k]) throw new Error(`--arm-options: unknown arm ${k} (moco, single, multi)`);
 const log = (s) => process.stderr.write(s + '\n');
 
 /** Images per second of an arm on this machine: the median step after a warm-up. */
@@ -55,10 +62,23 @@ async function throughput(options, train) {
   return ips[Math.floor(ips.length / 2)];
 }
 
+/** Per CLSA arm and metric, the per-seed differences from MoCo v2 on the seeds both arms have run. */
+function pairedDifferences(rows) {
+  const out = [];
+  const moco = new Map(rows.filter((r) => r.arm === 'moco').map((r) => [r.seed, r]));
+  for (const arm of ['single', 'multi']) {
+    const rs = rows.filter((r) => r.arm === arm && moco.has(r.seed));
+    if (!rs.length) continue;
+    for (const metric of ['knn', 'linear']) {
+      const both = rs.filter((r) => r[metric] !== undefined && moco.get(r.seed)[metric] !== undefined);
+      if (both.length) out.push({ arm, label: both[0].label, metric, seeds: both.map((r) => r.seed), diffs: both.map((r) => r[metric] - moco.get(r.seed)[metric]) });
+    }
+  }
+  return out;
+}
+
 function write(doc) {
   fs.mkdirSync(path.dirname(out), { recursive: true });
-  fs.writeFileSync(out + '.tmp', JSON.stringify(doc, null, 2) + '\n');
-  fs.renameSync(out + '.tmp', out);
   const pct = (v) => (v * 100).toFixed(2);
   const stat = (v) => {
     if (!v.length) return '–';
@@ -70,13 +90,32 @@ function write(doc) {
   const lines = [`# Ablation at equal wall time (${doc.date.slice(0, 10)}, ${doc.machine.device === 'cpu' ? `${doc.machine.cpu}, ${doc.machine.threads} threads, CPU` : doc.machine.device})`, '',
     `Data: ${doc.data}; ${doc.trainImages} training images (kNN bank and probe training set), ${doc.testImages} test images.`,
     `Recipe: preset \`${cfg.preset}\` (${JSON.stringify(doc.recipe)}), ${cfg.minutes} min of training per run.`,
+    `Arm settings over the recipe: ${Object.entries(ARMS).filter(([k]) => cfg.arms.includes(k)).map(([k, a]) => `${k} ${JSON.stringify(a.options)}`).join('; ')}.`,
     `Command: \`${doc.command}\``, '',
     '| arm | seeds | epochs | kNN (mean ± sd, range) | linear probe (converged) | train s/run |', '|---|---|---:|---|---|---:|'];
   for (const a of [...new Set(rows.map((r) => r.arm))]) {
     const rs = rows.filter((r) => r.arm === a);
     lines.push(`| ${rs[0].label} | ${rs.map((r) => r.seed ?? '-').join(',')} | ${rs[0].epochs ?? '–'} | ${stat(rs.map((r) => r.knn))} | ${stat(rs.map((r) => r.linear).filter((x) => x !== undefined))} | ${(rs.reduce((x, r) => x + (r.seconds ?? 0), 0) / rs.length).toFixed(0)} |`);
   }
-  fs.writeFileSync(out.replace(/\.json$/, '.md'), lines.join('\n') + '\n');
+  const paired = pairedDifferences(rows);
+  doc.paired = paired;
+  if (paired.length) {
+    lines.push('', 'Paired by seed (same initialisation and data order): arm minus MoCo v2, in points.', '',
+      '| arm | metric | per seed | mean ± sd | range |', '|---|---|---|---|---|');
+    const pts = (v) => (v >= 0 ? '+' : '') + (v * 100).toFixed(2);
+    for (const p of paired) {
+      const m = p.diffs.reduce((x, y) => x + y, 0) / p.diffs.length;
+      const sd = p.diffs.length > 1 ? Math.sqrt(p.diffs.reduce((x, y) => x + (y - m) ** 2, 0) / (p.diffs.length - 1)) : 0;
+      lines.push(`| ${p.label} | ${p.metric} | ${p.seeds.map((sd0, i) => `${sd0}: ${pts(p.diffs[i])}`).join(', ')} | ${pts(m)} ± ${(sd * 100).toFixed(2)} | ${pts(Math.min(...p.diffs))} to ${pts(Math.max(...p.diffs))} |`);
+    }
+  }
+  if (doc.throughput) {
+    lines.push('', `Calibrated throughput (median step after warm-up, before any run): ${Object.entries(doc.throughput).map(([a, ips]) => `${a} ${ips.toFixed(0)} img/s -> ${doc.epochs[a]} epochs`).join('; ')}.`);
+  }
+  fs.writeFileSync(out + '.tmp', JSON.stringify(doc, null, 2) + '\n');
+  fs.renameSync(out + '.tmp', out);
+  fs.writeFileSync(out.replace(/\.json$/, '.md.tmp'), lines.join('\n') + '\n');
+  fs.renameSync(out.replace(/\.json$/, '.md.tmp'), out.replace(/\.json$/, '.md'));
   return lines;
 }
 
@@ -111,11 +150,14 @@ function write(doc) {
   }
   // Equal wall time: each arm's epochs from its own throughput, measured once, before any run.
   const epochs = {};
+  doc.throughput = {};
   for (const name of cfg.arms) {
     const a = ARMS[name];
     if (!a) throw new Error(`--arms: unknown arm ${name} (moco, single, multi)`);
     const ips = await throughput({ ...recipe, ...a.options, seed: 0 }, train);
     epochs[name] = Math.max(1, Math.round((cfg.minutes * 60 * ips) / train.images.shape[0]));
+    doc.throughput[name] = ips;
+    doc.calibrationLoad = os.loadavg()[0];
     log(`${name}: ${ips.toFixed(0)} img/s -> ${epochs[name]} epochs in ${cfg.minutes} min`);
   }
   doc.epochs = epochs;

@@ -35,7 +35,7 @@ export type {
 export { augmentPreview, writeAugmentPreview } from './preview';
 export type { PreviewOptions } from './preview';
 export { ClsaModel, cosineLr, ARCHS } from './model';
-export type { Arch, ModelConfig, ModelPrecision, ResolvedModelConfig, StepViews, StepResult, ModelState, ViewTensor } from './model';
+export type { Arch, LossReduction, ModelConfig, ModelPrecision, ResolvedModelConfig, StepViews, StepResult, ModelState, ViewTensor } from './model';
 export { saveModelFiles, loadModelFiles, MODEL_CONFIG_FILE, MODEL_WEIGHTS_FILE, MODEL_FORMAT_VERSION } from './modelfile';
 export type { ModelFiles } from './modelfile';
 export { trainClsa, AbortError, epochLr, permutation, DEFAULT_VALIDATION } from './train';

@@ -62,7 +62,15 @@ export interface ModelConfig {
    * views' keys are enqueued. A departure from the reference code (MoCo's CIFAR-10 demo has it);
    * the DDM term is counted once. */
   symmetric?: boolean;
+  /** How the terms of several crops combine (default 'sum', the reference): 'sum' adds the contrastive
+   * terms of the W weak views and the W x S DDM terms, so multi-crop (5 + 25 terms) takes an order of
+   * magnitude more gradient than single-crop at the same learning rate; 'mean' (a departure from the
+   * reference) divides each sum by its number of terms. The two agree for single-crop. */
+  lossReduction?: LossReduction;
 }
+
+export type LossReduction = 'sum' | 'mean';
+export const LOSS_REDUCTIONS: readonly LossReduction[] = ['sum', 'mean'];
 
 export type ModelPrecision = 'fp32' | 'tf32' | 'bf16' | 'fp16';
 const PRECISIONS: readonly ModelPrecision[] = ['fp32', 'tf32', 'bf16', 'fp16'];
@@ -129,7 +137,7 @@ const DEFAULTS: Required<ModelConfig> = {
   arch: 'resnet-mini', width: 0, depth: 0, inChannels: 3, projHidden: 0, projDim: 128, queueSize: 4096,
   temperature: 0.2, ddmTemperature: 0.2, ddmWeight: 1, encoderMomentum: 0.99, lr: 0.06, momentum: 0.9,
   weightDecay: 5e-4, splitBN: 8, bnMomentum: 0.1, seed: 0, device: 'auto', deviceIndex: 0, precision: 'fp32',
-  symmetric: false,
+  symmetric: false, lossReduction: 'sum',
 };
 
 /** Cosine schedule as the reference: lr * 0.5 * (1 + cos(pi * progress)), progress in [0, 1]. */
@@ -169,6 +177,7 @@ function resolveConfig(config: ModelConfig | undefined): ResolvedModelConfig {
   checkNumber('config.bnMomentum', c.bnMomentum, (x) => x >= 0 && x <= 1, 'a number in [0, 1]');
   checkInt('config.seed', c.seed, 0, 2 ** 32 - 1);
   checkBool('config.symmetric', c.symmetric);
+  checkEnum('config.lossReduction', c.lossReduction, LOSS_REDUCTIONS);
   // Make the arch's defaults explicit, so state().config describes the model completely.
   const r18 = c.arch === 'resnet18';
   if (c.width === 0) c.width = r18 ? 64 : 32;
@@ -213,6 +222,7 @@ export class ClsaModel {
     this.handle = new Native({
       ...config, arch: ARCHS.indexOf(config.arch), bnEps: 1e-5, device: config.device === 'cuda' ? 1 : 0,
       precision: PRECISIONS.indexOf(config.precision), symmetric: config.symmetric ? 1 : 0,
+      lossReduction: LOSS_REDUCTIONS.indexOf(config.lossReduction),
     });
     const info = this.handle.info();
     this.parameterCount = info.parameterCount;

@@ -10,7 +10,7 @@ import { augmentBatch, augmentBatchDevice, AugmentedView, CropPreset, ViewSpec }
 import { Dataset, DatasetSource, isMemorySplits, LoadOptions, loadDataset, memoryDataset, NoTestSplitError } from './data';
 import { DEVICE_NAMES, DeviceName, DeviceTensor, isDeviceTensor, resolveDevice } from './device';
 import { Encoder, ImageNormalization, imageStatistics, toEncoderInput } from './encoder';
-import { Arch, ARCHS, ClsaModel, cpuPrecisionError, ModelConfig, ModelPrecision, ModelState, StepResult } from './model';
+import { Arch, ARCHS, ClsaModel, cpuPrecisionError, LOSS_REDUCTIONS, LossReduction, ModelConfig, ModelPrecision, ModelState, StepResult } from './model';
 import { RecipeName, recipeOptions } from './recipes';
 import { assertDisjoint } from './overlap';
 import { sliceDataset, stratifiedSplit, stratifiedSubset, validationSplit } from './split';
@@ -104,6 +104,8 @@ export interface TrainOptions {
   crops?: CropsOption;
   /** A symmetrised contrastive term (default false, the reference's loss; see ModelConfig.symmetric). */
   symmetric?: boolean;
+  /** 'sum' (default, the reference) or 'mean' over the crops' terms (see ModelConfig.lossReduction). */
+  lossReduction?: LossReduction;
   /** RandomResizedCrop area range of the key and weak views (default [0.2, 1], MoCo v2's). */
   weakScale?: [number, number];
   /** Overrides applied to every view (e.g. { blur: null } or { randAugment: { n: 3 } }). */
@@ -206,6 +208,7 @@ function resolve(o: TrainOptions, train: Dataset, norm: ImageNormalization): Res
     encoderMomentum: o.encoderMomentum ?? 0.99, lr: baseLr * batchSize / 256, momentum: o.momentum ?? 0.9,
     weightDecay: o.weightDecay ?? 5e-4, splitBN, seed, device, deviceIndex, precision,
     symmetric: checkBool('options.symmetric', o.symmetric ?? false),
+    lossReduction: checkEnum('options.lossReduction', o.lossReduction ?? 'sum', LOSS_REDUCTIONS),
   };
   // Unset fields take the model's defaults (a present-but-undefined key would override them).
   for (const k of Object.keys(model) as (keyof ModelConfig)[]) if (model[k] === undefined) delete model[k];

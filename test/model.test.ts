@@ -249,3 +249,63 @@ describe(`symmetric: the mirrored contrastive term (seed ${symmetricSeed})`, () 
     expect(() => ClsaModel.create({ ...small, symmetric: 1 as never })).toThrow(/config.symmetric: expected a boolean but got 1/);
   });
 });
+
+// Fresh seeds every run, in the suite's name so that any failure shows it.
+const reductionSeed = (Date.now() ^ (process.pid << 4)) >>> 0;
+describe(`lossReduction 'mean': each sum of terms divided by its count (seed ${reductionSeed})`, () => {
+  const seed = reductionSeed;
+  // The mean-reduced loss with C contrastive terms is (nce_sum + alpha C / (W S) ddm_sum) / C: the step of a
+  // summing model with ddmWeight alpha C / (W S), divided by C. With momentum 0 an update is -lr * (g + wd p).
+  test.each([
+    { w: 2, s: 3, symmetric: false },
+    { w: 3, s: 2, symmetric: true },
+  ])('W $w, S $s, symmetric $symmetric: loss, terms and update against the summing step', async ({ w, s, symmetric }) => {
+    const rng = new Rng(seed + w);
+    const alpha = 0.8, lr = 0.1, wd = 0.01, n = 8, c = w + (symmetric ? 1 : 0);
+    const cfg = { width: 8, inChannels: 1, queueSize: 80, splitBN: 2, seed: seed % 1000, momentum: 0, symmetric };
+    const K = images(rng, n, 1, 12);
+    const weak = Array.from({ length: w }, (_, i) => images(rng, n, 1, 12 - i));
+    const strong = Array.from({ length: s }, (_, i) => images(rng, n, 1, 9 + i));
+    const mean = ClsaModel.create({ ...cfg, ddmWeight: alpha, weightDecay: wd, lossReduction: 'mean' });
+    const sum = ClsaModel.create({ ...cfg, ddmWeight: (alpha * c) / (w * s), weightDecay: 0 });
+    const p0 = mean.state().buffers.query_params;
+    const rm = await mean.step({ key: K, weak, strong }, { lr });
+    const rs = await sum.step({ key: K, weak, strong }, { lr });
+    const ctx = `seed ${seed}`;
+    const close = (a: number, b: number) => Math.abs(a - b) <= 1e-5 * Math.max(1, Math.abs(b));
+    expect({ ctx, loss: close(rm.loss, rs.loss / c) }).toEqual({ ctx, loss: true });
+    expect({ ctx, nce: close(rm.nceLoss, rs.nceLoss / c) }).toEqual({ ctx, nce: true });
+    expect({ ctx, ddm: close(rm.ddmLoss, rs.ddmLoss / (w * s)) }).toEqual({ ctx, ddm: true });
+    expect({ ctx, total: close(rm.loss, rm.nceLoss + alpha * rm.ddmLoss) }).toEqual({ ctx, total: true });
+    const pm = mean.state().buffers.query_params, ps = sum.state().buffers.query_params;
+    let err = 0, scale = 0;
+    for (let i = 0; i < p0.length; i++) {
+      const expected = (ps[i] - p0[i]) / c - lr * wd * p0[i];
+      err = Math.max(err, Math.abs(pm[i] - p0[i] - expected));
+      scale = Math.max(scale, Math.abs(expected));
+    }
+    expect(scale).toBeGreaterThan(1e-5);
+    expect({ ctx, rel: err / scale < 1e-4 }).toEqual({ ctx, rel: true });
+    mean.dispose();
+    sum.dispose();
+  });
+
+  test('single-crop: mean and sum are the same step', async () => {
+    const rng = new Rng(seed);
+    const views = { key: images(rng, 8, 1, 12), weak: [images(rng, 8, 1, 12)], strong: [images(rng, 8, 1, 9)] };
+    const cfg = { width: 8, inChannels: 1, queueSize: 64, splitBN: 2, seed: seed % 1000 };
+    const a = ClsaModel.create({ ...cfg, lossReduction: 'mean' }), b = ClsaModel.create(cfg);
+    const ra = await a.step(views, { lr: 0.1 }), rb = await b.step(views, { lr: 0.1 });
+    expect(ra.loss).toBeCloseTo(rb.loss, 5);
+    const pa = a.state().buffers.query_params, pb = b.state().buffers.query_params;
+    let err = 0;
+    for (let i = 0; i < pa.length; i++) err = Math.max(err, Math.abs(pa[i] - pb[i]));
+    expect({ seed, err: err < 1e-6 }).toEqual({ seed, err: true });
+    a.dispose();
+    b.dispose();
+  });
+
+  test('config.lossReduction must be sum or mean', () => {
+    expect(() => ClsaModel.create({ ...small, lossReduction: 'avg' as never })).toThrow(/config.lossReduction: expected one of .*'sum'.*'mean'.* but got the string "avg"/);
+  });
+});

@@ -23,7 +23,7 @@ interface TrainCliOptions {
   preset: string; data: string; epochs?: number; batchSize?: number; arch?: string; width?: number; crops?: string;
   ddmWeight?: number; device: string; limit?: number; seed: number; resume?: string; out: string; lr?: number;
   warmupEpochs?: number; temperature?: number; ddmTemperature?: number; queueSize?: number; evalEvery: number;
-  validation: number; linear?: boolean; quiet?: boolean; weakScale?: [number, number]; symmetric?: boolean;
+  validation: number; linear?: boolean; quiet?: boolean; weakScale?: [number, number]; symmetric?: boolean; lossReduction?: string;
   validationRows: string; splitSeed: number; holdOut: number; size?: number; channels?: number; forceResume?: boolean; precision?: string;
 }
 
@@ -58,6 +58,7 @@ export function registerTrain(program: Command): void {
     })
     .option('--symmetric', 'symmetrised contrastive term: the key and weak views each the query against the other\'s key (a departure from the reference)')
     .option('--no-symmetric', 'the reference\'s one-directional contrastive term, whatever the preset says')
+    .option('--loss-reduction <how>', "sum (the reference: the crops' terms added) | mean (each sum divided by its number of terms; a departure, for multi-crop)")
     .option('--queue-size <n>', 'queue rows K (default: scaled to the data)', intOption('--queue-size', 1, 1 << 26))
     .option('--device <device>', 'auto | cpu | cuda', 'auto')
     .option('--precision <p>', "fp32 (default) | bf16 (on the CPU where `clsa info` says bf16 yes: bf16 products, fp32 accumulation) | tf32 | fp16 (CUDA)")
@@ -132,6 +133,7 @@ export function registerTrain(program: Command): void {
         preset: o.preset as RecipeName, data: o.data, epochs: o.epochs, batchSize: o.batchSize, arch: o.arch as TrainOptions['arch'],
         width: o.width, crops: o.crops as TrainOptions['crops'], ddmWeight: o.ddmWeight, temperature: o.temperature,
         ddmTemperature: o.ddmTemperature, lr: o.lr, warmupEpochs: o.warmupEpochs, queueSize: o.queueSize, weakScale: o.weakScale, symmetric: o.symmetric,
+        lossReduction: o.lossReduction as TrainOptions['lossReduction'],
         device: o.device as TrainOptions['device'], precision: o.precision as TrainOptions['precision'], limit: o.limit, validation, seed: o.seed, resume: o.resume, forceResume: o.forceResume,
         validationRows: o.validationRows as TrainOptions['validationRows'], splitSeed: o.splitSeed, load,
         signal: controller.signal, onProgress, onEpochEnd, evaluate: { every: o.evalEvery },

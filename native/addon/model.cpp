@@ -60,6 +60,7 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
     c.device_index = int32_t(GetInt(o, "deviceIndex"));
     c.precision = int32_t(GetInt(o, "precision"));
     c.symmetric = int32_t(GetInt(o, "symmetric"));
+    c.loss_reduction = int32_t(GetInt(o, "lossReduction"));
     clsa_status s = clsa_model_create(&c, &model_);
     if (s != CLSA_OK) ThrowStatus(env, s);
   }

@@ -73,7 +73,14 @@ typedef struct clsa_model_config {
                               embedding of the first weak view, both contrastive terms are summed, and both
                               views' keys (key view's first) are enqueued after the step. The DDM term stays
                               the reference's (weak queries against the key view's keys). */
+  int32_t loss_reduction;  /* CLSA_LOSS_SUM (0, the reference): the contrastive terms of the W weak views (plus
+                              the symmetric one) and the W x S DDM terms are summed, so multi-crop (5 + 25
+                              terms) takes an order of magnitude more gradient than single-crop at the same
+                              learning rate. CLSA_LOSS_MEAN (1, a departure from the reference): each sum is
+                              divided by its number of terms; identical to SUM when W = S = 1 (no symmetric). */
 } clsa_model_config;
+
+typedef enum clsa_loss_reduction { CLSA_LOSS_SUM = 0, CLSA_LOSS_MEAN = 1 } clsa_loss_reduction;
 
 /* Fills *config with the reference defaults (resnet-mini, 3 channels, D 128, K 4096, tau 0.2,
  * tau2 0.2, alpha 1, m 0.99, SGD momentum 0.9 and weight decay 5e-4 (the MoCo CIFAR-10 demo;

@@ -66,6 +66,9 @@ clsa_status check_config(const clsa_model_config* c) {
                   x.open_lo ? ">" : ">=", x.lo, x.hi < 1e30f ? " and <= 1" : "", x.v);
   if (c->symmetric != 0 && c->symmetric != 1)
     return fail(CLSA_ERR_INVALID_ARGUMENT, "config->symmetric: expected 0 or 1 but got %d", c->symmetric);
+  if (c->loss_reduction != CLSA_LOSS_SUM && c->loss_reduction != CLSA_LOSS_MEAN)
+    return fail(CLSA_ERR_INVALID_ARGUMENT, "config->loss_reduction: expected CLSA_LOSS_SUM (0) or CLSA_LOSS_MEAN (1) but got %d",
+                c->loss_reduction);
   if (c->split_bn < 1 || c->split_bn > 4096)
     return fail(CLSA_ERR_INVALID_ARGUMENT, "config->split_bn: expected 1 .. 4096 groups but got %d", c->split_bn);
   return CLSA_OK;

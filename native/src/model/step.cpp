@@ -114,7 +114,11 @@ clsa_status step(clsa_model& m, const clsa_step_views& v, float lr, clsa_step_re
   hd.s = ns;
   hd.temperature = c.temperature;
   hd.ddm_temperature = c.ddm_temperature;
-  hd.ddm_weight = c.ddm_weight;
+  // Mean reduction: loss = (nce_sum + alpha * C / (W S) * ddm_sum) / C with C contrastive terms (W, plus
+  // the symmetric one). The head computes the bracket; 1 / C is taken in the statistics below and in SGD.
+  const bool mean = c.loss_reduction == CLSA_LOSS_MEAN;
+  const int64_t nc = nw + (sym ? 1 : 0);
+  hd.ddm_weight = mean && ns ? c.ddm_weight * float(nc) / float(nw * ns) : c.ddm_weight;
   float* grad_weak = ops.sized(m.grad_weak, nw * n * d);
   float* grad_strong = ns ? ops.sized(m.grad_strong, ns * n * d) : nullptr;
   size_t ws_bytes = 0;
@@ -149,6 +153,11 @@ clsa_status step(clsa_model& m, const clsa_step_views& v, float lr, clsa_step_re
     r.nce_loss += stats[1];
     r.accuracy = 0.5f * (r.accuracy + stats[3]);
   }
+  if (mean) {
+    r.loss /= float(nc);
+    r.nce_loss /= float(nc);
+    if (ns) r.ddm_loss /= float(nw * ns);
+  }
   double t3 = now();
   r.seconds_head = t3 - t2;
   // r.loss, not stats[0]: with the symmetric term stats holds only the second term's.
@@ -166,7 +175,10 @@ clsa_status step(clsa_model& m, const clsa_step_views& v, float lr, clsa_step_re
   r.seconds_backward = t4 - t3;
 
   // 6. SGD, then the keys into the queue.
-  ops.sgd(m.query.data(), m.grad.data(), m.velocity.data(), a.params, lr, c.momentum, c.weight_decay);
+  // The gradient is the summed terms'. SGD on g / C with decay wd is SGD on g with lr / C and decay C wd
+  // (the momentum buffer then holds C times torch's), which spares every back end a scaling kernel.
+  const float red = mean ? float(nc) : 1.0f;
+  ops.sgd(m.query.data(), m.grad.data(), m.velocity.data(), a.params, lr / red, c.momentum, c.weight_decay * red);
   CLSA_TRY(clsa_queue_enqueue(dev, di, m.queue.data(), c.queue_size, d, m.keys.data(), n, 1, &m.queue_pointer,
                               nullptr));
   if (sym)
