@@ -137,18 +137,8 @@ function write(doc) {
   };
   log(`data ${full.source}: ${train.images.shape[0]} train, ${test.images.shape[0]} test; ${JSON.stringify(cfg)}`);
 
-  // The floors: pixels (no seed) and the random-init encoder (per seed).
-  const floors = await clsa.scorecard(undefined, train, test, { linear: cfg.linear });
-  doc.rows.push({ arm: 'pixels', label: `best pixel baseline (${floors.pixels.best.name})`, seed: null, knn: floors.pixels.best.accuracy,
-    linear: floors.pixels.linear?.testAccuracy, pixels: floors.pixels });
-  write(doc);
-  for (const seed of cfg.seeds) {
-    const rc = await clsa.scorecard(undefined, train, test, { linear: cfg.linear,
-      randomInit: { arch: recipe.arch, width: recipe.width, depth: recipe.depth, seed } });
-    doc.rows.push({ arm: 'random', label: 'random init (same encoder)', seed, knn: rc.randomInit.knn, linear: rc.randomInit.linear?.testAccuracy });
-    write(doc);
-  }
-  // Equal wall time: each arm's epochs from its own throughput, measured once, before any run.
+  // Equal wall time: each arm's epochs from its own throughput, measured once, first (while the machine
+  // is as quiet as it will be), so that the run lengths do not depend on what shares the machine later.
   const epochs = {};
   doc.throughput = {};
   for (const name of cfg.arms) {
@@ -161,6 +151,18 @@ function write(doc) {
     log(`${name}: ${ips.toFixed(0)} img/s -> ${epochs[name]} epochs in ${cfg.minutes} min`);
   }
   doc.epochs = epochs;
+  // The floors: pixels (no seed; fitted once, every card reuses them) and the random-init encoder (per seed).
+  const pixels = await clsa.pixelBaselines(train, test, { knn: { k: 200, t: 0.1 }, linear: cfg.linear ? {} : false });
+  const card = (encoder, extra = {}) => clsa.scorecard(encoder, train, test, { linear: cfg.linear, pixels, ...extra });
+  const floors = await card(undefined);
+  doc.rows.push({ arm: 'pixels', label: `best pixel baseline (${floors.pixels.best.name})`, seed: null, knn: floors.pixels.best.accuracy,
+    linear: floors.pixels.linear?.testAccuracy, pixels: floors.pixels });
+  write(doc);
+  for (const seed of cfg.seeds) {
+    const rc = await card(undefined, { randomInit: { arch: recipe.arch, width: recipe.width, depth: recipe.depth, seed } });
+    doc.rows.push({ arm: 'random', label: 'random init (same encoder)', seed, knn: rc.randomInit.knn, linear: rc.randomInit.linear?.testAccuracy });
+    write(doc);
+  }
   for (const seed of cfg.seeds) {
     for (const name of cfg.arms) {
       const a = ARMS[name];
@@ -170,13 +172,13 @@ function write(doc) {
         onEpochEnd: (e) => log(`  ${name} seed ${seed} epoch ${e.epoch + 1}/${e.epochs}: loss ${e.loss.toFixed(3)} ${e.imagesPerSecond.toFixed(0)} img/s`),
       });
       const seconds = (Date.now() - ts) / 1000;
-      const card = await clsa.scorecard(res.encoder, train, test, { linear: cfg.linear });
+      const scored = await card(res.encoder);
       res.model.dispose();
-      doc.rows.push({ arm: name, label: a.label, seed, epochs: epochs[name], knn: card.encoder.knn, linear: card.encoder.linear?.testAccuracy,
-        probe: card.encoder.linear, seconds, finalLoss: res.history[res.history.length - 1].loss, load: os.loadavg()[0] });
+      doc.rows.push({ arm: name, label: a.label, seed, epochs: epochs[name], knn: scored.encoder.knn, linear: scored.encoder.linear?.testAccuracy,
+        probe: scored.encoder.linear, seconds, finalLoss: res.history[res.history.length - 1].loss, load: os.loadavg()[0] });
       doc.wallSeconds = (Date.now() - t0) / 1000;
       write(doc);
-      log(`${a.label} seed ${seed}: kNN ${(card.encoder.knn * 100).toFixed(2)}%${card.encoder.linear ? `, linear ${(card.encoder.linear.testAccuracy * 100).toFixed(2)}%` : ''} (${seconds.toFixed(0)} s)`);
+      log(`${a.label} seed ${seed}: kNN ${(scored.encoder.knn * 100).toFixed(2)}%${scored.encoder.linear ? `, linear ${(scored.encoder.linear.testAccuracy * 100).toFixed(2)}%` : ''} (${seconds.toFixed(0)} s)`);
     }
   }
   process.stdout.write(write(doc).join('\n') + '\n');

@@ -9,6 +9,7 @@ import { knnAccuracy, linearProbe, LinearProbeResult } from './eval';
 import { FeatureForm, inForm } from './forms';
 import { ClsaModel, ModelConfig } from './model';
 import { assertDisjoint } from './overlap';
+import { describe } from './validate';
 
 export interface ProbeSummary {
   testAccuracy: number;
@@ -46,7 +47,22 @@ export interface ScorecardOptions {
   linear?: boolean;
   /** The architecture of a random-init encoder to score (same as the trained one); omit to skip. */
   randomInit?: Pick<ModelConfig, 'arch' | 'width' | 'depth' | 'seed'>;
+  /** The pixel baselines already computed for this bank and query split (`pixelBaselines` with the same
+   * k and t, and a probe when `linear`), so that scoring several encoders on one split fits the
+   * pixels' probe once. */
+  pixels?: PixelBaselines;
   signal?: AbortSignal;
+}
+
+/** The caller's pixel baselines, when they can be those of this bank, query split, k and probe. */
+function reusedPixels(px: PixelBaselines, bank: Dataset, query: Dataset, k: number, linear: boolean): PixelBaselines {
+  const r = px?.knn?.raw;
+  const expectK = Math.min(k, bank.images.shape[0]);
+  if (!r || r.total !== query.images.shape[0] || r.k !== expectK)
+    throw new RangeError(`options.pixels: expected pixelBaselines of this bank and query (${query.images.shape[0]} query rows, k ${expectK}) ` +
+      `but got ${r ? `${r.total} query rows, k ${r.k}` : describe(px)}`);
+  if (linear && !px.linear) throw new RangeError('options.pixels: expected baselines with a linear probe (options.linear is true) but got none');
+  return px;
 }
 
 function summary(r: LinearProbeResult): ProbeSummary {
@@ -72,7 +88,8 @@ export async function scorecard(encoder: Encoder | undefined, bank: Dataset, que
   if (!bank.labels || !query.labels) throw new Error('scorecard: the bank and the query split both need labels');
   assertDisjoint(bank, 'the kNN bank', query, `the ${o.split ?? 'test'} split`);
   const k = o.k ?? 200, t = o.t ?? 0.1;
-  const px = await pixelBaselines(bank, query, { knn: { k, t, signal: o.signal }, linear: o.linear ? { signal: o.signal } : false });
+  const px = o.pixels ? reusedPixels(o.pixels, bank, query, k, o.linear ?? false)
+    : await pixelBaselines(bank, query, { knn: { k, t, signal: o.signal }, linear: o.linear ? { signal: o.signal } : false });
   const card: Scorecard = {
     split: o.split ?? 'test', bankSize: bank.images.shape[0], querySize: query.images.shape[0], k, t, form: o.form ?? 'standardised',
     pixels: {

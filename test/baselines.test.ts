@@ -89,6 +89,20 @@ describe(`pixel baselines (seed ${SEED})`, () => {
     expect(text).toMatch(/best pixel baseline +kNN \d+\.\d\d% \((raw|centred|standardised), best on 13 held-out bank images; raw/);
     expect(text).toMatch(/random-init encoder +kNN \d+\.\d\d% \(standardised features\)/);
   });
+
+  test('a scorecard reuses pixel baselines given for its bank and query, and refuses others', async () => {
+    const rng = new Rng(SEED + 4);
+    const bank = images(64, 8, 8, 1, rng), query = images(16, 8, 8, 1, rng);
+    const px = await pixelBaselines(bank, query, { knn: { k: 10, t: 0.1 }, linear: false });
+    // Marked so that the card shows it used these, not a recomputation.
+    const marked = { ...px, best: { ...px.best, accuracy: 0.123 } };
+    const card = await scorecard(undefined, bank, query, { k: 10, pixels: marked });
+    expect(card.pixels.best.accuracy).toBe(0.123);
+    expect(card.pixels.knn.raw).toBe(px.knn.raw.accuracy);
+    await expect(scorecard(undefined, bank, query, { k: 20, pixels: px })).rejects.toThrow(/options.pixels: expected pixelBaselines of this bank and query \(16 query rows, k 20\) but got 16 query rows, k 10/);
+    await expect(scorecard(undefined, bank, images(15, 8, 8, 1, rng), { k: 10, pixels: px })).rejects.toThrow(/15 query rows, k 10\) but got 16 query rows/);
+    await expect(scorecard(undefined, bank, query, { k: 10, pixels: px, linear: true })).rejects.toThrow(/options.pixels: expected baselines with a linear probe/);
+  });
 });
 
 describe('validation split', () => {
