@@ -170,7 +170,8 @@ export function registerTrain(program: Command): void {
         card = await scorecard(result.encoder, bank, scored.data, { split: scored.split, linear: o.linear,
           randomInit: { arch: cfg.arch, width: cfg.width, depth: cfg.depth, seed: o.seed } });
       }
-      const splitInfo = (ds?: Dataset) => (ds ? { images: ds.images.shape[0], source: ds.source } : null);
+      // Images per class too, so that a reader can see every class in each split (folders of class-sorted images).
+      const splitInfo = (ds?: Dataset) => (ds ? { images: ds.images.shape[0], source: ds.source, perClass: perClass(ds) } : null);
       const splits = { train: splitInfo(bank), validation: splitInfo(val), test: splitInfo(test) };
       appendMetrics(out, { final: true, splits, scorecard: card ?? null, validationBaselines: valCard?.pixels ?? null, trainSeconds,
         ...(noTest ? { note: noTest } : {}) });
@@ -220,4 +221,15 @@ export function registerTrain(program: Command): void {
       ];
       process.stdout.write(lines.join('\n') + '\n');
     });
+}
+
+/** Images per class of a labelled split, by class name where the source names its classes. */
+function perClass(ds: Dataset): Record<string, number> | null {
+  if (!ds.labels) return null;
+  const out: Record<string, number> = {};
+  for (const l of ds.labels) {
+    const name = ds.classes?.[l] ?? String(l);
+    out[name] = (out[name] ?? 0) + 1;
+  }
+  return out;
 }
