@@ -24,6 +24,13 @@ export { writeFileAtomic, writeFileAtomicSync, writeDirAtomic, appendLineSync } 
 export { appendMetrics, readMetrics, METRICS_FILE } from './metrics';
 export { writeReport, renderReport } from './report';
 export type { ReportInput, HistoryEntry } from './report';
+export { reportViews, nearestInBank, mapSample, spreadQueries } from './report-map';
+export type { ReportViewsOptions } from './report-map';
+export type { ReportViews, EmbeddingMap, MapClass, NeighbourGrid, NeighbourRow, NeighbourCell } from './report-types';
+export { pca, project } from './pca';
+export type { PcaOptions, PcaResult } from './pca';
+export { thumbnail } from './thumbnail';
+export type { Thumbnail } from './thumbnail';
 export {
   augmentBatch, augmentBatchSync, augmentBatchDevice, applyAugmentParams, drawAugmentParams, cropPresets,
   weakView, strongView, RA_OPS, IMAGENET_MEAN, IMAGENET_STD, FASHION_MNIST_MEAN, FASHION_MNIST_STD,

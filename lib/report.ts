@@ -1,9 +1,13 @@
 // The training report: one self-contained HTML page (inline CSS and SVG, images as data URIs, no
-// external URL) with the loss curves, the kNN accuracy per epoch, the configuration, a grid of
-// augmented samples and timings. Written atomically to DIR/report.html.
+// external URL) with the loss curves, the kNN accuracy per epoch, a map of the scored split's
+// features and their nearest neighbours, the configuration, a grid of augmented samples and
+// timings. Written atomically to DIR/report.html.
 import * as fs from 'fs';
 import * as path from 'path';
 import { writeFileAtomic } from './fsutil';
+import { esc } from './html';
+import { mapCaption, mapSvg, neighbourCaption, neighbourGridHtml, REPORT_MAP_CSS } from './report-map-html';
+import type { ReportViews } from './report-types';
 
 export interface HistoryEntry {
   epoch: number;
@@ -38,12 +42,12 @@ export interface ReportInput {
   /** The split the per-epoch kNN accuracy was measured on (default 'test'), and its images. */
   knnSplit?: string;
   knnSplitSize?: number;
+  /** The map of the scored split's features and its nearest-neighbour grid (lib/report-map.ts),
+   * or why there are none ({ note }). */
+  embeddings?: ReportViews | { note: string };
   /** Generated-at stamp (default: now). */
   date?: Date;
 }
-
-const esc = (s: unknown): string =>
-  String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
 
 function fmt(v: unknown): string {
   if (typeof v === 'number') {
@@ -132,6 +136,17 @@ function seconds(s: number): string {
   return m < 60 ? `${m} min ${r.toFixed(0)} s` : `${Math.floor(m / 60)} h ${m % 60} min`;
 }
 
+function featuresSection(e: ReportInput['embeddings']): string {
+  if (e === undefined) return '';
+  if (typeof e !== 'object' || e === null) throw new TypeError('input.embeddings: expected { map, grid } (reportViews) or { note }');
+  if ('note' in e && typeof e.note === 'string') return `<section id="features"><h2>Features</h2><p class="muted">${esc(e.note)}</p></section>`;
+  const v = e as ReportViews;
+  if (typeof v.map !== 'object' || v.map === null || typeof v.grid !== 'object' || v.grid === null)
+    throw new TypeError('input.embeddings: expected { map, grid } (reportViews) or { note }');
+  return `<section id="features"><h2>Features: ${esc(v.map.split)} split</h2><p class="muted">${esc(mapCaption(v.map))}</p>${mapSvg(v.map)}` +
+    `<h2>Nearest neighbours</h2><p class="muted">${esc(neighbourCaption(v.grid))}</p>${neighbourGridHtml(v.grid)}</section>`;
+}
+
 /** The report page as a string. */
 export function renderReport(input: ReportInput): string {
   if (typeof input !== 'object' || input === null) throw new TypeError('input: expected { config, history, ... }');
@@ -213,6 +228,7 @@ table.kv th{background:#f3f3f3;font-weight:500;white-space:nowrap}table.hist td{
 .two{display:grid;grid-template-columns:repeat(auto-fit,minmax(360px,1fr));gap:16px;align-items:start}
 .samples{image-rendering:pixelated;max-width:100%;border:1px solid #e3e3e3;background:#fff}
 .scroll{max-height:420px;overflow:auto}
+${REPORT_MAP_CSS}
 </style>
 </head>
 <body><main>
@@ -220,6 +236,7 @@ table.kv th{background:#f3f3f3;font-weight:500;white-space:nowrap}table.hist td{
 <div class="muted">Generated ${esc(date)} by clsa</div>
 <div class="cards">${cards.map(([k, v]) => `<div class="card"><div class="k">${esc(k)}</div><div class="v">${esc(v)}</div></div>`).join('')}</div>
 <section><h2>Curves</h2><div class="charts">${losses}${acc}</div></section>
+${featuresSection(input.embeddings)}
 ${samples}
 <section class="two"><div><h2>Configuration</h2>${table(Object.entries(config))}</div>
 <div>${input.results ? `<h2>Results</h2>${table(Object.entries(input.results))}` : ''}${timingRows.length ? `<h2>Timing</h2>${table(timingRows)}` : ''}</div></section>

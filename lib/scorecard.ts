@@ -5,7 +5,7 @@
 import { pixelBaselines, PixelBaselines, PixelForm } from './baselines';
 import type { Dataset } from './dataset';
 import { Encoder, imageStatistics } from './encoder';
-import { knnAccuracy, linearProbe, LinearProbeResult } from './eval';
+import { FeatureMatrix, knnAccuracy, linearProbe, LinearProbeResult } from './eval';
 import { FeatureForm, inForm } from './forms';
 import { ClsaModel, ModelConfig } from './model';
 import { assertDisjoint } from './overlap';
@@ -51,6 +51,10 @@ export interface ScorecardOptions {
    * k and t, and a probe when `linear`), so that scoring several encoders on one split fits the
    * pixels' probe once. */
   pixels?: PixelBaselines;
+  /** Handed the trained encoder's raw features of the bank and the query split once they are
+   * computed, for a caller that draws them (the report): embedding them twice would double the
+   * slowest part of scoring. */
+  onFeatures?: (features: { bank: FeatureMatrix; query: FeatureMatrix }) => void;
   signal?: AbortSignal;
 }
 
@@ -73,9 +77,11 @@ function summary(r: LinearProbeResult): ProbeSummary {
   };
 }
 
-async function scoreEncoder(encoder: Encoder, bank: Dataset, query: Dataset, o: ScorecardOptions): Promise<{ knn: number; linear?: ProbeSummary }> {
+async function scoreEncoder(encoder: Encoder, bank: Dataset, query: Dataset, o: ScorecardOptions,
+                            onFeatures?: ScorecardOptions['onFeatures']): Promise<{ knn: number; linear?: ProbeSummary }> {
   const tr = { features: await encoder.embed(bank.images), labels: bank.labels as Int32Array };
   const te = { features: await encoder.embed(query.images), labels: query.labels as Int32Array };
+  onFeatures?.({ bank: tr.features, query: te.features });
   // The probe standardises its inputs itself; the kNN sees the chosen form.
   const f = inForm(tr.features, te.features, o.form ?? 'standardised');
   const knn = await knnAccuracy({ features: f.bank, labels: tr.labels }, { features: f.query, labels: te.labels }, { k: o.k, t: o.t, signal: o.signal });
@@ -98,7 +104,7 @@ export async function scorecard(encoder: Encoder | undefined, bank: Dataset, que
     },
   };
   if (encoder) {
-    card.encoder = await scoreEncoder(encoder, bank, query, { ...o, k, t });
+    card.encoder = await scoreEncoder(encoder, bank, query, { ...o, k, t }, o.onFeatures);
     card.marginOverPixels = card.encoder.knn - px.best.accuracy;
   }
   if (o.randomInit) {

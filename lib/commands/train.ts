@@ -12,6 +12,11 @@ import { appendMetrics, METRICS_FILE } from '../metrics';
 import { augmentPreviewPng } from '../preview';
 import { RECIPE_NAMES, RecipeName, recipeOptions, RECIPES } from '../recipes';
 import { writeReport } from '../report';
+import { reportViews } from '../report-map';
+import type { ReportViews } from '../report-types';
+import type { Encoder } from '../encoder';
+import type { FeatureMatrix } from '../eval';
+import type { FeatureForm } from '../forms';
 import { formatScorecard, scorecard, Scorecard } from '../scorecard';
 import { assertDisjoint } from '../overlap';
 import { AbortError, EpochInfo, ProgressInfo, trainClsa, TrainOptions } from '../train';
@@ -34,6 +39,21 @@ function eta(seconds: number): string {
 }
 
 const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
+
+/** The report's map and neighbour grid of the scored split (else whichever evaluation split there
+ * is, unlabelled), from the scorecard's features where it made them. A failure here costs the
+ * drawings, not the run: the page says why instead. */
+async function featureViews(encoder: Encoder, bank: Dataset, drawn: { split: string; data: Dataset } | undefined,
+                            features: { bank: FeatureMatrix; query: FeatureMatrix } | undefined, form: FeatureForm, seed: number): Promise<ReportViews | { note: string }> {
+  if (!drawn) return { note: 'no test or validation split: there is no split to draw' };
+  try {
+    const f = features ?? { bank: await encoder.embed(bank.images), query: await encoder.embed(drawn.data.images) };
+    return await reportViews(bank, drawn.data, f, { split: drawn.split, form, seed });
+  } catch (err) {
+    process.stderr.write(`clsa: the report's map and neighbour grid were not drawn: ${(err as Error).message}\n`);
+    return { note: `the map and the neighbour grid could not be drawn: ${(err as Error).message}` };
+  }
+}
 
 export function registerTrain(program: Command): void {
   program.command('train')
@@ -162,13 +182,14 @@ export function registerTrain(program: Command): void {
       const bank = result.data.train, val = result.data.validation;
       const scored = test?.labels ? { split: 'test', data: test } : val?.labels ? { split: 'validation', data: val } : undefined;
       let card: Scorecard | undefined, valCard: Scorecard | undefined;
+      let features: { bank: FeatureMatrix; query: FeatureMatrix } | undefined;
       const cfg = result.model.config;
       const noTest = test ? undefined : `no test split (${o.holdOut > 0 ? `${o.data} has none` : '--hold-out 0'}): the validation split is scored instead`;
       if (bank.labels && scored) {
         if (!o.quiet) process.stderr.write(`clsa: scoring the ${scored.split} split beside the baselines\n`);
         if (val?.labels && scored.split === 'test') valCard = await scorecard(undefined, bank, val, { split: 'validation' });
         card = await scorecard(result.encoder, bank, scored.data, { split: scored.split, linear: o.linear,
-          randomInit: { arch: cfg.arch, width: cfg.width, depth: cfg.depth, seed: o.seed } });
+          randomInit: { arch: cfg.arch, width: cfg.width, depth: cfg.depth, seed: o.seed }, onFeatures: (f) => { features = f; } });
       }
       // Images per class too, so that a reader can see every class in each split (folders of class-sorted images).
       const splitInfo = (ds?: Dataset) => (ds ? { images: ds.images.shape[0], source: ds.source, perClass: perClass(ds) } : null);
@@ -197,6 +218,8 @@ export function registerTrain(program: Command): void {
       results['training images (kNN bank)'] = bank.images.shape[0];
       results['validation images'] = val ? val.images.shape[0] : 'none';
       results['test images'] = test ? test.images.shape[0] : 'none';
+      const drawn = scored ?? (test ? { split: 'test', data: test } : val ? { split: 'validation', data: val } : undefined);
+      const embeddings = await featureViews(result.encoder, bank, drawn, features, card?.form ?? 'standardised', o.seed);
       await writeReport(out, {
         title: `clsa train — ${o.data}`, config: { preset: o.preset, ...cfg, data: o.data, epochs: options.epochs,
           crops: typeof options.crops === 'string' ? options.crops : JSON.stringify(options.crops), limit: options.limit, batchSize: options.batchSize,
@@ -209,7 +232,7 @@ export function registerTrain(program: Command): void {
         baselines: valCard && final?.knnSplit === 'validation' ? [{ name: `pixels (${valCard.pixels.best.name})`, accuracy: valCard.pixels.best.accuracy }]
           : card && final?.knnSplit === card.split ? [{ name: `pixels (${card.pixels.best.name})`, accuracy: card.pixels.best.accuracy }] : [],
         samplesPng: png.png, samplesCaption: `each row: the original, then ${png.columns.slice(1).join(', ')}`,
-        timing: { training: trainSeconds, total: (Date.now() - t0) / 1000 }, results,
+        timing: { training: trainSeconds, total: (Date.now() - t0) / 1000 }, results, embeddings,
       });
       result.model.dispose();
       const lines = [
