@@ -1,11 +1,58 @@
 // One rank of test/distributed.test.ts, started by mpirun: `node distributed-rank.js DIR`.
-// Runs the collectives and writes DIR/collectives-rank<r>.json for the test to check.
+// DIR/cases.json lists the cases; each case's global batches are DIR/<case>-<step>-<view>.f32
+// (NCHW floats, written by the test). This rank takes its rows of every global batch, trains an
+// attached model and writes DIR/<case>-rank<r>.json (per-step results, counters, error) and
+// DIR/<case>-rank<r>-<buffer>.f32 (its final state), for the test to compare with one process.
 'use strict';
 const fs = require('fs');
 const path = require('path');
-const { openDistributed } = require('../../dist');
+const { ClsaModel, openDistributed, setCpuThreads } = require('../../dist');
 
 const dir = process.argv[2];
+const cases = JSON.parse(fs.readFileSync(path.join(dir, 'cases.json'), 'utf8'));
+
+function slice(file, shape, rank, size) {
+  const all = new Float32Array(fs.readFileSync(file).buffer.slice(0));
+  const [n, c, h, w] = shape, rows = n / size, per = c * h * w;
+  return { data: all.slice(rank * rows * per, (rank + 1) * rows * per), shape: [rows, c, h, w] };
+}
+
+async function runCase(comm, cs) {
+  const { rank, size } = comm;
+  const out = { rank, size, steps: [], error: null };
+  // Rank 1 may be given a different config, to see the mismatch refused on every rank.
+  const config = { ...cs.config, ...(rank === 1 ? cs.rank1Config ?? {} : {}) };
+  const model = ClsaModel.create(config);
+  try {
+    await model.attach(comm, { checkEvery: cs.checkEvery });
+    if (cs.perturbRank1 && rank === 1) {
+      // The replica changed behind the job's back, as a bug or a stray set_buffer would.
+      const h = model.handle, p = h.getBuffer(0);
+      p[0] += 1e-3;
+      h.setBuffer(0, p);
+    }
+    for (let s = 0; s < cs.steps; s++) {
+      const view = (name, i) => slice(path.join(dir, `${cs.name}-${s}-${name}${i}.f32`), cs.shapes[name][i], rank, size);
+      const res = await model.step({
+        key: view('key', 0),
+        weak: cs.shapes.weak.map((_, i) => view('weak', i)),
+        strong: cs.shapes.strong.map((_, i) => view('strong', i)),
+      }, { lr: cs.lr });
+      out.steps.push({ loss: res.loss, nceLoss: res.nceLoss, ddmLoss: res.ddmLoss, accuracy: res.accuracy, commSeconds: res.seconds.comm });
+    }
+  } catch (err) {
+    out.error = { message: err.message, code: err.code };
+  }
+  const state = model.state();
+  out.queuePointer = state.queuePointer;
+  out.step = state.step;
+  out.rng = state.rng;
+  for (const [name, data] of Object.entries(state.buffers))
+    fs.writeFileSync(path.join(dir, `${cs.name}-rank${rank}-${name}.f32`), Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+  fs.writeFileSync(path.join(dir, `${cs.name}-rank${rank}.json`), JSON.stringify(out));
+  await model.detach();
+  model.dispose();
+}
 
 // The collectives alone, on values that say which rank sent them.
 async function collectives(comm) {
@@ -24,7 +71,9 @@ async function collectives(comm) {
 
 (async () => {
   const comm = openDistributed('mpi');
+  setCpuThreads(1);  // the test's single process runs one thread too (dW sums follow the thread count)
   await collectives(comm);
+  for (const cs of cases) await runCase(comm, cs);
 })().catch((err) => {
   process.stderr.write(`rank failed: ${err.stack}\n`);
   process.exitCode = 1;
