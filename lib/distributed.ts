@@ -1,8 +1,8 @@
 // Data-parallel training over MPI (docs/distributed.md): the job's ranks, this process's place
 // among them, and how the job ends. MPI starts once per process and cannot start again after it
 // has finalised, so there is one Communicator per process, opened on first use and ended by the
-// process's 'exit' event: finalised on a clean exit, aborted otherwise, since the other ranks
-// would wait in their next collective for ever for a rank that died.
+// process's 'exit' event: finalised on a clean exit; on any other the launcher, seeing a rank exit
+// with an error, ends the others, which would otherwise wait in their next collective for ever.
 import * as os from 'os';
 import { setCpuThreads } from './backend';
 import { native } from './native';
@@ -115,10 +115,12 @@ export function openDistributed(option: DistributedOption, name = 'distributed')
   }
   const comm = new Communicator(handle);
   opened = comm;
+  // A failed rank exits without MPI_Finalize: mpirun sees its non-zero status, prints it and ends
+  // the job, rank error messages included (MPI_Abort from here lost them: its own help text
+  // failed to unpack under Open MPI 4.1 and the ranks' buffered output was dropped).
   process.on('exit', (code) => {
     try {
       if (code === 0) handle.finalize();
-      else handle.abort(code);
     } catch {
       // Nothing left to tell anyone: the process is ending either way.
     }

@@ -17,7 +17,7 @@ import { execFileSync, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { ClsaModel, ModelConfig, openDistributed, Rng, setCpuThreads } from '../lib';
+import { ClsaModel, encodeIdx, ModelConfig, openDistributed, Rng, setCpuThreads, trainClsa, TrainOptions } from '../lib';
 import type { HostTensor } from '../lib/validate';
 
 const root = path.resolve(__dirname, '..');
@@ -229,6 +229,16 @@ describe(`mpirun -np 2 ranks of batch 32 = one process of batch 64${because}`, (
     }
   });
 
+  withMpirun('a rank that fails ends the job with its message while the other waits in a collective: no hang', () => {
+    const t0 = Date.now();
+    const r = spawnSync('mpirun', ['--allow-run-as-root', '--oversubscribe', '--bind-to', 'none', '-np', '2', process.execPath,
+      rankScript, dir, 'fail'], { cwd: root, encoding: 'utf8', timeout: 30000 });
+    expect(r.error).toBeUndefined();  // not killed by the timeout
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/Error: rank 1 fails on purpose/);
+    expect(Date.now() - t0).toBeLessThan(25000);
+  });
+
   withMpirun('replicas that diverge fail the checked step on every rank, naming the buffer and the rank', () => {
     for (const rank of [0, 1]) {
       const r = out('diverged', rank);
@@ -236,6 +246,90 @@ describe(`mpirun -np 2 ranks of batch 32 = one process of batch 64${because}`, (
       expect(r.error?.message).toMatch(/step 1: the replicas have diverged: query_params of rank 1 \(hash [0-9a-f]{16}\) differs from rank 0's/);
       expect(r.steps).toHaveLength(0);
     }
+  });
+});
+
+// Labelled 16 x 16 images, a bar whose row is the class, with noise: enough for trainClsa and `clsa train`.
+function writeIdxData(dir: string, seed: number) {
+  const rng = new Rng(seed);
+  const write = (prefix: string, n: number) => {
+    const images = new Uint8Array(n * 16 * 16), labels = new Uint8Array(n);
+    for (let i = 0; i < n; i++) {
+      labels[i] = i % 4;
+      for (let p = 0; p < 256; p++)
+        images[i * 256 + p] = Math.max(0, Math.min(255, (Math.abs((p >> 4) - 3 - 3 * labels[i]) <= 1 ? 200 : 30) + Math.round(rng.normal() * 20)));
+    }
+    fs.writeFileSync(path.join(dir, `${prefix}-images-idx3-ubyte`), encodeIdx([n, 16, 16], images));
+    fs.writeFileSync(path.join(dir, `${prefix}-labels-idx1-ubyte`), encodeIdx([n], labels));
+  };
+  write('train', 256);
+  write('t10k', 64);
+}
+
+describe(`trainClsa and clsa train under mpirun -np 2${because}`, () => {
+  let dir = '', data = '';
+  let trained: ReturnType<typeof spawnSync> | undefined, cli: ReturnType<typeof spawnSync> | undefined;
+  // The global batch of 64 is 2 x 32 rows; 4 groups per rank = 8 groups in one process. lr 0.04
+  // per 256 images is 0.01 at this batch (the test above says why that small).
+  const options: TrainOptions = { epochs: 2, batchSize: 64, splitBN: 4, queueSize: 64, lr: 0.04, seed: 3, width: 8,
+    evaluate: false, validation: false };
+  beforeAll(() => {
+    if (missing) return;
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'clsa-mpi-train-'));
+    data = path.join(dir, 'idx');
+    fs.mkdirSync(data);
+    writeIdxData(data, SEED);
+    fs.writeFileSync(path.join(dir, 'train.json'), JSON.stringify({ ...options, data }));
+    const mpirun = ['--allow-run-as-root', '--oversubscribe', '--bind-to', 'none', '-np', '2'];
+    trained = spawnSync('mpirun', [...mpirun, process.execPath, rankScript, dir, 'train'], { cwd: root, encoding: 'utf8', timeout: 50000 });
+    if (trained.status !== 0) console.log(`mpirun (trainClsa) exited with ${trained.status}:\n${trained.stdout}\n${trained.stderr}`);
+    // The command as users type it, --distributed left at 'auto'.
+    cli = spawnSync('mpirun', [...mpirun, process.execPath, path.join(root, 'dist', 'cli.js'), 'train', '--data', data, '--out',
+      path.join(dir, 'out'), '--epochs', '1', '--batch-size', '64', '--queue-size', '64', '--width', '8', '--eval-every', '1'],
+    { cwd: root, encoding: 'utf8', timeout: 50000 });
+    if (cli.status !== 0) console.log(`mpirun (clsa train) exited with ${cli.status}:\n${cli.stdout}\n${cli.stderr}`);
+  });
+  afterAll(() => {
+    if (dir && !process.env.CLSA_KEEP_MPI_DIR) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  withMpirun('trainClsa: each rank steps on its rows of every global batch, and the run is one process\'s with splitBN x 2', async () => {
+    expect(trained?.status).toBe(0);
+    setCpuThreads(1);
+    let one;
+    try {
+      one = await trainClsa({ ...options, data, splitBN: 8, distributed: 'none' });
+    } finally {
+      setCpuThreads(0);
+    }
+    const ranks = [0, 1].map((r) => JSON.parse(fs.readFileSync(path.join(dir, `train-rank${r}.json`), 'utf8')));
+    expect(ranks.map((r) => r.distributed)).toEqual([{ rank: 0, size: 2 }, { rank: 1, size: 2 }]);
+    expect(one.distributed).toBeUndefined();
+    for (const [e, h] of one.history.entries())
+      for (const k of ['loss', 'nceLoss', 'ddmLoss'] as const) {
+        expect(ranks[1].history[e][k]).toBe(ranks[0].history[e][k]);
+        expect(Math.abs(ranks[0].history[e][k] - h[k]) / Math.abs(h[k])).toBeLessThanOrEqual(TOLERANCE);
+      }
+    const state = one.model.state();
+    one.model.dispose();
+    const diffs = Object.fromEntries(BUFFERS.map((b) => [b, relDiff(readF32(path.join(dir, `train-rank0-${b}.f32`)), state.buffers[b])]));
+    console.log(`trainClsa over 2 ranks against one process, 2 epochs of 4 steps: ${Object.entries(diffs).map(([b, d]) => `${b} ${d.toExponential(2)}`).join(', ')}`);
+    expect(BUFFERS.filter((b) => !(diffs[b] <= TOLERANCE)).map((b) => `${b}: ${diffs[b]}`)).toEqual([]);
+    // Rank 0 alone checkpoints.
+    expect(fs.existsSync(path.join(dir, 'ckpt-rank0', 'checkpoint.json'))).toBe(true);
+    expect(fs.existsSync(path.join(dir, 'ckpt-rank1'))).toBe(false);
+  });
+
+  withMpirun('clsa train under mpirun: rank 0 alone reports, writes metrics, the model and the report', () => {
+    expect(cli?.status).toBe(0);
+    const stdout = String(cli?.stdout), stderr = String(cli?.stderr);
+    expect(stderr.match(/clsa: data-parallel over 2 ranks \(Open MPI v/g)).toHaveLength(1);
+    expect(stderr.match(/^epoch 1\/1: loss/gm)).toHaveLength(1);
+    expect(stdout.match(/^trained 1 epochs in/gm)).toHaveLength(1);
+    const out = path.join(dir, 'out');
+    const lines = fs.readFileSync(path.join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines.map((l) => (l.final ? 'final' : l.epoch))).toEqual([1, 'final']);
+    for (const f of ['report.html', 'model', 'checkpoint']) expect(fs.existsSync(path.join(out, f))).toBe(true);
   });
 });
 

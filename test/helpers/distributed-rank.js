@@ -1,15 +1,17 @@
-// One rank of test/distributed.test.ts, started by mpirun: `node distributed-rank.js DIR`.
+// One rank of test/distributed.test.ts, started by mpirun: `node distributed-rank.js DIR [train]`.
 // DIR/cases.json lists the cases; each case's global batches are DIR/<case>-<step>-<view>.f32
 // (NCHW floats, written by the test). This rank takes its rows of every global batch, trains an
 // attached model and writes DIR/<case>-rank<r>.json (per-step results, counters, error) and
 // DIR/<case>-rank<r>-<buffer>.f32 (its final state), for the test to compare with one process.
+// With `train`: trainClsa with the options in DIR/train.json, each rank checkpointing to its own
+// DIR/ckpt-rank<r> (only rank 0 should write one); DIR/train-rank<r>.json and -<buffer>.f32 hold
+// its history and final state. With `fail`: rank 1 throws while rank 0 waits in a collective.
 'use strict';
 const fs = require('fs');
 const path = require('path');
-const { ClsaModel, openDistributed, setCpuThreads } = require('../../dist');
+const { ClsaModel, openDistributed, setCpuThreads, trainClsa } = require('../../dist');
 
 const dir = process.argv[2];
-const cases = JSON.parse(fs.readFileSync(path.join(dir, 'cases.json'), 'utf8'));
 
 function slice(file, shape, rank, size) {
   const all = new Float32Array(fs.readFileSync(file).buffer.slice(0));
@@ -47,8 +49,7 @@ async function runCase(comm, cs) {
   out.queuePointer = state.queuePointer;
   out.step = state.step;
   out.rng = state.rng;
-  for (const [name, data] of Object.entries(state.buffers))
-    fs.writeFileSync(path.join(dir, `${cs.name}-rank${rank}-${name}.f32`), Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+  writeState(path.join(dir, `${cs.name}-rank${rank}`), state);
   fs.writeFileSync(path.join(dir, `${cs.name}-rank${rank}.json`), JSON.stringify(out));
   await model.detach();
   model.dispose();
@@ -69,10 +70,31 @@ async function collectives(comm) {
   fs.writeFileSync(path.join(dir, `collectives-rank${rank}.json`), JSON.stringify(out));
 }
 
+function writeState(prefix, state) {
+  for (const [name, data] of Object.entries(state.buffers))
+    fs.writeFileSync(`${prefix}-${name}.f32`, Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+}
+
+async function train(comm) {
+  const options = JSON.parse(fs.readFileSync(path.join(dir, 'train.json'), 'utf8'));
+  const r = await trainClsa({ ...options, distributed: 'mpi', checkpoint: { dir: path.join(dir, `ckpt-rank${comm.rank}`) } });
+  writeState(path.join(dir, `train-rank${comm.rank}`), r.model.state());
+  fs.writeFileSync(path.join(dir, `train-rank${comm.rank}.json`), JSON.stringify({ history: r.history, distributed: r.distributed }));
+  r.model.dispose();
+}
+
 (async () => {
   const comm = openDistributed('mpi');
   setCpuThreads(1);  // the test's single process runs one thread too (dW sums follow the thread count)
+  if (process.argv[3] === 'train') return train(comm);
+  if (process.argv[3] === 'fail') {
+    await comm.barrier();
+    if (comm.rank === 1) throw new Error('rank 1 fails on purpose');
+    await comm.barrier();  // rank 0 waits here for a rank that is gone: the launcher must end it
+    return;
+  }
   await collectives(comm);
+  const cases = JSON.parse(fs.readFileSync(path.join(dir, 'cases.json'), 'utf8'));
   for (const cs of cases) await runCase(comm, cs);
 })().catch((err) => {
   process.stderr.write(`rank failed: ${err.stack}\n`);

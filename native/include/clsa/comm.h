@@ -89,9 +89,10 @@ CLSA_API clsa_status clsa_comm_barrier(clsa_comm* comm);
  * process did, or already finalised). No communicator of the back end works afterwards, and
  * none can be created again in this process. Every rank calls it, after its last collective. */
 CLSA_API clsa_status clsa_comm_finalize(clsa_comm* comm);
-/* Ends every rank of the job with exit code `code` (MPI_Abort): what a rank that fails must do,
- * since the others would otherwise wait in their next collective for ever. Returns only if the
- * abort itself failed. */
+/* Ends every rank of the job with exit code `code` (MPI_Abort), since the others would otherwise
+ * wait in their next collective for ever. Under mpirun a rank that fails may also just exit with a
+ * non-zero status (without finalising): mpirun then ends the job and keeps the rank's output, which
+ * MPI_Abort may drop. Returns only if the abort itself failed. */
 CLSA_API clsa_status clsa_comm_abort(clsa_comm* comm, int32_t code);
 
 #ifdef __cplusplus
