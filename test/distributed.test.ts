@@ -268,7 +268,8 @@ function writeIdxData(dir: string, seed: number) {
 
 describe(`trainClsa and clsa train under mpirun -np 2${because}`, () => {
   let dir = '', data = '';
-  let trained: ReturnType<typeof spawnSync> | undefined, cli: ReturnType<typeof spawnSync> | undefined;
+  let trained: ReturnType<typeof spawnSync> | undefined, resumed: ReturnType<typeof spawnSync> | undefined;
+  let cli: ReturnType<typeof spawnSync> | undefined;
   // The global batch of 64 is 2 x 32 rows; 4 groups per rank = 8 groups in one process. lr 0.04
   // per 256 images is 0.01 at this batch (the test above says why that small).
   const options: TrainOptions = { epochs: 2, batchSize: 64, splitBN: 4, queueSize: 64, lr: 0.04, seed: 3, width: 8,
@@ -283,6 +284,8 @@ describe(`trainClsa and clsa train under mpirun -np 2${because}`, () => {
     const mpirun = ['--allow-run-as-root', '--oversubscribe', '--bind-to', 'none', '-np', '2'];
     trained = spawnSync('mpirun', [...mpirun, process.execPath, rankScript, dir, 'train'], { cwd: root, encoding: 'utf8', timeout: 50000 });
     if (trained.status !== 0) console.log(`mpirun (trainClsa) exited with ${trained.status}:\n${trained.stdout}\n${trained.stderr}`);
+    resumed = spawnSync('mpirun', [...mpirun, process.execPath, rankScript, dir, 'resume'], { cwd: root, encoding: 'utf8', timeout: 50000 });
+    if (resumed.status !== 0) console.log(`mpirun (resume) exited with ${resumed.status}:\n${resumed.stdout}\n${resumed.stderr}`);
     // The command as users type it, --distributed left at 'auto'.
     cli = spawnSync('mpirun', [...mpirun, process.execPath, path.join(root, 'dist', 'cli.js'), 'train', '--data', data, '--out',
       path.join(dir, 'out'), '--epochs', '1', '--batch-size', '64', '--queue-size', '64', '--width', '8', '--eval-every', '1'],
@@ -318,6 +321,17 @@ describe(`trainClsa and clsa train under mpirun -np 2${because}`, () => {
     // Rank 0 alone checkpoints.
     expect(fs.existsSync(path.join(dir, 'ckpt-rank0', 'checkpoint.json'))).toBe(true);
     expect(fs.existsSync(path.join(dir, 'ckpt-rank1'))).toBe(false);
+  });
+
+  withMpirun('a run resumed on the same number of ranks from the first epoch\'s checkpoint is bit-identical to the uninterrupted one', () => {
+    expect(resumed?.status).toBe(0);
+    for (const rank of [0, 1])
+      for (const b of BUFFERS) {
+        const x = readF32(path.join(dir, `resumed-rank${rank}-${b}.f32`)), y = readF32(path.join(dir, `train-rank${rank}-${b}.f32`));
+        expect([b, Buffer.from(x.buffer).equals(Buffer.from(y.buffer))]).toEqual([b, true]);
+      }
+    const h = (f: string) => JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')).history.map((e: { loss: number }) => e.loss);
+    expect(h('resumed-rank0.json')).toEqual(h('train-rank0.json'));
   });
 
   withMpirun('clsa train under mpirun: rank 0 alone reports, writes metrics, the model and the report', () => {

@@ -1,11 +1,12 @@
-// One rank of test/distributed.test.ts, started by mpirun: `node distributed-rank.js DIR [train]`.
+// One rank of test/distributed.test.ts, started by mpirun: `node distributed-rank.js DIR [train|resume|fail]`.
 // DIR/cases.json lists the cases; each case's global batches are DIR/<case>-<step>-<view>.f32
 // (NCHW floats, written by the test). This rank takes its rows of every global batch, trains an
 // attached model and writes DIR/<case>-rank<r>.json (per-step results, counters, error) and
 // DIR/<case>-rank<r>-<buffer>.f32 (its final state), for the test to compare with one process.
 // With `train`: trainClsa with the options in DIR/train.json, each rank checkpointing to its own
 // DIR/ckpt-rank<r> (only rank 0 should write one); DIR/train-rank<r>.json and -<buffer>.f32 hold
-// its history and final state. With `fail`: rank 1 throws while rank 0 waits in a collective.
+// its history and final state; rank 0's checkpoint after the first epoch is copied for `resume`,
+// which continues from it on every rank (DIR/resumed-rank<r>*). With `fail`: rank 1 throws while rank 0 waits in a collective.
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -75,18 +76,24 @@ function writeState(prefix, state) {
     fs.writeFileSync(`${prefix}-${name}.f32`, Buffer.from(data.buffer, data.byteOffset, data.byteLength));
 }
 
-async function train(comm) {
+// `resume`: from the copy of rank 0's checkpoint after the first epoch, which `train` keeps.
+async function train(comm, resume) {
   const options = JSON.parse(fs.readFileSync(path.join(dir, 'train.json'), 'utf8'));
-  const r = await trainClsa({ ...options, distributed: 'mpi', checkpoint: { dir: path.join(dir, `ckpt-rank${comm.rank}`) } });
-  writeState(path.join(dir, `train-rank${comm.rank}`), r.model.state());
-  fs.writeFileSync(path.join(dir, `train-rank${comm.rank}.json`), JSON.stringify({ history: r.history, distributed: r.distributed }));
+  const ckpt = path.join(dir, `ckpt-rank${comm.rank}`), after1 = path.join(dir, 'ckpt-after-epoch1');
+  const r = await trainClsa(resume ? { ...options, distributed: 'mpi', resume: after1 } : {
+    ...options, distributed: 'mpi', checkpoint: { dir: ckpt },
+    onEpochEnd: (e) => { if (e.epoch === 0 && fs.existsSync(ckpt)) fs.cpSync(ckpt, after1, { recursive: true }); },
+  });
+  const name = `${resume ? 'resumed' : 'train'}-rank${comm.rank}`;
+  writeState(path.join(dir, name), r.model.state());
+  fs.writeFileSync(path.join(dir, `${name}.json`), JSON.stringify({ history: r.history, distributed: r.distributed }));
   r.model.dispose();
 }
 
 (async () => {
   const comm = openDistributed('mpi');
   setCpuThreads(1);  // the test's single process runs one thread too (dW sums follow the thread count)
-  if (process.argv[3] === 'train') return train(comm);
+  if (process.argv[3] === 'train' || process.argv[3] === 'resume') return train(comm, process.argv[3] === 'resume');
   if (process.argv[3] === 'fail') {
     await comm.barrier();
     if (comm.rank === 1) throw new Error('rank 1 fails on purpose');
