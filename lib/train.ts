@@ -207,7 +207,7 @@ function resolve(o: TrainOptions, train: Dataset, norm: ImageNormalization, rank
   const cpuWhy = device === 'cpu' ? cpuPrecisionError('options.precision', precision) : undefined;
   if (cpuWhy) throw new RangeError(cpuWhy);
   if (ranks > 1 && device !== 'cpu')
-    throw new RangeError(`options.device: ranks over MPI train on the CPU (GPU ranks need the NCCL back end, not implemented yet), so expected 'cpu' or 'auto' with ${ranks} ranks but got '${o.device}'`);
+    throw new RangeError(`options.device: ranks over MPI train on the CPU (GPU ranks need the NCCL back end, not implemented yet), so expected 'cpu' or 'auto' with ${ranks} ranks but got '${o.device ?? 'auto'}' (resolved to '${device}')`);
   const evaluate = o.evaluate === false ? false : {
     every: checkInt('options.evaluate.every', o.evaluate?.every ?? 1, 1),
     k: checkInt('options.evaluate.k', o.evaluate?.k ?? 200, 1),
@@ -406,7 +406,7 @@ export async function trainClsa(userOptions: TrainOptions = {}): Promise<TrainRe
         ddmLoss: sums.ddmLoss / Math.max(sums.n, 1), accuracy: sums.accuracy / Math.max(sums.n, 1),
       };
       if (monitor && lead && ((epoch + 1) % monitor.every === 0 || epoch + 1 === r.epochs)) {
-        throwIfAborted();
+        if (!comm) throwIfAborted();  // across ranks only the collective check above stops, on every rank at once
         info.knnAccuracy = await monitor.measure(encoder);
         info.knnSplit = monitor.split;
         info.knnSplitSize = monitor.size;

@@ -334,6 +334,16 @@ describe(`trainClsa and clsa train under mpirun -np 2${because}`, () => {
     expect(h('resumed-rank0.json')).toEqual(h('train-rank0.json'));
   });
 
+  withMpirun('an abort on one rank stops every rank before the same step; rank 0 alone checkpoints', () => {
+    const r = spawnSync('mpirun', ['--allow-run-as-root', '--oversubscribe', '--bind-to', 'none', '-np', '2', process.execPath,
+      rankScript, dir, 'abort'], { cwd: root, encoding: 'utf8', timeout: 50000 });
+    expect(r.status).toBe(0);
+    const ranks = [0, 1].map((k) => JSON.parse(fs.readFileSync(path.join(dir, `abort-rank${k}.json`), 'utf8')));
+    expect(ranks).toEqual([{ steps: 2, error: 'AbortError' }, { steps: 2, error: 'AbortError' }]);
+    expect(fs.existsSync(path.join(dir, 'abort-ckpt-rank0', 'checkpoint.json'))).toBe(true);
+    expect(fs.existsSync(path.join(dir, 'abort-ckpt-rank1'))).toBe(false);
+  });
+
   withMpirun('clsa train under mpirun: rank 0 alone reports, writes metrics, the model and the report', () => {
     expect(cli?.status).toBe(0);
     const stdout = String(cli?.stdout), stderr = String(cli?.stderr);

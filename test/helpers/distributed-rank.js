@@ -1,4 +1,4 @@
-// One rank of test/distributed.test.ts, started by mpirun: `node distributed-rank.js DIR [train|resume|fail]`.
+// One rank of test/distributed.test.ts, started by mpirun: `node distributed-rank.js DIR [train|resume|abort|fail]`.
 // DIR/cases.json lists the cases; each case's global batches are DIR/<case>-<step>-<view>.f32
 // (NCHW floats, written by the test). This rank takes its rows of every global batch, trains an
 // attached model and writes DIR/<case>-rank<r>.json (per-step results, counters, error) and
@@ -90,10 +90,26 @@ async function train(comm, resume) {
   r.model.dispose();
 }
 
+// `abort`: rank 1 alone aborts after its second step; every rank must stop before the same step.
+async function abort(comm) {
+  const options = JSON.parse(fs.readFileSync(path.join(dir, 'train.json'), 'utf8'));
+  const controller = new AbortController();
+  let steps = 0, error = null;
+  try {
+    await trainClsa({ ...options, distributed: 'mpi', signal: controller.signal,
+      checkpoint: { dir: path.join(dir, `abort-ckpt-rank${comm.rank}`), onAbort: true },
+      onProgress: () => { steps++; if (comm.rank === 1 && steps === 2) controller.abort(); } });
+  } catch (err) {
+    error = err.name;
+  }
+  fs.writeFileSync(path.join(dir, `abort-rank${comm.rank}.json`), JSON.stringify({ steps, error }));
+}
+
 (async () => {
   const comm = openDistributed('mpi');
   setCpuThreads(1);  // the test's single process runs one thread too (dW sums follow the thread count)
   if (process.argv[3] === 'train' || process.argv[3] === 'resume') return train(comm, process.argv[3] === 'resume');
+  if (process.argv[3] === 'abort') return abort(comm);
   if (process.argv[3] === 'fail') {
     await comm.barrier();
     if (comm.rank === 1) throw new Error('rank 1 fails on purpose');
