@@ -3,6 +3,7 @@
 // Policy and validation live here; the addon only plumbs prepared arguments.
 import { backend } from './backend';
 import { DEVICE_NAMES, DeviceName, DeviceTensor, isDeviceTensor, resolveDevice } from './device';
+import { checkCommunicator, Communicator, DEFAULT_CHECK_EVERY } from './distributed';
 import { native } from './native';
 import { checkBool, checkEnum, checkFloat32, checkHostTensor, checkInt, checkNumber, checkShape, describe, HostTensor } from './validate';
 
@@ -107,8 +108,9 @@ export interface StepResult {
   nceLoss: number;
   ddmLoss: number;
   accuracy: number;
-  /** Wall-clock seconds of the step's phases, timed natively. */
-  seconds: { keyForward: number; queryForward: number; head: number; backward: number; update: number };
+  /** Wall-clock seconds of the step's phases, timed natively; `comm` is the part of them spent in
+   * collectives (0 unless attached to a Communicator). */
+  seconds: { keyForward: number; queryForward: number; head: number; backward: number; update: number; comm: number };
 }
 
 export interface ModelState {
@@ -130,6 +132,7 @@ interface NativeModelHandle {
   bufferNames(): string[];
   getCounters(): { queuePointer: number; step: number; rng: number[] };
   setCounters(c: { queuePointer: number; step: number; rng: number[] }): void;
+  setComm(comm: unknown, checkEvery: number): Promise<void>;
   dispose(): void;
 }
 
@@ -211,6 +214,7 @@ function imagesArg(name: string, t: unknown, config: ResolvedModelConfig, dims: 
 export class ClsaModel {
   private handle: NativeModelHandle | undefined;
   private busy = false;
+  private comm: Communicator | undefined;
   /** Floats in one encoder's parameter buffer (backbone + projection head). */
   readonly parameterCount: number;
   /** Backbone feature size (columns of embed()). */
@@ -302,6 +306,53 @@ export class ClsaModel {
     } finally {
       this.busy = false;
     }
+  }
+
+  /**
+   * Makes this model this rank's replica in a data-parallel job (docs/distributed.md). Every rank
+   * calls it, with a model created from the same config (deviceIndex aside) and the same
+   * checkEvery; rank 0's state is then copied to every rank, so a resumed run needs its state on
+   * rank 0 only. Each step() afterwards takes this rank's N rows of a global batch of N x size rows
+   * (rank r: global rows rN .. rN + N - 1) and computes the step one process computes on the
+   * global batch with splitBN x size BN groups, up to summation order: shuffle-BN of the keys across
+   * ranks, every query scored against all keys of the global batch plus the queue, gradients and BN
+   * running statistics averaged, the same keys enqueued on every rank. The step's loss terms are the
+   * global batch's. Every `checkEvery` steps (default DEFAULT_CHECK_EVERY; 0 = never) the replicas'
+   * state is hashed and compared, and a step whose replicas differ rejects on every rank.
+   * The MPI back end serves models on the CPU.
+   */
+  async attach(comm: Communicator, options: { checkEvery?: number } = {}): Promise<void> {
+    const h = this.claim('attach');
+    checkCommunicator('attach(comm)', comm);
+    if (typeof options !== 'object' || options === null)
+      throw new TypeError(`attach(comm, options): expected { checkEvery? } but got ${describe(options)}`);
+    const checkEvery = checkInt('attach(options.checkEvery)', options.checkEvery ?? DEFAULT_CHECK_EVERY, 0, 2 ** 31 - 1);
+    if (this.config.device !== 'cpu')
+      throw new RangeError(`attach(comm): the MPI back end serves models on the CPU, but this model's config.device is '${this.config.device}' (GPU ranks need the NCCL back end, not implemented yet)`);
+    this.busy = true;
+    try {
+      await h.setComm(comm.handle, checkEvery);
+      this.comm = comm;
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  /** Makes this model a single process again (every rank calls it). */
+  async detach(): Promise<void> {
+    const h = this.claim('detach');
+    this.busy = true;
+    try {
+      await h.setComm(null, 0);
+      this.comm = undefined;
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  /** The communicator this model is a replica over (attach), if any. */
+  get communicator(): Communicator | undefined {
+    return this.comm;
   }
 
   /** Backbone features [N, featureDim] of the query encoder, BN in evaluation mode (running statistics). */

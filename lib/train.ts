@@ -9,6 +9,7 @@
 import { augmentBatch, augmentBatchDevice, AugmentedView, CropPreset, ViewSpec } from './augment';
 import { Dataset, DatasetSource, isMemorySplits, LoadOptions, loadDataset, memoryDataset, NoTestSplitError } from './data';
 import { DEVICE_NAMES, DeviceName, DeviceTensor, isDeviceTensor, resolveDevice } from './device';
+import { Communicator, DEFAULT_CHECK_EVERY, DISTRIBUTED_OPTIONS, DistributedOption, openDistributed } from './distributed';
 import { Encoder, ImageNormalization, imageStatistics, toEncoderInput } from './encoder';
 import { Arch, ARCHS, ClsaModel, cpuPrecisionError, LOSS_REDUCTIONS, LossReduction, ModelConfig, ModelPrecision, ModelState, StepResult } from './model';
 import { RecipeName, recipeOptions } from './recipes';
@@ -86,7 +87,9 @@ export interface TrainOptions {
   projDim?: number;
   /** Epochs (default 10). */
   epochs?: number;
-  /** Images per step (default 256, lowered to the data size; a multiple of splitBN). */
+  /** Images per step (default 256, lowered to the data size; a multiple of splitBN). Across ranks
+   * (options.distributed) the global batch: each rank steps on batchSize / ranks of its images, a
+   * multiple of splitBN. */
   batchSize?: number;
   /** Base learning rate at batch 256 (default 0.06, the MoCo CIFAR demo), scaled linearly with the batch. */
   lr?: number;
@@ -110,7 +113,19 @@ export interface TrainOptions {
   weakScale?: [number, number];
   /** Overrides applied to every view (e.g. { blur: null } or { randAugment: { n: 3 } }). */
   augment?: Partial<ViewSpec>;
+  /** Split-BN groups (default 8); across ranks, per rank: one process with splitBN x ranks groups
+   * computes the same step. */
   splitBN?: number;
+  /**
+   * Data-parallel training over MPI (docs/distributed.md): 'auto' (default: MPI when Open MPI's
+   * mpirun started this process with more than one rank, else one process), 'mpi' or 'none'.
+   * Every rank runs trainClsa with the same options and data; each takes its rows of every global
+   * batch (the images and augmentations one process would give those rows) and the replicas stay
+   * identical, so each rank's result is the same model. Rank 0 alone writes checkpoints and runs
+   * the kNN monitor (the others' history has no knnAccuracy). A resumed run reads its checkpoint
+   * on every rank. Ranks train on the CPU.
+   */
+  distributed?: DistributedOption;
   /** 'auto' (default: the CPU until backend().cudaVerified.step, see ModelConfig.device), 'cpu' or 'cuda'. A resumed
    * run stays on its checkpoint's device unless this is given. */
   device?: DeviceName;
@@ -154,6 +169,8 @@ export interface TrainResult {
   data: { train: Dataset; validation?: Dataset };
   /** The views it trained on, resolved for the image size (key, weak, strong). */
   views: CropPreset;
+  /** This process's place in a data-parallel run (options.distributed), or undefined for one process. */
+  distributed?: { rank: number; size: number };
 }
 
 interface Resolved {
@@ -168,14 +185,18 @@ export class AbortError extends Error {
   constructor(message = 'training was aborted') { super(message); }
 }
 
-function resolve(o: TrainOptions, train: Dataset, norm: ImageNormalization): Resolved {
+function resolve(o: TrainOptions, train: Dataset, norm: ImageNormalization, ranks: number): Resolved {
   const n = train.images.shape[0];
   const epochs = checkInt('options.epochs', o.epochs ?? 10, 1, 1e6);
   const splitBN = checkInt('options.splitBN', o.splitBN ?? 8, 1, 4096);
+  // Every rank's share of a batch is cut into splitBN groups.
+  const unit = splitBN * ranks;
   let batchSize = checkInt('options.batchSize', o.batchSize ?? 256, 1, 1 << 20);
-  if (o.batchSize === undefined) batchSize = Math.max(splitBN, Math.min(batchSize, Math.floor(n / splitBN) * splitBN));
-  if (batchSize % splitBN !== 0)
-    throw new RangeError(`options.batchSize: expected a multiple of options.splitBN = ${splitBN} (split batch norm) but got ${batchSize}`);
+  if (o.batchSize === undefined) batchSize = Math.max(unit, Math.min(batchSize, Math.floor(n / unit) * unit));
+  if (batchSize % unit !== 0)
+    throw new RangeError(ranks === 1
+      ? `options.batchSize: expected a multiple of options.splitBN = ${splitBN} (split batch norm) but got ${batchSize}`
+      : `options.batchSize: expected a multiple of options.splitBN x ranks = ${splitBN} x ${ranks} = ${unit} (each rank's share of the batch is cut into splitBN groups) but got ${batchSize}`);
   if (batchSize > n) throw new RangeError(`options.batchSize: expected at most the ${n} training images but got ${batchSize}`);
   const baseLr = checkNumber('options.lr', o.lr ?? 0.06, (x) => x > 0, 'a number > 0');
   const warmupEpochs = checkNumber('options.warmupEpochs', o.warmupEpochs ?? 0, (x) => x >= 0 && x <= epochs, `a number in [0, options.epochs = ${epochs}]`);
@@ -185,6 +206,8 @@ function resolve(o: TrainOptions, train: Dataset, norm: ImageNormalization): Res
   const precision = checkEnum('options.precision', o.precision ?? 'fp32', ['fp32', 'tf32', 'bf16', 'fp16'] as const);
   const cpuWhy = device === 'cpu' ? cpuPrecisionError('options.precision', precision) : undefined;
   if (cpuWhy) throw new RangeError(cpuWhy);
+  if (ranks > 1 && device !== 'cpu')
+    throw new RangeError(`options.device: ranks over MPI train on the CPU (GPU ranks need the NCCL back end, not implemented yet), so expected 'cpu' or 'auto' with ${ranks} ranks but got '${o.device ?? 'auto'}' (resolved to '${device}')`);
   const evaluate = o.evaluate === false ? false : {
     every: checkInt('options.evaluate.every', o.evaluate?.every ?? 1, 1),
     k: checkInt('options.evaluate.k', o.evaluate?.k ?? 200, 1),
@@ -278,6 +301,10 @@ export async function trainClsa(userOptions: TrainOptions = {}): Promise<TrainRe
     checkInt('options.checkpoint.every', options.checkpoint.every ?? 1, 1);
     checkBool('options.checkpoint.onAbort', options.checkpoint.onAbort ?? false);
   }
+  // Before any data is loaded: a missing MPI library is an error about options.distributed, at once.
+  const comm: Communicator | undefined = openDistributed(
+    checkEnum('options.distributed', options.distributed ?? 'auto', DISTRIBUTED_OPTIONS), 'options.distributed');
+  const ranks = comm?.size ?? 1, rank = comm?.rank ?? 0, lead = rank === 0;
   const { train, validation, evalSet, evalSplit } = await loadSplits(options);
   const dataPrint = { train: fingerprint(train), validation: validation && fingerprint(validation) };
 
@@ -288,11 +315,19 @@ export async function trainClsa(userOptions: TrainOptions = {}): Promise<TrainRe
       checkResume(options.resume, resumed.meta, recordable(options), dataPrint);
   }
   const norm = resumed?.meta.normalization ?? imageStatistics(train.images);
-  const r = resolve(options, train, norm);
+  const r = resolve(options, train, norm, ranks);
   // A resumed run stays on its checkpoint's device unless options.device says otherwise.
   const model = resumed
     ? ClsaModel.fromState(resumed.state, { device: options.device, deviceIndex: options.deviceIndex, precision: options.precision })
     : ClsaModel.create(r.model);
+  if (comm) {
+    try {
+      await model.attach(comm, { checkEvery: DEFAULT_CHECK_EVERY });
+    } catch (err) {
+      model.dispose();
+      throw err;
+    }
+  }
   const [nTrain, H, W] = train.images.shape;
   const encoder = new Encoder(model, norm, [H, W], false);
   const history: EpochInfo[] = resumed ? resumed.meta.history.slice() : [];
@@ -309,11 +344,14 @@ export async function trainClsa(userOptions: TrainOptions = {}): Promise<TrainRe
   // in place; on the CPU a worker thread augments into host memory.
   const onGpu = model.config.device === 'cuda';
   type Batch = { views: (AugmentedView | DeviceTensor)[] };
+  // This rank's rows of the global batch: the images, and the augmentation draws, of rows
+  // first .. first + local - 1 (all of them in one process).
+  const local = r.batchSize / ranks, first = rank * local;
   const augmentStep = (ep: number, s: number): Promise<Batch> => {
-    const batch = gather(train.images, epochOrder(nTrain, r.seed, ep), s * r.batchSize, r.batchSize);
+    const batch = gather(train.images, epochOrder(nTrain, r.seed, ep), s * r.batchSize + first, local);
     const globalStep = ep * stepsPerEpoch + s;
     const all = [views.key, ...views.weak, ...views.strong];
-    const opts = { seed: r.seed, imageOffset: globalStep * r.batchSize };
+    const opts = { seed: r.seed, imageOffset: globalStep * r.batchSize + first };
     return onGpu ? augmentBatchDevice(batch, all, { ...opts, deviceIndex: model.config.deviceIndex })
       : augmentBatch(batch, all, opts);
   };
@@ -329,6 +367,11 @@ export async function trainClsa(userOptions: TrainOptions = {}): Promise<TrainRe
       const t0 = Date.now();
       pending = stepInEpoch < stepsPerEpoch ? augmentStep(epoch, stepInEpoch) : undefined;
       for (; stepInEpoch < stepsPerEpoch; stepInEpoch++) {
+        // Across ranks, an abort on any rank stops every rank before the same step.
+        if (comm && signal) {
+          const stop = await comm.allReduce(Float32Array.of(signal.aborted ? 1 : 0), 'sum');
+          if (stop[0] > 0) throw new AbortError();
+        }
         throwIfAborted();
         const ta = Date.now();
         const out = await (pending as Promise<Batch>);
@@ -362,15 +405,15 @@ export async function trainClsa(userOptions: TrainOptions = {}): Promise<TrainRe
         loss: sums.loss / Math.max(sums.n, 1), nceLoss: sums.nceLoss / Math.max(sums.n, 1),
         ddmLoss: sums.ddmLoss / Math.max(sums.n, 1), accuracy: sums.accuracy / Math.max(sums.n, 1),
       };
-      if (monitor && ((epoch + 1) % monitor.every === 0 || epoch + 1 === r.epochs)) {
-        throwIfAborted();
+      if (monitor && lead && ((epoch + 1) % monitor.every === 0 || epoch + 1 === r.epochs)) {
+        if (!comm) throwIfAborted();  // across ranks only the collective check above stops, on every rank at once
         info.knnAccuracy = await monitor.measure(encoder);
         info.knnSplit = monitor.split;
         info.knnSplitSize = monitor.size;
       }
       history.push(info);
       stepInEpoch = stepsPerEpoch;
-      if (options.checkpoint && ((epoch + 1) % (options.checkpoint.every ?? 1) === 0 || epoch + 1 === r.epochs)) {
+      if (options.checkpoint && lead && ((epoch + 1) % (options.checkpoint.every ?? 1) === 0 || epoch + 1 === r.epochs)) {
         const e = epoch;
         epoch = e + 1; stepInEpoch = 0;  // the checkpoint continues at the next epoch
         await writeCheckpoint(options.checkpoint.dir, model, ckptMeta());
@@ -380,11 +423,12 @@ export async function trainClsa(userOptions: TrainOptions = {}): Promise<TrainRe
     }
   } catch (err) {
     pending?.then(release, () => undefined);  // device views of a batch no step will take
-    if (err instanceof AbortError && options.checkpoint?.onAbort) await writeCheckpoint(options.checkpoint.dir, model, ckptMeta());
+    if (err instanceof AbortError && options.checkpoint?.onAbort && lead) await writeCheckpoint(options.checkpoint.dir, model, ckptMeta());
     model.dispose();
     throw err;
   }
-  return { encoder: new Encoder(model, norm, [H, W], true), history, model, data: { train, validation }, views };
+  return { encoder: new Encoder(model, norm, [H, W], true), history, model, data: { train, validation }, views,
+    distributed: comm && { rank, size: ranks } };
 }
 
 export { toEncoderInput };

@@ -4,6 +4,8 @@
 // gives up a stratified hold-out as its test split before training; without any test split the
 // validation split is scored instead, and the output says so. Ctrl-C stops after saving a
 // checkpoint. Writes OUT/metrics.jsonl, OUT/model/ (loadEncoder), OUT/checkpoint/ and OUT/report.html.
+// Under `mpirun -np R` every rank trains its share of each batch (docs/distributed.md); rank 0
+// alone prints progress, writes OUT and scores the encoder.
 import * as fs from 'fs';
 import * as path from 'path';
 import { Command, InvalidArgumentError } from 'commander';
@@ -21,6 +23,7 @@ import { formatScorecard, scorecard, Scorecard } from '../scorecard';
 import { assertDisjoint } from '../overlap';
 import { AbortError, EpochInfo, ProgressInfo, trainClsa, TrainOptions } from '../train';
 import { DeviceName, resolveDevice } from '../device';
+import { DISTRIBUTED_OPTIONS, DistributedOption, openDistributed } from '../distributed';
 import { cpuPrecisionError, ModelPrecision } from '../model';
 import { CliError, intOption, liveBar, numberOption } from './common';
 
@@ -30,6 +33,7 @@ interface TrainCliOptions {
   warmupEpochs?: number; temperature?: number; ddmTemperature?: number; queueSize?: number; evalEvery: number;
   validation: number; linear?: boolean; quiet?: boolean; weakScale?: [number, number]; symmetric?: boolean; lossReduction?: string;
   validationRows: string; splitSeed: number; holdOut: number; size?: number; channels?: number; forceResume?: boolean; precision?: string;
+  distributed: string;
 }
 
 function eta(seconds: number): string {
@@ -81,6 +85,7 @@ export function registerTrain(program: Command): void {
     .option('--loss-reduction <how>', "sum (the reference: the crops' terms added) | mean (each sum divided by its number of terms; a departure, for multi-crop)")
     .option('--queue-size <n>', 'queue rows K (default: scaled to the data)', intOption('--queue-size', 1, 1 << 26))
     .option('--device <device>', 'auto | cpu | cuda', 'auto')
+    .option('--distributed <how>', "auto (MPI when started by Open MPI's mpirun with several ranks: each trains its share of every batch) | mpi | none", 'auto')
     .option('--precision <p>', "fp32 (default) | bf16 (on the CPU where `clsa info` says bf16 yes: bf16 products, fp32 accumulation) | tf32 | fp16 (CUDA)")
     .option('--limit <n>', 'train on N images of the training split (after the validation split; drawn per class, or the first N with --validation-rows last)',
       intOption('--limit', 8, 1 << 30))
@@ -111,6 +116,13 @@ export function registerTrain(program: Command): void {
       if (cpuWhy) throw new CliError(cpuWhy);
       if (o.validationRows !== 'stratified' && o.validationRows !== 'last') throw new CliError(`--validation-rows: expected stratified or last but got "${o.validationRows}"`);
       if (o.channels !== undefined && o.channels !== 1 && o.channels !== 3) throw new CliError(`--channels: expected 1 or 3 but got ${o.channels}`);
+      if (!(DISTRIBUTED_OPTIONS as string[]).includes(o.distributed))
+        throw new CliError(`--distributed: expected ${DISTRIBUTED_OPTIONS.join(', ')} but got "${o.distributed}"`);
+      // Before any data is loaded: ranks learn who they are, and only rank 0 speaks and writes.
+      const comm = openDistributed(o.distributed as DistributedOption, '--distributed');
+      const lead = !comm || comm.rank === 0;
+      if (comm && lead && !o.quiet)
+        process.stderr.write(`clsa: data-parallel over ${comm.size} ranks (${comm.version}); rank 0 reports\n`);
       const load = { size: o.size, channels: o.channels as 1 | 3 | undefined, holdOut: o.holdOut > 0 ? o.holdOut : false as const };
       // The test split, scored once at the end: disjoint from all training may see, checked now
       // rather than after the training. None when the source has none (or --hold-out 0).
@@ -122,7 +134,7 @@ export function registerTrain(program: Command): void {
       }
       if (test) assertDisjoint(await loadDataset(o.data, { ...load, splitSeed: o.splitSeed, split: 'train' }), 'the training split', test, 'the test split');
       const out = path.resolve(o.out);
-      fs.mkdirSync(out, { recursive: true });
+      if (lead) fs.mkdirSync(out, { recursive: true });
       const t0 = Date.now();
       const controller = new AbortController();
       let interrupted = 0;
@@ -133,7 +145,7 @@ export function registerTrain(program: Command): void {
         controller.abort();
       };
       process.on('SIGINT', onSigint);
-      const bar = liveBar(o.quiet);
+      const bar = liveBar(o.quiet || !lead);
       const onProgress = (p: ProgressInfo) => {
         const done = (p.epoch * p.steps + p.step + 1) / (p.epochs * p.steps);
         const elapsed = (Date.now() - t0) / 1000;
@@ -142,6 +154,7 @@ export function registerTrain(program: Command): void {
           `${p.imagesPerSecond.toFixed(0)} img/s, ${eta(elapsed / done - elapsed)} left`);
       };
       const onEpochEnd = (e: EpochInfo) => {
+        if (!lead) return;
         appendMetrics(out, { epoch: e.epoch + 1, loss: e.loss, nceLoss: e.nceLoss, ddmLoss: e.ddmLoss, accuracy: e.accuracy,
           knnAccuracy: e.knnAccuracy ?? null, knnSplit: e.knnSplit ?? null, knnSplitSize: e.knnSplitSize ?? null, lr: e.lr, seconds: e.seconds, imagesPerSecond: e.imagesPerSecond });
         bar.log(`epoch ${e.epoch + 1}/${e.epochs}: loss ${e.loss.toFixed(4)} (nce ${e.nceLoss.toFixed(4)}, ddm ${e.ddmLoss.toFixed(4)}), ` +
@@ -155,6 +168,7 @@ export function registerTrain(program: Command): void {
         ddmTemperature: o.ddmTemperature, lr: o.lr, warmupEpochs: o.warmupEpochs, queueSize: o.queueSize, weakScale: o.weakScale, symmetric: o.symmetric,
         lossReduction: o.lossReduction as TrainOptions['lossReduction'],
         device: o.device as TrainOptions['device'], precision: o.precision as TrainOptions['precision'], limit: o.limit, validation, seed: o.seed, resume: o.resume, forceResume: o.forceResume,
+        distributed: o.distributed as DistributedOption,
         validationRows: o.validationRows as TrainOptions['validationRows'], splitSeed: o.splitSeed, load,
         signal: controller.signal, onProgress, onEpochEnd, evaluate: { every: o.evalEvery },
         checkpoint: { dir: path.join(out, 'checkpoint'), every: 1, onAbort: true },
@@ -164,7 +178,7 @@ export function registerTrain(program: Command): void {
         result = await trainClsa(options);
       } catch (err) {
         if (err instanceof AbortError) {
-          process.stderr.write(`clsa: stopped; checkpoint in ${path.join(out, 'checkpoint')} (continue with --resume ${path.join(out, 'checkpoint')})\n`);
+          if (lead) process.stderr.write(`clsa: stopped; checkpoint in ${path.join(out, 'checkpoint')} (continue with --resume ${path.join(out, 'checkpoint')})\n`);
           process.exitCode = 130;
           return;
         }
@@ -174,6 +188,11 @@ export function registerTrain(program: Command): void {
         process.off('SIGINT', onSigint);
       }
       const trainSeconds = (Date.now() - t0) / 1000;
+      // The other ranks hold the same model; rank 0 saves and scores it.
+      if (!lead) {
+        result.model.dispose();
+        return;
+      }
       await result.encoder.save(path.join(out, 'model'));
 
       // The test split, scored once, beside the baselines on the same bank, k and t; the monitored

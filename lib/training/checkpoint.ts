@@ -103,7 +103,8 @@ export function readCheckpoint(dir: string): { meta: CheckpointMeta; state: Mode
 export function recordable(o: object): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(o)) {
-    if (typeof v === 'function' || k === 'signal' || k === 'checkpoint' || k === 'resume') continue;
+    // distributed: how many processes ran it, not what the run is (the global batch and seed are).
+    if (typeof v === 'function' || k === 'signal' || k === 'checkpoint' || k === 'resume' || k === 'distributed') continue;
     if (k === 'data' || k === 'evalData') out[k] = typeof v === 'string' || v === false ? v : 'memory';
     else if (v === undefined) continue;
     else out[k] = v;

@@ -1,4 +1,5 @@
 // Module entry: each binding file registers its own exports.
+#include "comm_handle.h"
 #include "common.h"
 
 namespace clsa_addon {
@@ -13,6 +14,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitEval(env, exports);
   InitAugment(env, exports);
   InitModel(env, exports);
+  InitComm(env, exports);
   return exports;
 }
 

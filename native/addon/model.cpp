@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "comm_handle.h"
 #include "common.h"
 
 namespace clsa_addon {
@@ -31,6 +32,7 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
                         InstanceMethod("bufferNames", &NativeModel::BufferNames),
                         InstanceMethod("getCounters", &NativeModel::GetCounters),
                         InstanceMethod("setCounters", &NativeModel::SetCounters),
+                        InstanceMethod("setComm", &NativeModel::SetComm),
                         InstanceMethod("dispose", &NativeModel::Dispose)});
   }
 
@@ -66,6 +68,16 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
   }
   ~NativeModel() override { clsa_model_destroy(model_); }
 
+  // The NativeComm the model is attached to (kept alive and counted as a user while attached).
+  void Attached(Napi::Value comm) {
+    if (!comm_.IsEmpty()) CommUsers(comm_.Value(), -1);
+    comm_.Reset();
+    if (comm.IsObject()) {
+      comm_ = Napi::Persistent(comm.As<Napi::Object>());
+      CommUsers(comm, +1);
+    }
+  }
+
   clsa_model* model(Napi::Env env) {
     if (!model_) throw Napi::Error::New(env, "model: has been disposed");
     return model_;
@@ -76,6 +88,7 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
   Napi::Value Info(const Napi::CallbackInfo& info);
   Napi::Value Step(const Napi::CallbackInfo& info);
   Napi::Value Embed(const Napi::CallbackInfo& info);
+  Napi::Value SetComm(const Napi::CallbackInfo& info);
   Napi::Value GetBuffer(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     const int32_t b = int32_t(info[0].As<Napi::Number>().Int32Value());
@@ -130,10 +143,57 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
     if (running > 0) throw Napi::Error::New(info.Env(), "dispose: a step or embed is still running; await it first");
     clsa_model_destroy(model_);
     model_ = nullptr;
+    Attached(info.Env().Undefined());
     return info.Env().Undefined();
   }
 
   clsa_model* model_ = nullptr;
+  Napi::ObjectReference comm_;
+};
+
+// clsa_model_set_comm waits for every rank (it broadcasts rank 0's state), so it runs on a worker.
+class ModelCommWorker : public Napi::AsyncWorker {
+ public:
+  ModelCommWorker(Napi::Env env, NativeModel* owner, Napi::Object self, Napi::Value comm, int64_t check_every)
+      : Napi::AsyncWorker(env, "clsa.ModelCommWorker"), deferred_(Napi::Promise::Deferred::New(env)), owner_(owner),
+        check_every_(check_every) {
+    self_ = Napi::Persistent(self);
+    model_ = owner->model(env);
+    if (comm.IsObject()) {
+      comm_ = CommOf(env, comm, "comm");
+      comm_ref_ = Napi::Persistent(comm.As<Napi::Object>());
+    }
+    owner_->running++;
+  }
+  Napi::Promise Promise() { return deferred_.Promise(); }
+  void Execute() override {
+    status_ = clsa_model_set_comm(model_, comm_, check_every_);
+    if (status_ != CLSA_OK) message_ = std::string(clsa_status_string(status_)) + ": " + clsa_last_error();
+  }
+  void OnOK() override {
+    owner_->running--;
+    Napi::Env env = Env();
+    if (status_ != CLSA_OK) {
+      deferred_.Reject(StatusError(env, status_, message_).Value());
+      return;
+    }
+    owner_->Attached(comm_ref_.IsEmpty() ? env.Undefined() : comm_ref_.Value());
+    deferred_.Resolve(env.Undefined());
+  }
+  void OnError(const Napi::Error& e) override {
+    owner_->running--;
+    deferred_.Reject(e.Value());
+  }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  Napi::ObjectReference self_, comm_ref_;
+  NativeModel* owner_;
+  clsa_model* model_;
+  clsa_comm* comm_ = nullptr;
+  int64_t check_every_;
+  clsa_status status_ = CLSA_OK;
+  std::string message_;
 };
 
 // The one worker of a training step: the whole step runs natively on a libuv thread.
@@ -180,6 +240,7 @@ class ModelStepWorker : public Napi::AsyncWorker {
     t.Set("head", result_.seconds_head);
     t.Set("backward", result_.seconds_backward);
     t.Set("update", result_.seconds_update);
+    t.Set("comm", result_.seconds_comm);
     o.Set("seconds", t);
     deferred_.Resolve(o);
   }
@@ -257,6 +318,15 @@ Napi::Value NativeModel::Info(const Napi::CallbackInfo& info) {
 
 Napi::Value NativeModel::Step(const Napi::CallbackInfo& info) {
   auto* w = new ModelStepWorker(info.Env(), this, info.This().As<Napi::Object>(), info[0].As<Napi::Object>());
+  Napi::Promise p = w->Promise();
+  w->Queue();
+  return p;
+}
+
+// setComm(comm | null, checkEvery) -> Promise<void>
+Napi::Value NativeModel::SetComm(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto* w = new ModelCommWorker(env, this, info.This().As<Napi::Object>(), info[0], info[1].As<Napi::Number>().Int64Value());
   Napi::Promise p = w->Promise();
   w->Queue();
   return p;

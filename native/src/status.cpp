@@ -34,6 +34,7 @@ const char* clsa_status_string(clsa_status status) {
     case CLSA_ERR_NON_FINITE: return "CLSA_ERR_NON_FINITE";
     case CLSA_ERR_CANCELLED: return "CLSA_ERR_CANCELLED";
     case CLSA_ERR_INTERNAL: return "CLSA_ERR_INTERNAL";
+    case CLSA_ERR_COMM: return "CLSA_ERR_COMM";
   }
   return "CLSA_ERR_UNKNOWN";
 }

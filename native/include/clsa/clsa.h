@@ -81,7 +81,8 @@ typedef enum clsa_status {
   CLSA_ERR_UNSUPPORTED = 6,      /* valid arguments, but this combination is not implemented */
   CLSA_ERR_NON_FINITE = 7,       /* a NaN or infinity reached a result */
   CLSA_ERR_CANCELLED = 8,        /* a long call was cancelled through its cancel flag */
-  CLSA_ERR_INTERNAL = 9          /* a broken invariant inside the library: a bug, please report */
+  CLSA_ERR_INTERNAL = 9,         /* a broken invariant inside the library: a bug, please report */
+  CLSA_ERR_COMM = 10             /* a collective failed, or the ranks of a job disagree (configuration, diverged replicas) */
 } clsa_status;
 
 /* A static string naming the status ("CLSA_OK", "CLSA_ERR_INVALID_ARGUMENT", ...); for a value
@@ -334,6 +335,8 @@ CLSA_API clsa_status clsa_queue_enqueue(int32_t device, int32_t device_index, fl
 #include "eval.h"
 /* The augmentation pipelines (weak, strong/RandAugment, multi-crop). */
 #include "augment.h"
+/* Communicators for data-parallel training (MPI, loaded at run time). */
+#include "comm.h"
 /* The model: encoder, momentum encoder, queue, one native call per training step. */
 #include "model.h"
 

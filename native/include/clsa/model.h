@@ -33,6 +33,7 @@
 #define CLSA_MODEL_H
 
 #include "clsa.h"
+#include "comm.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -114,6 +115,7 @@ typedef struct clsa_step_result {
   double seconds_head;           /* fused head */
   double seconds_backward;       /* backward through projection head and encoder */
   double seconds_update;         /* SGD update + enqueue */
+  double seconds_comm;           /* of the phases above: time in collectives (0 without clsa_model_set_comm) */
 } clsa_step_result;
 
 typedef struct clsa_model_info {
@@ -167,6 +169,36 @@ typedef struct clsa_model_counters {
 } clsa_model_counters;
 CLSA_API clsa_status clsa_model_get_counters(const clsa_model* model, clsa_model_counters* counters);
 CLSA_API clsa_status clsa_model_set_counters(clsa_model* model, const clsa_model_counters* counters);
+
+/* Data-parallel training: makes `model` this rank's replica in a job over `comm` (clsa/comm.h);
+ * NULL makes it a single process again. Collective: every rank calls it with a model built from
+ * the same configuration (device_index aside) and the same check_every, else every rank gets
+ * CLSA_ERR_COMM naming the first field that differs. Rank 0's state (every buffer and the
+ * counters) is then broadcast, so the replicas start identical and a resumed run needs its
+ * checkpoint on rank 0 only.
+ *
+ * Each clsa_model_step then takes this rank's n rows of a global batch of N = n * size rows (rank
+ * r holds global rows r n .. r n + n - 1) and computes what one process computes on the global
+ * batch with split_bn * size BN groups, up to summation order:
+ *   - the key views are all-gathered; one permutation of the N rows is drawn from the shared
+ *     shuffle generator on every rank, and rank r's key encoder encodes the permutation's r-th
+ *     slice of n rows with split_bn groups (MoCo's shuffle-BN across ranks); the keys are
+ *     all-gathered and un-permuted, so every rank holds the N keys of the global batch in order;
+ *   - the query encoder encodes the rank's own rows (BN per rank with split_bn groups, as DDP
+ *     without SyncBN, i.e. the single process's groups);
+ *   - the head scores the rank's query rows against all N keys plus the queue (the positive of
+ *     global row i is key i), as a mean over the rank's rows;
+ *   - the gradient, the loss statistics and both encoders' BN running statistics are averaged
+ *     over the ranks (all-reduce): the mean of per-rank means of equal shares is the global mean,
+ *     and the running statistics become those of one process over all groups (DDP would copy
+ *     rank 0's instead);
+ *   - every rank applies the same SGD update and enqueues the same N keys in global order.
+ * Every `check_every` steps (0 = never after this call) a hash of each state buffer and of the
+ * counters is compared across ranks; replicas that differ fail that step (after its update) with
+ * CLSA_ERR_COMM on every rank, naming the buffer and the ranks.
+ * The communicator must outlive its use by the model; one model per communicator at a time. The
+ * MPI back end moves host memory: it serves CPU models (CLSA_ERR_UNSUPPORTED for a CUDA model). */
+CLSA_API clsa_status clsa_model_set_comm(clsa_model* model, clsa_comm* comm, int64_t check_every);
 
 #ifdef __cplusplus
 } /* extern "C" */

@@ -26,12 +26,21 @@ struct clsa_model {
   // The symmetric term's: the first weak view's keys, the key view's query embedding and its gradient.
   clsa::model::Buf sym_keys, sym_z, grad_sym;
   std::vector<int64_t> perm;
+  // Data parallel (clsa_model_set_comm): this replica's place in the job, and what crosses ranks in a
+  // step: every rank's key-view images, the key encoder's rows of every rank, and the head's
+  // candidates beyond this rank's own keys (the other ranks' keys, then the queue).
+  clsa_comm* comm = nullptr;
+  int32_t rank = 0, world = 1;
+  int64_t check_every = 0;
+  clsa::model::Buf all_images, all_z, candidates;
 };
 
 namespace clsa::model {
 clsa_status step(clsa_model& m, const clsa_step_views& v, float lr, clsa_step_result& r);
 clsa_status embed(clsa_model& m, const clsa_images& im, float* features);
 clsa_status check_images(const clsa_model& m, const clsa_images& im, const char* name);
+// replicas.cpp: every rank's state hashed and compared (CLSA_ERR_COMM naming what differs).
+clsa_status check_replicas(clsa_model& m);
 // Floats in state buffer b (clsa_model_buffer), and the buffer itself.
 int64_t buffer_count(const clsa_model& m, int32_t b);
 Buf* buffer(clsa_model& m, int32_t b);

@@ -61,6 +61,8 @@ clsa_status step(clsa_model& m, const clsa_step_views& v, float lr, clsa_step_re
   const clsa_model_config& c = m.cfg;
   const int32_t dev = ops.device(), di = ops.device_index();
   const int64_t n = v.key.n, d = c.proj_dim, nw = v.num_weak, ns = v.num_strong;
+  // Data parallel: these n rows are rows first .. first + n - 1 of a global batch of ng rows.
+  const int64_t world = m.world, ng = n * world, first = int64_t(m.rank) * n;
   const BnMode train{true, c.split_bn, c.bn_momentum, c.bn_eps, true};
   std::memset(&r, 0, sizeof r);
   // Phase times are wall clock around work that has finished (sync() waits for a GPU's queue).
@@ -68,20 +70,47 @@ clsa_status step(clsa_model& m, const clsa_step_views& v, float lr, clsa_step_re
     ops.sync();
     return now();
   };
+  auto gather = [&](const float* mine, float* all, int64_t count) {
+    const double t = now();
+    const clsa_status s = clsa_comm_all_gather(m.comm, mine, all, count, CLSA_COMM_FLOAT32, nullptr);
+    r.seconds_comm += now() - t;
+    return s;
+  };
+  auto average = [&](float* x, int64_t count) {
+    const double t = now();
+    const clsa_status s = clsa_comm_all_reduce(m.comm, x, x, count, CLSA_COMM_FLOAT32, CLSA_COMM_MEAN, nullptr);
+    r.seconds_comm += now() - t;
+    return s;
+  };
 
   // 1-2. Momentum update (before the key forward, as MoCo), then the key encoder on a shuffled batch.
+  // Across ranks the shuffle is of the global batch (every rank draws the same permutation from the
+  // same generator state): rank r encodes the permutation's r-th slice, so its split-BN groups are
+  // those one process would form, and the gathered rows are un-permuted into global order.
   double t0 = mark();
   CLSA_TRY(clsa_momentum_update(dev, di, m.key.data(), m.query.data(), a.params, c.encoder_momentum, nullptr));
-  auto keys_of = [&](const clsa_images& im, Buf& out) {
-    shuffle(m, n);
-    encoder_forward(ops, a, m.key.data(), m.key_stats.data(), im.data, n, im.h, im.w, m.perm.data(), train, true,
+  auto keys_of = [&](const clsa_images& im, Buf& out) -> clsa_status {
+    shuffle(m, ng);
+    const float* images = im.data;
+    if (world > 1) {
+      const int64_t per = n * im.c * im.h * im.w;
+      CLSA_TRY(gather(im.data, ops.sized(m.all_images, per * world), per));
+      images = m.all_images.data();
+    }
+    encoder_forward(ops, a, m.key.data(), m.key_stats.data(), images, n, im.h, im.w, m.perm.data() + first, train, true,
                     m.key_trace);
-    ops.scatter_rows(m.key_trace.z.data(), n, d, m.perm.data(), ops.sized(out, n * d));
+    const float* z = m.key_trace.z.data();
+    if (world > 1) {
+      CLSA_TRY(gather(z, ops.sized(m.all_z, ng * d), n * d));
+      z = m.all_z.data();
+    }
+    ops.scatter_rows(z, ng, d, m.perm.data(), ops.sized(out, ng * d));
+    return CLSA_OK;
   };
-  keys_of(v.key, m.keys);
+  CLSA_TRY(keys_of(v.key, m.keys));
   // Symmetric: the first weak view's keys too, on a shuffle of their own.
   const bool sym = c.symmetric != 0;
-  if (sym) keys_of(v.weak[0], m.sym_keys);
+  if (sym) CLSA_TRY(keys_of(v.weak[0], m.sym_keys));
   double t1 = mark();
   r.seconds_key_forward = t1 - t0;
 
@@ -102,6 +131,23 @@ clsa_status step(clsa_model& m, const clsa_step_views& v, float lr, clsa_step_re
   r.seconds_query_forward = t2 - t1;
 
   // 4. The fused head, on the model's device (loss statistics in its memory).
+  // Across ranks, this rank's query rows take their own rows' keys as the head's keys (the positive
+  // of row i is key i) and the other ranks' keys, then the queue, as further candidates: the set one
+  // process scores, [all keys; queue], in another order (which changes only the summation order).
+  // The head normalises its keys but takes queue rows as unit rows, so the other ranks' keys go in
+  // normalised, by the enqueue that normalises the queue's rows.
+  auto candidates_of = [&](const Buf& keys, const float** out) -> clsa_status {
+    *out = m.queue.data();
+    if (world == 1) return CLSA_OK;
+    const int64_t kc = ng - n + c.queue_size;
+    float* x = ops.sized(m.candidates, kc * d);
+    int64_t at = 0;
+    CLSA_TRY(clsa_queue_enqueue(dev, di, x, kc, d, keys.data(), first, 1, &at, nullptr));
+    CLSA_TRY(clsa_queue_enqueue(dev, di, x, kc, d, keys.data() + (first + n) * d, ng - first - n, 1, &at, nullptr));
+    ops.copy(x + (ng - n) * d, m.queue.data(), c.queue_size * d);
+    *out = x;
+    return CLSA_OK;
+  };
   clsa_head_desc hd{};
   hd.device = dev;
   hd.device_index = di;
@@ -109,7 +155,7 @@ clsa_status step(clsa_model& m, const clsa_step_views& v, float lr, clsa_step_re
   hd.normalize = 1;
   hd.n = n;
   hd.d = d;
-  hd.k = c.queue_size;
+  hd.k = c.queue_size + ng - n;
   hd.w = nw;
   hd.s = ns;
   hd.temperature = c.temperature;
@@ -124,7 +170,9 @@ clsa_status step(clsa_model& m, const clsa_step_views& v, float lr, clsa_step_re
   size_t ws_bytes = 0;
   CLSA_TRY(clsa_head_workspace_size(&hd, &ws_bytes));
   void* ws = ws_bytes ? ops.sized(m.head_workspace, int64_t((ws_bytes + sizeof(float) - 1) / sizeof(float))) : nullptr;
-  clsa_head_tensors ht{weak_z, strong_z, m.keys.data(), m.queue.data(), grad_weak, grad_strong,
+  const float* candidates = nullptr;
+  CLSA_TRY(candidates_of(m.keys, &candidates));
+  clsa_head_tensors ht{weak_z, strong_z, m.keys.data() + first * d, candidates, grad_weak, grad_strong,
                        ops.sized(m.head_stats, 4)};
   CLSA_TRY(clsa_head_forward_backward(&hd, &ht, ws, ws_bytes));
   float stats[4] = {0, 0, 0, 0};
@@ -146,7 +194,9 @@ clsa_status step(clsa_model& m, const clsa_step_views& v, float lr, clsa_step_re
       ws_bytes = sym_ws_bytes;
       ws = ops.sized(m.head_workspace, int64_t((ws_bytes + sizeof(float) - 1) / sizeof(float)));
     }
-    clsa_head_tensors hs{sym_z, nullptr, m.sym_keys.data(), m.queue.data(), grad_sym, nullptr, m.head_stats.data()};
+    CLSA_TRY(candidates_of(m.sym_keys, &candidates));
+    clsa_head_tensors hs{sym_z, nullptr, m.sym_keys.data() + first * d, candidates, grad_sym, nullptr,
+                         m.head_stats.data()};
     CLSA_TRY(clsa_head_forward_backward(&hd, &hs, ws, ws_bytes));
     ops.download(stats, m.head_stats.data(), 4);
     r.loss += stats[0];
@@ -158,9 +208,19 @@ clsa_status step(clsa_model& m, const clsa_step_views& v, float lr, clsa_step_re
     r.nce_loss /= float(nc);
     if (ns) r.ddm_loss /= float(nw * ns);
   }
+  if (world > 1) {
+    // Means over equal shares of the batch: their mean is the global batch's, identical on every rank.
+    float s[4] = {r.loss, r.nce_loss, r.ddm_loss, r.accuracy};
+    CLSA_TRY(average(s, 4));
+    r.loss = s[0];
+    r.nce_loss = s[1];
+    r.ddm_loss = s[2];
+    r.accuracy = s[3];
+  }
   double t3 = now();
   r.seconds_head = t3 - t2;
-  // r.loss, not stats[0]: with the symmetric term stats holds only the second term's.
+  // r.loss, not stats[0]: with the symmetric term stats holds only the second term's. Across ranks the
+  // averaged loss, so that every rank stops here together rather than some waiting in a collective.
   if (!std::isfinite(r.loss))
     return fail(CLSA_ERR_NON_FINITE, "step: the loss is %g; parameters were not updated (learning rate too high?)",
                 r.loss);
@@ -171,20 +231,34 @@ clsa_status step(clsa_model& m, const clsa_step_views& v, float lr, clsa_step_re
     const float* dz = i < nw ? grad_weak + i * n * d : i < nw + ns ? grad_strong + (i - nw) * n * d : grad_sym;
     encoder_backward(ops, a, m.query.data(), m.views[size_t(i)], dz, m.grad.data(), m.scratch);
   }
+  if (world > 1) {
+    // Each rank's gradient is of its mean loss over n rows: their mean is the gradient of the mean over
+    // all ng rows. The running statistics' updates are linear in each group's statistics, so their mean
+    // is what one process updating with all the groups holds.
+    CLSA_TRY(average(m.grad.data(), a.params));
+    CLSA_TRY(average(m.query_stats.data(), a.stats));
+    CLSA_TRY(average(m.key_stats.data(), a.stats));
+  }
   double t4 = mark();
   r.seconds_backward = t4 - t3;
 
-  // 6. SGD, then the keys into the queue.
+  // 6. SGD, then the keys into the queue (across ranks every rank enqueues the same ng keys in order).
   // The gradient is the summed terms'. SGD on g / C with decay wd is SGD on g with lr / C and decay C wd
   // (the momentum buffer then holds C times torch's), which spares every back end a scaling kernel.
   const float red = mean ? float(nc) : 1.0f;
   ops.sgd(m.query.data(), m.grad.data(), m.velocity.data(), a.params, lr / red, c.momentum, c.weight_decay * red);
-  CLSA_TRY(clsa_queue_enqueue(dev, di, m.queue.data(), c.queue_size, d, m.keys.data(), n, 1, &m.queue_pointer,
+  CLSA_TRY(clsa_queue_enqueue(dev, di, m.queue.data(), c.queue_size, d, m.keys.data(), ng, 1, &m.queue_pointer,
                               nullptr));
   if (sym)
-    CLSA_TRY(clsa_queue_enqueue(dev, di, m.queue.data(), c.queue_size, d, m.sym_keys.data(), n, 1, &m.queue_pointer,
+    CLSA_TRY(clsa_queue_enqueue(dev, di, m.queue.data(), c.queue_size, d, m.sym_keys.data(), ng, 1, &m.queue_pointer,
                                 nullptr));
   ++m.step;
+  if (world > 1 && m.check_every > 0 && m.step % m.check_every == 0) {
+    const double t = now();
+    const clsa_status s = check_replicas(m);
+    r.seconds_comm += now() - t;
+    CLSA_TRY(s);
+  }
   r.seconds_update = mark() - t4;
   return CLSA_OK;
 }
