@@ -11,6 +11,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { readIdx } from './idx';
 import { holdOut } from './split';
+import { FormatError } from './errors';
 import { writeFileAtomicSync } from './fsutil';
 import { Dataset, ImageTensor, NoTestSplitError, Split } from './dataset';
 import { checkInt, checkNumber, describe } from './validate';
@@ -77,17 +78,17 @@ export function hasIdx(dir: string, split: Split = 'train'): boolean {
 export function loadIdxPair(imagesFile: string, labelsFile: string | undefined): { images: ImageTensor; labels?: Int32Array } {
   const im = readIdx(imagesFile);
   if (im.dims.length !== 3 && im.dims.length !== 4)
-    throw new Error(`${imagesFile}: expected images of 3 dims [n, H, W] or 4 dims [n, H, W, C] but got [${im.dims.join(', ')}]`);
+    throw new FormatError(imagesFile, `${imagesFile}: expected images of 3 dims [n, H, W] or 4 dims [n, H, W, C] but got [${im.dims.join(', ')}]`);
   if (im.dims.slice(1).some((d) => d === 0))
-    throw new Error(`${imagesFile}: expected non-zero image dims but got [${im.dims.join(', ')}]`);
+    throw new FormatError(imagesFile, `${imagesFile}: expected non-zero image dims but got [${im.dims.join(', ')}]`);
   const [n, h, w] = im.dims;
   const c = im.dims.length === 4 ? im.dims[3] : 1;
   const images: ImageTensor = { data: new Uint8Array(im.data), shape: [n, h, w, c] };
   if (!labelsFile) return { images };
   const lb = readIdx(labelsFile);
-  if (lb.dims.length !== 1) throw new Error(`${labelsFile}: expected labels of 1 dim [n] but got [${lb.dims.join(', ')}]`);
+  if (lb.dims.length !== 1) throw new FormatError(labelsFile, `${labelsFile}: expected labels of 1 dim [n] but got [${lb.dims.join(', ')}]`);
   if (lb.dims[0] !== n)
-    throw new Error(`${labelsFile}: label count ${lb.dims[0]} does not match the image count ${n} of ${imagesFile}`);
+    throw new FormatError(labelsFile, `${labelsFile}: label count ${lb.dims[0]} does not match the image count ${n} of ${imagesFile}`);
   return { images, labels: Int32Array.from(lb.data) };
 }
 
@@ -112,7 +113,7 @@ function loadIdxDir(dir: string, split: Split, h?: HoldOut): Dataset {
   }
   const [imName, lbName] = IDX_NAMES[split];
   const im = findFile(dir, imName);
-  if (!im) throw new Error(`${dir}: expected ${imName}(.gz) for split '${split}' but it is not there`);
+  if (!im) throw new FormatError(dir, `source: ${dir}: expected ${imName}(.gz) for split '${split}' but it is not there`);
   const lb = findFile(dir, lbName);
   const { images, labels } = loadIdxPair(im, lb);
   return { images, labels, source: dir };
@@ -142,7 +143,7 @@ function listImages(dir: string): { entries: FolderEntry[]; classes?: string[] }
   if (subdirs.length > 0) {
     // Class sub-folders: labels are the sorted sub-folder names' indices (torchvision ImageFolder).
     if (files.length > 0)
-      throw new Error(`${dir}: found both images and sub-folders at the top level; expected class sub-folders only (or images only)`);
+      throw new FormatError(dir, `source: ${dir}: found both images and sub-folders at the top level; expected class sub-folders only (or images only)`);
     const classes = subdirs.map((e) => e.name);
     const entries: FolderEntry[] = [];
     classes.forEach((c, label) => {
@@ -205,9 +206,9 @@ async function decodeAll(entries: FolderEntry[], size: number, channels: 1 | 3):
           } else throw new Error(`decoded ${r.info.channels} channels, expected ${channels}`);
         } else px = r.data;
       } catch (err) {
-        throw new Error(`${e.file}: could not decode the image (${(err as Error).message})`);
+        throw new FormatError(e.file, `${e.file}: could not decode the image (${(err as Error).message})`);
       }
-      if (px.length !== per) throw new Error(`${e.file}: decoded ${px.length} bytes, expected ${per}`);
+      if (px.length !== per) throw new FormatError(e.file, `${e.file}: decoded ${px.length} bytes, expected ${per}`);
       out.set(px, (i + j) * per);
     }));
   }
@@ -224,13 +225,13 @@ async function loadFolder(dir: string, opts: LoadOptions, h: HoldOut): Promise<D
   // Without split sub-folders both splits come from the whole folder (decoded and cached once).
   if (!hasSplits && split === 'test' && h.spec === false) throw noTest(dir);
   if (!hasSplits && split === 'test') return heldOut(await loadFolder(dir, { ...opts, split: 'train' }, { spec: false, seed: 0 }), 'test', h);
-  if (!root) throw new Error(`${dir}: expected a '${sub.join("' or '")}' sub-folder for split '${split}'`);
+  if (!root) throw new FormatError(dir, `source: ${dir}: expected a '${sub.join("' or '")}' sub-folder for split '${split}'`);
   const size = opts.size ?? 32;
   const channels = opts.channels ?? 3;
   if (!Number.isInteger(size) || size < 1 || size > 4096) throw new RangeError(`size: expected an integer in [1, 4096] but got ${describe(size)}`);
   if (channels !== 1 && channels !== 3) throw new RangeError(`channels: expected 1 or 3 but got ${describe(channels)}`);
   const { entries, classes } = listImages(root);
-  if (entries.length === 0) throw new Error(`${root}: expected images (${[...IMAGE_EXT].join(', ')}) or class sub-folders of images but found none`);
+  if (entries.length === 0) throw new FormatError(root, `source: ${root}: expected images (${[...IMAGE_EXT].join(', ')}) or class sub-folders of images but found none`);
   const shape: ImageTensor['shape'] = [entries.length, size, size, channels];
   const labels = classes ? Int32Array.from(entries.map((e) => e.label as number)) : undefined;
   let data: Uint8Array | undefined;
@@ -342,9 +343,9 @@ export async function loadDataset(source: DatasetSource, options: LoadOptions = 
     const ds = loadIdxDir(dir, split, h);
     return { ...ds, classes: FASHION_MNIST_CLASSES.slice(), source: `fashion-mnist (${full ? 'full' : 'subset'}: ${dir})` };
   }
-  if (!fs.existsSync(source)) throw new Error(`source: the path ${source} does not exist`);
+  if (!fs.existsSync(source)) throw new RangeError(`source: the path ${source} does not exist`);
   const st = fs.statSync(source);
-  if (!st.isDirectory()) throw new Error(`source: expected a directory (IDX files or images) but ${source} is a file`);
+  if (!st.isDirectory()) throw new RangeError(`source: expected a directory (IDX files or images) but ${source} is a file`);
   if (hasIdx(source, 'train') || hasIdx(source, 'test')) return loadIdxDir(source, split, h);
   return loadFolder(source, options, h);
 }
@@ -365,7 +366,7 @@ export async function loadImageFiles(files: string[], options: { size?: number; 
   const size = options.size ?? 32, channels = options.channels ?? 3;
   if (!Number.isInteger(size) || size < 1 || size > 4096) throw new RangeError(`options.size: expected an integer in [1, 4096] but got ${describe(size)}`);
   if (channels !== 1 && channels !== 3) throw new RangeError(`options.channels: expected 1 or 3 but got ${describe(channels)}`);
-  for (const f of files) if (!fs.existsSync(f)) throw new Error(`files: ${f} does not exist`);
+  for (const f of files) if (!fs.existsSync(f)) throw new RangeError(`files: ${f} does not exist`);
   const data = await decodeAll(files.map((file) => ({ file })), size, channels);
   return { images: { data, shape: [files.length, size, size, channels] }, source: files.length === 1 ? files[0] : `${files.length} files`, files: files.slice() };
 }

@@ -69,3 +69,4 @@ export type { Embeddings, EmbedOptions } from './embeddings';
 export { SearchIndex, SEARCH_INDEX_FORMAT } from './search';
 export type { SearchHit, SearchResult } from './search';
 export { loadImageFiles } from './data';
+export { FormatError } from './errors';

@@ -4,6 +4,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import { writeFileAtomic } from './fsutil';
+import { FormatError } from './errors';
 import { describe } from './validate';
 
 export type NpyArray = Float32Array | Int32Array;
@@ -67,9 +68,9 @@ export async function writeNpy(file: string, t: NpyTensor, name = 'array'): Prom
 
 /** Parses a .npy (versions 1-3) holding little-endian float32 or int32 in C order. */
 export function decodeNpy(bytes: Uint8Array, what = 'npy'): NpyTensor {
-  if (bytes.length < 10 || MAGIC.some((m, i) => bytes[i] !== m)) throw new Error(`${what}: not a .npy file (no \\x93NUMPY magic)`);
+  if (bytes.length < 10 || MAGIC.some((m, i) => bytes[i] !== m)) throw new FormatError(what, `${what}: not a .npy file (no \\x93NUMPY magic)`);
   const major = bytes[6];
-  if (major < 1 || major > 3) throw new Error(`${what}: .npy format version ${major} is not one this reader knows (1 to 3)`);
+  if (major < 1 || major > 3) throw new FormatError(what, `${what}: .npy format version ${major} is not one this reader knows (1 to 3)`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const hlen = major === 1 ? view.getUint16(8, true) : view.getUint32(8, true);
   const start = major === 1 ? 10 : 12;
@@ -77,14 +78,14 @@ export function decodeNpy(bytes: Uint8Array, what = 'npy'): NpyTensor {
   const descr = /'descr':\s*'([^']*)'/.exec(dict)?.[1];
   const fortran = /'fortran_order':\s*(True|False)/.exec(dict)?.[1];
   const shapeText = /'shape':\s*\(([^)]*)\)/.exec(dict)?.[1];
-  if (descr === undefined || fortran === undefined || shapeText === undefined) throw new Error(`${what}: malformed .npy header ${JSON.stringify(dict)}`);
-  if (fortran !== 'False') throw new Error(`${what}: Fortran-ordered arrays are not supported; save with np.ascontiguousarray`);
+  if (descr === undefined || fortran === undefined || shapeText === undefined) throw new FormatError(what, `${what}: malformed .npy header ${JSON.stringify(dict)}`);
+  if (fortran !== 'False') throw new FormatError(what, `${what}: Fortran-ordered arrays are not supported; save with np.ascontiguousarray`);
   const shape = shapeText.split(',').map((x) => x.trim()).filter((x) => x.length > 0).map(Number);
   const count = shape.reduce((a, b) => a * b, 1);
   const kind = descr === '<f4' ? 'f4' : descr === '<i4' ? 'i4' : undefined;
-  if (!kind) throw new Error(`${what}: dtype ${descr} is not supported (expected '<f4' float32 or '<i4' int32)`);
+  if (!kind) throw new FormatError(what, `${what}: dtype ${descr} is not supported (expected '<f4' float32 or '<i4' int32)`);
   const off = start + hlen;
-  if (bytes.length - off !== 4 * count) throw new Error(`${what}: expected ${4 * count} data bytes for shape (${shape.join(', ')}) but the file has ${bytes.length - off}`);
+  if (bytes.length - off !== 4 * count) throw new FormatError(what, `${what}: expected ${4 * count} data bytes for shape (${shape.join(', ')}) but the file has ${bytes.length - off}`);
   if (os.endianness() === 'LE') {
     // A copy into a fresh buffer: aligned, and independent of the file's bytes (a Buffer's slice()
     // would share them, hence the Uint8Array constructor).

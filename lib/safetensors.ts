@@ -8,6 +8,7 @@
 // every tensor's bytes are aligned to its element size within the file.
 import * as fs from 'fs';
 import { writeFileAtomicSync } from './fsutil';
+import { FormatError } from './errors';
 
 export type Dtype = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U64' | 'U32' | 'U16' | 'U8' | 'BOOL';
 
@@ -99,19 +100,19 @@ export function encodeSafetensors(tensors: Record<string, Tensor>, metadata?: Re
 export function decodeSafetensors(buf: Uint8Array, source = 'safetensors'): SafetensorsFile {
   if (!little()) throw new Error('safetensors: big-endian hosts are not supported');
   const b = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
-  if (b.length < 8) throw new Error(`${source}: expected at least 8 bytes (the header length) but the file has ${b.length}`);
+  if (b.length < 8) throw new FormatError(source, `${source}: expected at least 8 bytes (the header length) but the file has ${b.length}`);
   const n = b.readBigUInt64LE(0);
   if (n > BigInt(MAX_HEADER) || Number(n) > b.length - 8)
-    throw new Error(`${source}: header length ${n} is larger than the file (${b.length - 8} bytes after the length) or the ${MAX_HEADER}-byte limit`);
+    throw new FormatError(source, `${source}: header length ${n} is larger than the file (${b.length - 8} bytes after the length) or the ${MAX_HEADER}-byte limit`);
   const hlen = Number(n);
   let header: Record<string, unknown>;
   try {
     header = JSON.parse(b.subarray(8, 8 + hlen).toString('utf8'));
   } catch (err) {
-    throw new Error(`${source}: the header is not valid JSON (${(err as Error).message})`);
+    throw new FormatError(source, `${source}: the header is not valid JSON (${(err as Error).message})`);
   }
   if (typeof header !== 'object' || header === null || Array.isArray(header))
-    throw new Error(`${source}: expected a JSON object as header`);
+    throw new FormatError(source, `${source}: expected a JSON object as header`);
   const data = b.subarray(8 + hlen);
   const tensors: Record<string, Tensor> = {};
   let metadata: Record<string, string> = {};
@@ -119,25 +120,25 @@ export function decodeSafetensors(buf: Uint8Array, source = 'safetensors'): Safe
   for (const [name, v] of Object.entries(header)) {
     if (name === '__metadata__') {
       if (typeof v !== 'object' || v === null || Object.values(v).some((x) => typeof x !== 'string'))
-        throw new Error(`${source}: __metadata__ must map strings to strings`);
+        throw new FormatError(source, `${source}: __metadata__ must map strings to strings`);
       metadata = v as Record<string, string>;
       continue;
     }
     const e = v as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
     if (typeof e.dtype !== 'string' || !(e.dtype in DTYPE_BYTES))
-      throw new Error(`${source}: tensor "${name}" has an unknown dtype ${JSON.stringify(e.dtype)}`);
+      throw new FormatError(source, `${source}: tensor "${name}" has an unknown dtype ${JSON.stringify(e.dtype)}`);
     const dtype = e.dtype as Dtype;
     if (!Array.isArray(e.shape) || !e.shape.every((s) => Number.isInteger(s) && s >= 0))
-      throw new Error(`${source}: tensor "${name}" has a bad shape ${JSON.stringify(e.shape)}`);
+      throw new FormatError(source, `${source}: tensor "${name}" has a bad shape ${JSON.stringify(e.shape)}`);
     const off = e.data_offsets;
     if (!Array.isArray(off) || off.length !== 2 || !off.every((x) => Number.isInteger(x) && x >= 0) || off[1] < off[0])
-      throw new Error(`${source}: tensor "${name}" has bad data_offsets ${JSON.stringify(off)}`);
+      throw new FormatError(source, `${source}: tensor "${name}" has bad data_offsets ${JSON.stringify(off)}`);
     const count = (e.shape as number[]).reduce((a, c) => a * c, 1);
     const bytes = count * DTYPE_BYTES[dtype];
     if (off[1] - off[0] !== bytes)
-      throw new Error(`${source}: tensor "${name}" spans ${off[1] - off[0]} bytes but dtype ${dtype} x shape [${(e.shape as number[]).join(', ')}] needs ${bytes}`);
+      throw new FormatError(source, `${source}: tensor "${name}" spans ${off[1] - off[0]} bytes but dtype ${dtype} x shape [${(e.shape as number[]).join(', ')}] needs ${bytes}`);
     if (off[1] > data.length)
-      throw new Error(`${source}: tensor "${name}" ends at byte ${off[1]} of the data but the file holds only ${data.length} (truncated?)`);
+      throw new FormatError(source, `${source}: tensor "${name}" ends at byte ${off[1]} of the data but the file holds only ${data.length} (truncated?)`);
     spans.push([off[0], off[1], name]);
     // Copy into a fresh, aligned buffer: the file's offsets need not be aligned for our typed arrays.
     const raw = new Uint8Array(bytes);
@@ -149,10 +150,10 @@ export function decodeSafetensors(buf: Uint8Array, source = 'safetensors'): Safe
   spans.sort((x, y) => x[0] - y[0]);
   let end = 0;
   for (const [s, e, name] of spans) {
-    if (s !== end) throw new Error(`${source}: tensor "${name}" starts at byte ${s} but the previous tensor ends at ${end} (hole or overlap)`);
+    if (s !== end) throw new FormatError(source, `${source}: tensor "${name}" starts at byte ${s} but the previous tensor ends at ${end} (hole or overlap)`);
     end = e;
   }
-  if (end !== data.length) throw new Error(`${source}: the tensors cover ${end} bytes but the data section has ${data.length}`);
+  if (end !== data.length) throw new FormatError(source, `${source}: the tensors cover ${end} bytes but the data section has ${data.length}`);
   return { tensors, metadata };
 }
 
