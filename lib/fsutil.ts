@@ -1,15 +1,18 @@
 // Atomic file and directory writes: readers see the old content or the new, never a torn file.
 // Files: write a temp file in the same directory, fsync it, rename over the target, fsync the
 // directory. Directories: fill a temp sibling, then swap it in (the old one stays until the new
-// one is complete, and is removed only after the rename).
+// one is complete, and is removed only after the rename). What a crash leaves: lib/leftovers.ts.
 import * as fs from 'fs';
 import * as path from 'path';
+import { crashPoint } from './crashpoint';
+import { leftoverName, readableDir, recoverLeftovers } from './leftovers';
+import { describe } from './validate';
 
 export type FileData = string | Uint8Array | Iterable<string | Uint8Array> | AsyncIterable<string | Uint8Array>;
 
 function tempName(target: string): string {
-  const dir = path.dirname(target), base = path.basename(target);
-  return path.join(dir, `.${base}.tmp-${process.pid}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`);
+  recoverLeftovers(target, (p) => fs.rmSync(p, { recursive: true, force: true }));
+  return leftoverName(target, 'tmp');
 }
 
 function fsyncDir(dir: string): void {
@@ -44,11 +47,14 @@ export function writeFileAtomicSync(file: string, data: string | Uint8Array | It
       const b = toBytes(c);
       let off = 0;
       while (off < b.byteLength) off += fs.writeSync(fd, b, off, b.byteLength - off);
+      crashPoint('file-write');
     }
     fs.fsyncSync(fd);
     fs.closeSync(fd);
     fd = undefined;
+    crashPoint('file-synced');
     fs.renameSync(tmp, file);
+    crashPoint('file-renamed');
   } catch (err) {
     if (fd !== undefined) fs.closeSync(fd);
     fs.rmSync(tmp, { force: true });
@@ -65,13 +71,19 @@ export async function writeFileAtomic(file: string, data: FileData): Promise<voi
     fh = await fs.promises.open(tmp, 'wx', 0o644);
     if (isChunk(data)) {
       await fh.write(toBytes(data));
+      crashPoint('file-write');
     } else {
-      for await (const c of data as AsyncIterable<string | Uint8Array>) await fh.write(toBytes(c));
+      for await (const c of data as AsyncIterable<string | Uint8Array>) {
+        await fh.write(toBytes(c));
+        crashPoint('file-write');
+      }
     }
     await fh.sync();
     await fh.close();
     fh = undefined;
+    crashPoint('file-synced');
     await fs.promises.rename(tmp, file);
+    crashPoint('file-renamed');
   } catch (err) {
     if (fh !== undefined) await fh.close().catch(() => undefined);
     await fs.promises.rm(tmp, { force: true });
@@ -80,15 +92,61 @@ export async function writeFileAtomic(file: string, data: FileData): Promise<voi
   fsyncDir(path.dirname(file));
 }
 
+export interface DirWriteOptions {
+  /** The argument `dir` came from, for messages (default 'dir'). */
+  name?: string;
+  /**
+   * Whether an existing non-empty directory may be replaced, from what it holds. The library's
+   * writers replace only what they wrote (a model, a checkpoint, a search index), never a user's
+   * other directory named by mistake. Default: any directory.
+   */
+  replaceable?: (dir: string) => boolean;
+}
+
+/** Refuses a `dir` that exists and is not a directory, or that `replaceable` does not accept. */
+export function checkReplaceable(dir: string, options: DirWriteOptions = {}): void {
+  const name = options.name ?? 'dir';
+  if (typeof dir !== 'string' || dir.length === 0) throw new TypeError(`${name}: expected a directory path but got ${describe(dir)}`);
+  const where = readableDir(dir);
+  if (!fs.existsSync(where)) return;
+  if (!fs.statSync(where).isDirectory()) throw new RangeError(`${name}: expected a directory but ${dir} is a file`);
+  if (options.replaceable && fs.readdirSync(where).length > 0 && !options.replaceable(where))
+    throw new RangeError(`${name}: ${dir} holds files clsa did not write there, and saving replaces the whole directory; ` +
+      'choose a new or empty directory');
+}
+
+/** Deletes a tree entry by entry (each step a crash point for the tests). */
+function removeTree(dir: string): void {
+  let entries: string[];
+  try {
+    entries = fs.readdirSync(dir);
+  } catch {
+    fs.rmSync(dir, { force: true });
+    return;
+  }
+  for (const e of entries) {
+    fs.rmSync(path.join(dir, e), { recursive: true, force: true });
+    crashPoint('dir-trash-part');
+  }
+  fs.rmdirSync(dir);
+}
+
 /**
  * Builds a directory atomically: `fill(tmpDir)` writes into a fresh temp sibling; when it
  * resolves, the old `dir` (if any) is moved aside, the new one renamed into place, and the old
- * one removed. If `fill` throws, the temp dir is removed and `dir` is untouched.
+ * one removed. If `fill` throws, the temp dir is removed and `dir` is untouched. A process killed
+ * at any instant leaves the old directory or the new one, complete: in the instant between the
+ * two renames only as the moved-aside sibling, which readers find (readableDir) and the next
+ * write puts back (lib/leftovers.ts).
  */
-export async function writeDirAtomic(dir: string, fill: (tmpDir: string) => Promise<void> | void): Promise<void> {
-  const parent = path.dirname(path.resolve(dir));
+export async function writeDirAtomic(dir: string, fill: (tmpDir: string) => Promise<void> | void,
+                                     options: DirWriteOptions = {}): Promise<void> {
+  checkReplaceable(dir, options);
+  if (typeof fill !== 'function') throw new TypeError(`fill: expected a function (tmpDir) => void but got ${describe(fill)}`);
+  const target = path.resolve(dir), parent = path.dirname(target);
   fs.mkdirSync(parent, { recursive: true });
-  const tmp = tempName(dir);
+  recoverLeftovers(target, removeTree);
+  const tmp = leftoverName(target, 'tmp');
   fs.mkdirSync(tmp);
   try {
     await fill(tmp);
@@ -96,17 +154,28 @@ export async function writeDirAtomic(dir: string, fill: (tmpDir: string) => Prom
     fs.rmSync(tmp, { recursive: true, force: true });
     throw err;
   }
-  const old = fs.existsSync(dir) ? tempName(dir) + '.old' : undefined;
-  if (old) fs.renameSync(dir, old);
+  fsyncDir(tmp);
+  crashPoint('dir-filled');
+  const old = fs.existsSync(target) ? leftoverName(target, 'old') : undefined;
+  if (old) {
+    fs.renameSync(target, old);
+    crashPoint('dir-old-aside');
+  }
   try {
-    fs.renameSync(tmp, dir);
+    fs.renameSync(tmp, target);
   } catch (err) {
-    if (old) fs.renameSync(old, dir);  // put the old one back
+    if (old) fs.renameSync(old, target);  // put the old one back
     fs.rmSync(tmp, { recursive: true, force: true });
     throw err;
   }
+  crashPoint('dir-swapped');
   fsyncDir(parent);
-  if (old) fs.rmSync(old, { recursive: true, force: true });
+  if (old) {
+    const trash = leftoverName(target, 'trash');
+    fs.renameSync(old, trash);
+    crashPoint('dir-trashed');
+    removeTree(trash);
+  }
 }
 
 /**

@@ -8,7 +8,10 @@ import { Dataset, DatasetSource } from './data';
 import { EmbedOptions, embedDataset, Embeddings } from './embeddings';
 import type { Encoder } from './encoder';
 import { knnTopk } from './eval';
+import { FormatError } from './errors';
 import { writeDirAtomic, writeFileAtomicSync } from './fsutil';
+import { readableDir } from './leftovers';
+import { FileManifest, manifestEntry, verifyManifest } from './manifest';
 import { encodeNpy, readNpy } from './npy';
 import { checkInt, describe } from './validate';
 
@@ -47,6 +50,8 @@ interface IndexMeta {
   encoderDigest: string;
   classes: string[] | null;
   files: string[] | null;
+  /** Size and SHA-256 of the .npy files (absent in indexes of earlier versions). */
+  data?: FileManifest;
 }
 
 function describeRow(i: number, files?: string[], labels?: Int32Array, classes?: string[]) {
@@ -86,41 +91,58 @@ export class SearchIndex {
 
   /** True when `dir` holds a saved index (as opposed to a data set to build one from). */
   static isIndexDir(dir: string): boolean {
-    return typeof dir === 'string' && fs.existsSync(path.join(dir, INDEX_FILE)) && fs.existsSync(path.join(dir, FEATURES_FILE));
+    if (typeof dir !== 'string') return false;
+    const where = readableDir(dir);
+    return fs.existsSync(path.join(where, INDEX_FILE)) && fs.existsSync(path.join(where, FEATURES_FILE));
   }
 
   /** Writes DIR/index.json, DIR/features.npy and DIR/labels.npy as one directory swap. */
   async save(dir: string): Promise<void> {
     if (typeof dir !== 'string' || dir.length === 0) throw new TypeError(`dir: expected a directory path but got ${describe(dir)}`);
+    const features = encodeNpy(this.features, 'features');
+    const labels = this.labels && encodeNpy({ data: this.labels, shape: [this.size] }, 'labels');
+    const data: FileManifest = { [FEATURES_FILE]: manifestEntry(features), ...(labels ? { [LABELS_FILE]: manifestEntry(labels) } : {}) };
     await writeDirAtomic(dir, (tmp) => {
-      writeFileAtomicSync(path.join(tmp, FEATURES_FILE), encodeNpy(this.features, 'features'));
-      if (this.labels) writeFileAtomicSync(path.join(tmp, LABELS_FILE), encodeNpy({ data: this.labels, shape: [this.size] }, 'labels'));
-      writeFileAtomicSync(path.join(tmp, INDEX_FILE), JSON.stringify(this.meta, null, 2) + '\n');
-    });
+      writeFileAtomicSync(path.join(tmp, FEATURES_FILE), features);
+      if (labels) writeFileAtomicSync(path.join(tmp, LABELS_FILE), labels);
+      writeFileAtomicSync(path.join(tmp, INDEX_FILE), JSON.stringify({ ...this.meta, data }, null, 2) + '\n');
+    }, { name: 'dir', replaceable: (d) => SearchIndex.isIndexDir(d) });
   }
 
   static load(dir: string): SearchIndex {
-    if (typeof dir !== 'string') throw new TypeError(`dir: expected a directory path but got ${describe(dir)}`);
-    if (!SearchIndex.isIndexDir(dir)) throw new Error(`${dir}: not a saved search index (${INDEX_FILE} or ${FEATURES_FILE} is missing)`);
+    if (typeof dir !== 'string' || dir.length === 0) throw new TypeError(`dir: expected a directory path but got ${describe(dir)}`);
+    if (!SearchIndex.isIndexDir(dir)) throw new RangeError(`dir: ${dir}: not a saved search index (${INDEX_FILE} or ${FEATURES_FILE} is missing)`);
+    const where = readableDir(dir), metaFile = path.join(where, INDEX_FILE);
+    const bad = (file: string, what: string) => new FormatError(file, `${file}: ${what}`);
     let meta: IndexMeta;
     try {
-      meta = JSON.parse(fs.readFileSync(path.join(dir, INDEX_FILE), 'utf8'));
+      meta = JSON.parse(fs.readFileSync(metaFile, 'utf8'));
     } catch (err) {
-      throw new Error(`${path.join(dir, INDEX_FILE)}: not valid JSON (${(err as Error).message})`);
+      throw bad(metaFile, `not valid JSON (${(err as Error).message})`);
     }
-    if (meta.format !== SEARCH_INDEX_FORMAT) throw new Error(`${dir}: ${INDEX_FILE} has format ${describe(meta.format)}, expected '${SEARCH_INDEX_FORMAT}'`);
-    if (meta.version > SEARCH_INDEX_VERSION) throw new Error(`${dir}: index version ${meta.version} is newer than this clsa reads (${SEARCH_INDEX_VERSION})`);
-    const f = readNpy(path.join(dir, FEATURES_FILE));
+    if (typeof meta !== 'object' || meta === null) throw bad(metaFile, 'expected a JSON object');
+    if (meta.format !== SEARCH_INDEX_FORMAT) throw bad(metaFile, `format ${describe(meta.format)}, expected '${SEARCH_INDEX_FORMAT}'`);
+    if (typeof meta.version !== 'number' || meta.version > SEARCH_INDEX_VERSION)
+      throw bad(metaFile, `index version ${describe(meta.version)} is not one this clsa reads (up to ${SEARCH_INDEX_VERSION})`);
+    if (!Number.isInteger(meta.count) || meta.count < 1 || !Number.isInteger(meta.featureDim) || meta.featureDim < 1 || typeof meta.encoderDigest !== 'string')
+      throw bad(metaFile, 'expected count >= 1, featureDim >= 1 and an encoderDigest');
+    for (const k of ['files', 'classes'] as const)
+      if (meta[k] !== null && meta[k] !== undefined && (!Array.isArray(meta[k]) || !meta[k].every((x) => typeof x === 'string')))
+        throw bad(metaFile, `${k}: expected an array of strings or null`);
+    if (meta.files && meta.files.length !== meta.count) throw bad(metaFile, `files: expected ${meta.count} names (one per row) but got ${meta.files.length}`);
+    if (meta.data !== undefined) verifyManifest(where, meta.data, metaFile);
+    const f = readNpy(path.join(where, FEATURES_FILE));
     if (!(f.data instanceof Float32Array) || f.shape.length !== 2 || f.shape[0] !== meta.count || f.shape[1] !== meta.featureDim)
-      throw new Error(`${dir}: ${FEATURES_FILE} should be float32 [${meta.count}, ${meta.featureDim}] but is ${f.data.constructor.name} [${f.shape.join(', ')}]`);
+      throw bad(path.join(where, FEATURES_FILE), `should be float32 [${meta.count}, ${meta.featureDim}] but is ${f.data.constructor.name} [${f.shape.join(', ')}]`);
     let labels: Int32Array | undefined;
-    if (fs.existsSync(path.join(dir, LABELS_FILE))) {
-      const l = readNpy(path.join(dir, LABELS_FILE));
+    if (fs.existsSync(path.join(where, LABELS_FILE))) {
+      const l = readNpy(path.join(where, LABELS_FILE));
       if (!(l.data instanceof Int32Array) || l.data.length !== meta.count)
-        throw new Error(`${dir}: ${LABELS_FILE} should be int32 [${meta.count}]`);
+        throw bad(path.join(where, LABELS_FILE), `should be int32 [${meta.count}]`);
       labels = l.data;
     }
-    return new SearchIndex({ data: f.data, shape: [f.shape[0], f.shape[1]] }, labels, meta);
+    const { data: _manifest, ...rest } = meta;
+    return new SearchIndex({ data: f.data, shape: [f.shape[0], f.shape[1]] }, labels, rest);
   }
 
   /** Refuses an encoder other than the index's: its features would not be comparable. */
