@@ -10,11 +10,13 @@ import { augmentBatch, augmentBatchDevice, AugmentedView, CropPreset, ViewSpec }
 import { Dataset, DatasetSource, isMemorySplits, LoadOptions, loadDataset, memoryDataset, NoTestSplitError } from './data';
 import { DEVICE_NAMES, DeviceName, DeviceTensor, isDeviceTensor, resolveDevice } from './device';
 import { Encoder, ImageNormalization, imageStatistics, toEncoderInput } from './encoder';
-import { Arch, ARCHS, ClsaModel, cpuPrecisionError, ModelConfig, ModelPrecision, ModelState, StepResult } from './model';
+import { Arch, ARCHS, ClsaModel, cpuPrecisionError, ModelConfig, ModelPrecision, ModelState, resolveConfig, StepResult } from './model';
+import { FormatError } from './errors';
+import { checkReplaceable } from './fsutil';
 import { RecipeName, recipeOptions } from './recipes';
 import { assertDisjoint } from './overlap';
 import { sliceDataset, stratifiedSplit, stratifiedSubset, validationSplit } from './split';
-import { checkResume, CheckpointMeta, fingerprint, readCheckpoint, recordable, writeCheckpoint } from './training/checkpoint';
+import { checkResume, CheckpointMeta, fingerprint, isCheckpointDir, readCheckpoint, recordable, writeCheckpoint } from './training/checkpoint';
 import { knnMonitor, Monitor } from './training/monitor';
 import { FEATURE_FORMS, FeatureForm } from './forms';
 import { Schedule, scheduledLr } from './training/schedule';
@@ -166,8 +168,11 @@ export class AbortError extends Error {
   constructor(message = 'training was aborted') { super(message); }
 }
 
-function resolve(o: TrainOptions, train: Dataset, norm: ImageNormalization): Resolved {
+function resolve(o: TrainOptions, train: Dataset, norm: ImageNormalization, resumed: boolean): Resolved {
   const n = train.images.shape[0];
+  const channels = train.images.shape[3];
+  if (channels !== 1 && channels !== 3)
+    throw new RangeError(`options.data: expected images of 1 or 3 channels (what the augmentations take) but ${train.source} has ${channels}`);
   const epochs = checkInt('options.epochs', o.epochs ?? 10, 1, 1e6);
   const splitBN = checkInt('options.splitBN', o.splitBN ?? 8, 1, 4096);
   let batchSize = checkInt('options.batchSize', o.batchSize ?? 256, 1, 1 << 20);
@@ -209,6 +214,8 @@ function resolve(o: TrainOptions, train: Dataset, norm: ImageNormalization): Res
   };
   // Unset fields take the model's defaults (a present-but-undefined key would override them).
   for (const k of Object.keys(model) as (keyof ModelConfig)[]) if (model[k] === undefined) delete model[k];
+  // Checked here, naming the options, rather than at ClsaModel.create (which names config.*).
+  if (!resumed) resolveConfig(model, 'options');
   // S = 0 with ddmWeight 0 is MoCo v2: no strong views at all.
   if (model.ddmWeight === 0) crops.strong = [];
   return { epochs, batchSize, lr: baseLr * batchSize / 256, warmupEpochs, seed, crops, evaluate, model };
@@ -262,19 +269,62 @@ async function loadSplits(options: TrainOptions): Promise<Splits> {
   return { train, validation, evalSet, evalSplit };
 }
 
+const TRAIN_OPTION_KEYS: readonly (keyof TrainOptions)[] = [
+  'preset', 'data', 'load', 'validation', 'validationRows', 'splitSeed', 'evalData', 'limit', 'arch', 'width', 'depth',
+  'projHidden', 'projDim', 'epochs', 'batchSize', 'lr', 'warmupEpochs', 'weightDecay', 'momentum', 'encoderMomentum',
+  'queueSize', 'temperature', 'ddmTemperature', 'ddmWeight', 'crops', 'symmetric', 'weakScale', 'augment', 'splitBN',
+  'device', 'deviceIndex', 'precision', 'seed', 'signal', 'onProgress', 'onEpochEnd', 'checkpoint', 'resume', 'forceResume',
+  'evaluate',
+];
+
+/** What can be checked before any data is loaded: unknown keys (a misspelt option would be
+ * ignored), callbacks, the signal, the checkpoint directory and the resume path. */
+function checkTrainOptions(o: TrainOptions): void {
+  for (const key of Object.keys(o))
+    if (!TRAIN_OPTION_KEYS.includes(key as keyof TrainOptions))
+      throw new RangeError(`options.${key}: unknown option (known: ${TRAIN_OPTION_KEYS.join(', ')})`);
+  for (const k of ['onProgress', 'onEpochEnd'] as const)
+    if (o[k] !== undefined && typeof o[k] !== 'function') throw new TypeError(`options.${k}: expected a function but got ${describe(o[k])}`);
+  const sig = o.signal as unknown as { aborted?: unknown; addEventListener?: unknown } | undefined;
+  if (sig !== undefined && (typeof sig !== 'object' || sig === null || typeof sig.aborted !== 'boolean'))
+    throw new TypeError(`options.signal: expected an AbortSignal but got ${describe(sig)}`);
+  if (o.evaluate !== undefined && o.evaluate !== false && (typeof o.evaluate !== 'object' || o.evaluate === null))
+    throw new TypeError(`options.evaluate: expected { every?, k?, t?, form? } or false but got ${describe(o.evaluate)}`);
+  const ck = o.checkpoint;
+  if (ck !== undefined) {
+    if (typeof ck !== 'object' || ck === null || typeof ck.dir !== 'string' || ck.dir.length === 0)
+      throw new TypeError(`options.checkpoint: expected { dir: string, every?: number, onAbort?: boolean } but got ${describe(ck)}`);
+    for (const key of Object.keys(ck))
+      if (!['dir', 'every', 'onAbort'].includes(key)) throw new RangeError(`options.checkpoint.${key}: unknown option (known: dir, every, onAbort)`);
+    checkInt('options.checkpoint.every', ck.every ?? 1, 1);
+    checkBool('options.checkpoint.onAbort', ck.onAbort ?? false);
+    // Refused now rather than after the first epoch's training.
+    checkReplaceable(ck.dir, { name: 'options.checkpoint.dir', replaceable: isCheckpointDir });
+  }
+  if (o.resume !== undefined && (typeof o.resume !== 'string' || o.resume.length === 0))
+    throw new TypeError(`options.resume: expected a checkpoint directory path but got ${describe(o.resume)}`);
+}
+
+/** The checkpoint's model, on the device the options ask for; a checkpoint whose state does not
+ * build a model is named as the culprit rather than the state fields it holds. */
+function modelFromCheckpoint(o: TrainOptions, state: ModelState): ClsaModel {
+  try {
+    return ClsaModel.fromState(state, { device: o.device, deviceIndex: o.deviceIndex, precision: o.precision });
+  } catch (err) {
+    if (/^state\./.test((err as Error).message))
+      throw new FormatError(o.resume as string, `options.resume: ${o.resume}: the checkpoint holds a model this clsa cannot restore (${(err as Error).message})`);
+    throw err;
+  }
+}
+
 /** Trains a CLSA encoder (docs/objective.md, docs/augmentations.md, docs/recipe.md). Resolves with the encoder and the per-epoch history. */
 export async function trainClsa(userOptions: TrainOptions = {}): Promise<TrainResult> {
   if (typeof userOptions !== 'object' || userOptions === null) throw new TypeError(`options: expected an object but got ${describe(userOptions)}`);
   const options = recipeOptions(userOptions);
+  checkTrainOptions(options);
   const signal = options.signal;
   const throwIfAborted = () => { if (signal?.aborted) throw new AbortError(); };
   throwIfAborted();
-  if (options.checkpoint !== undefined) {
-    if (typeof options.checkpoint !== 'object' || typeof options.checkpoint.dir !== 'string')
-      throw new TypeError(`options.checkpoint: expected { dir: string, every?: number } but got ${describe(options.checkpoint)}`);
-    checkInt('options.checkpoint.every', options.checkpoint.every ?? 1, 1);
-    checkBool('options.checkpoint.onAbort', options.checkpoint.onAbort ?? false);
-  }
   const { train, validation, evalSet, evalSplit } = await loadSplits(options);
   const dataPrint = { train: fingerprint(train), validation: validation && fingerprint(validation) };
 
@@ -285,11 +335,9 @@ export async function trainClsa(userOptions: TrainOptions = {}): Promise<TrainRe
       checkResume(options.resume, resumed.meta, recordable(options), dataPrint);
   }
   const norm = resumed?.meta.normalization ?? imageStatistics(train.images);
-  const r = resolve(options, train, norm);
+  const r = resolve(options, train, norm, resumed !== undefined);
   // A resumed run stays on its checkpoint's device unless options.device says otherwise.
-  const model = resumed
-    ? ClsaModel.fromState(resumed.state, { device: options.device, deviceIndex: options.deviceIndex, precision: options.precision })
-    : ClsaModel.create(r.model);
+  const model = resumed ? modelFromCheckpoint(options, resumed.state) : ClsaModel.create(r.model);
   const [nTrain, H, W] = train.images.shape;
   const encoder = new Encoder(model, norm, [H, W], false);
   const history: EpochInfo[] = resumed ? resumed.meta.history.slice() : [];
