@@ -168,9 +168,9 @@ export async function writeDirAtomic(dir: string, fill: (tmpDir: string) => Prom
     fs.rmSync(tmp, { recursive: true, force: true });
     throw err;
   }
-  crashPoint('dir-swapped');
   fsyncDir(parent);
   if (old) {
+    crashPoint('dir-swapped');
     const trash = leftoverName(target, 'trash');
     fs.renameSync(old, trash);
     crashPoint('dir-trashed');
