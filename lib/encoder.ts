@@ -4,8 +4,8 @@ import * as crypto from 'crypto';
 import { ClsaModel, ModelConfig, ResolvedModelConfig } from './model';
 import { loadModelFiles, saveModelFiles } from './modelfile';
 import { DEVICE_NAMES, DeviceName, resolveDevice } from './device';
-import { checkEnum, checkInt, describe } from './validate';
-import type { ImageNormalization } from './normalization';
+import { checkEnum, checkInt, checkOptions, describe, MAX_ELEMENTS } from './validate';
+import { checkImageSize, checkNormalization, ImageNormalization } from './normalization';
 import { OnnxExportInfo, OnnxExportOptions, writeOnnx } from './onnx';
 
 export const ENCODER_FORMAT = 'clsa-encoder';
@@ -32,6 +32,7 @@ export interface EncoderConfigFile {
 
 /** Converts uint8 NHWC images to normalised float NCHW, the encoder's input. */
 export function toEncoderInput(images: UInt8Images, norm: ImageNormalization, name = 'images'): { data: Float32Array; shape: [number, number, number, number] } {
+  checkNormalization('norm', norm);
   if (typeof images !== 'object' || images === null) throw new TypeError(`${name}: expected { data: Uint8Array, shape: [n, H, W, C] } but got ${describe(images)}`);
   if (Object.prototype.toString.call(images.data) !== '[object Uint8Array]')
     throw new TypeError(`${name}.data: expected a Uint8Array but got ${describe(images.data)}`);
@@ -58,7 +59,15 @@ export function toEncoderInput(images: UInt8Images, norm: ImageNormalization, na
 
 /** Per-channel mean/std of pixel/255 over a data set (the normalisation the encoder is trained with). */
 export function imageStatistics(images: UInt8Images): ImageNormalization {
-  const [, , , c] = images.shape;
+  if (typeof images !== 'object' || images === null) throw new TypeError(`images: expected { data: Uint8Array, shape: [n, H, W, C] } but got ${describe(images)}`);
+  if (Object.prototype.toString.call(images.data) !== '[object Uint8Array]')
+    throw new TypeError(`images.data: expected a Uint8Array but got ${describe(images.data)}`);
+  const shape = images.shape;
+  if (!Array.isArray(shape) || shape.length !== 4) throw new RangeError(`images.shape: expected [n, H, W, C] but got ${describe(shape)}`);
+  shape.forEach((v, i) => checkInt(`images.shape[${i}]`, v, 1, MAX_ELEMENTS));
+  const c = shape[3];
+  if (images.data.length !== shape.reduce((a, b) => a * b, 1))
+    throw new RangeError(`images.data: expected ${shape.reduce((a, b) => a * b, 1)} bytes for shape [${shape.join(', ')}] but got ${images.data.length}`);
   const sum = new Float64Array(c), sq = new Float64Array(c);
   const d = images.data;
   for (let i = 0; i < d.length; i++) {
@@ -78,6 +87,9 @@ export class Encoder {
 
   constructor(private model: ClsaModel, readonly normalization: ImageNormalization, readonly imageSize: [number, number],
               private owned = true) {
+    if (!(model instanceof ClsaModel)) throw new TypeError(`model: expected a ClsaModel but got ${describe(model)}`);
+    checkNormalization('normalization', normalization, model.config.inChannels);
+    checkImageSize('imageSize', imageSize);
     this.featureDim = model.featureDim;
   }
 
@@ -85,7 +97,7 @@ export class Encoder {
 
   /** Backbone features [n, featureDim] (batch norm in evaluation mode), in chunks of `batch` images. */
   async embed(images: UInt8Images, options: { batch?: number } = {}): Promise<{ data: Float32Array; shape: [number, number] }> {
-    const batch = checkInt('options.batch', options.batch ?? 512, 1);
+    const batch = checkInt('options.batch', checkOptions('options', options).batch ?? 512, 1);
     const x = toEncoderInput(images, this.normalization);
     const [n, c, h, w] = x.shape;
     const out = new Float32Array(n * this.featureDim);

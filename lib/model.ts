@@ -5,7 +5,7 @@ import { backend } from './backend';
 import { DEVICE_NAMES, DeviceName, DeviceTensor, isDeviceTensor, resolveDevice } from './device';
 import { native } from './native';
 import { encoderLayout } from './layout';
-import { checkBool, checkEnum, checkFloat32, checkHostTensor, checkInt, checkNumber, checkShape, describe, HostTensor, MAX_ELEMENTS } from './validate';
+import { checkBool, checkEnum, checkFloat32, checkHostTensor, checkInt, checkNumber, checkOptions, checkShape, checkValues, describe, HostTensor, MAX_ELEMENTS } from './validate';
 
 export type Arch = 'resnet-mini' | 'resnet18';
 export const ARCHS: readonly Arch[] = ['resnet-mini', 'resnet18'];
@@ -212,6 +212,9 @@ function imagesArg(name: string, t: unknown, config: ResolvedModelConfig, dims: 
   }
   dims.N = shape[0];
   const [n, c, h, w] = shape;
+  // A NaN pixel gives NaN features, and through batch norm NaN running statistics: refused here
+  // rather than found in a model that silently stopped working.
+  checkValues(isDeviceTensor(t) ? name : `${name}.data`, data, n * c * h, w, false);
   return { data, n, c, h, w };
 }
 
@@ -307,7 +310,7 @@ export class ClsaModel {
     const h = this.claim('step');
     if (typeof views !== 'object' || views === null)
       throw new TypeError(`step(views): expected { key, weak, strong } but got ${describe(views)}`);
-    const lr = options.lr ?? this.config.lr;
+    const lr = checkOptions('step(options)', options).lr ?? this.config.lr;
     checkNumber('step(options.lr)', lr, (x) => x >= 0, 'a number >= 0');
     const dims: Record<string, number> = {};
     const key = imagesArg('views.key', views.key, this.config, dims);

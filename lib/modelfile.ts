@@ -40,6 +40,9 @@ export function isModelDir(dir: string): boolean {
 export async function saveModelFiles(dir: string, model: ModelFiles, extra: Record<string, string | Uint8Array> = {}): Promise<void> {
   if (typeof model?.config !== 'object' || model.config === null || Array.isArray(model.config))
     throw new TypeError(`model.config: expected a plain object but got ${describe(model?.config)}`);
+  const md = model.metadata;
+  if (md !== undefined && md !== null && (typeof md !== 'object' || Array.isArray(md)))
+    throw new TypeError(`model.metadata: expected { key: string } but got ${describe(md)}`);
   if (typeof extra !== 'object' || extra === null || Array.isArray(extra))
     throw new TypeError(`extra: expected { name: string | Uint8Array } but got ${describe(extra)}`);
   const weights = encodeSafetensors(model.tensors, { format: 'clsa', clsaFormat: String(MODEL_FORMAT_VERSION), ...(model.metadata ?? {}) });
@@ -73,8 +76,8 @@ export function loadModelFiles(dir: string): ModelFiles {
   const cfgFile = path.join(where, MODEL_CONFIG_FILE), wFile = path.join(where, MODEL_WEIGHTS_FILE);
   if (!fs.existsSync(where)) throw new RangeError(`dir: ${dir}: no such model directory`);
   if (!fs.statSync(where).isDirectory()) throw new RangeError(`dir: expected a model directory but ${dir} is a file`);
-  if (!fs.existsSync(cfgFile)) throw new FormatError(cfgFile, `${dir}: not a clsa model directory (${MODEL_CONFIG_FILE} is missing)`);
-  if (!fs.existsSync(wFile)) throw new FormatError(wFile, `${dir}: not a clsa model directory (${MODEL_WEIGHTS_FILE} is missing)`);
+  if (!fs.existsSync(cfgFile)) throw new FormatError(cfgFile, `dir: ${dir}: not a clsa model directory (${MODEL_CONFIG_FILE} is missing)`);
+  if (!fs.existsSync(wFile)) throw new FormatError(wFile, `dir: ${dir}: not a clsa model directory (${MODEL_WEIGHTS_FILE} is missing)`);
   let config: Record<string, unknown>;
   try {
     config = JSON.parse(fs.readFileSync(cfgFile, 'utf8'));

@@ -9,6 +9,7 @@
 import * as fs from 'fs';
 import { writeFileAtomicSync } from './fsutil';
 import { FormatError } from './errors';
+import { describe } from './validate';
 
 export type Dtype = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U64' | 'U32' | 'U16' | 'U8' | 'BOOL';
 
@@ -50,6 +51,10 @@ function little(): boolean {
 /** Serialises tensors (+ optional string metadata) to the bytes of a .safetensors file. */
 export function encodeSafetensors(tensors: Record<string, Tensor>, metadata?: Record<string, string>): Buffer {
   if (!little()) throw new Error('safetensors: big-endian hosts are not supported');
+  if (typeof tensors !== 'object' || tensors === null || Array.isArray(tensors))
+    throw new TypeError(`tensors: expected { name: { dtype, shape, data } } but got ${describe(tensors)}`);
+  if (metadata !== undefined && (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata)))
+    throw new TypeError(`metadata: expected { key: string } but got ${describe(metadata)}`);
   const names = Object.keys(tensors);
   for (const name of names) {
     if (name === '__metadata__') throw new RangeError(`tensors: the name "__metadata__" is reserved by the format`);
