@@ -11,10 +11,11 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { readIdx } from './idx';
 import { holdOut } from './split';
+import { checkImageTensor } from './dataset-check';
 import { FormatError } from './errors';
-import { writeFileAtomicSync } from './fsutil';
+import { checkInputFile, writeFileAtomicSync } from './fsutil';
 import { Dataset, ImageTensor, NoTestSplitError, Split } from './dataset';
-import { checkInt, checkNumber, describe } from './validate';
+import { checkEnum, checkInt, checkNumber, checkOptions, describe, MAX_ELEMENTS } from './validate';
 
 export type { Dataset, ImageTensor, Split } from './dataset';
 export { NoTestSplitError } from './dataset';
@@ -70,13 +71,16 @@ function findFile(dir: string, base: string): string | undefined {
 
 /** True when `dir` holds the IDX pair of `split` (plain or .gz). */
 export function hasIdx(dir: string, split: Split = 'train'): boolean {
+  if (typeof dir !== 'string' || dir.length === 0) throw new TypeError(`dir: expected a directory path but got ${describe(dir)}`);
+  checkEnum('split', split, ['train', 'test'] as const);
   const [im, lb] = IDX_NAMES[split];
   return findFile(dir, im) !== undefined && findFile(dir, lb) !== undefined;
 }
 
 /** Loads an IDX image file and its label file; checks dims and counts. */
 export function loadIdxPair(imagesFile: string, labelsFile: string | undefined): { images: ImageTensor; labels?: Int32Array } {
-  const im = readIdx(imagesFile);
+  if (labelsFile !== undefined && labelsFile !== null) checkInputFile('labelsFile', labelsFile);
+  const im = readIdx(imagesFile, undefined, 'imagesFile');
   if (im.dims.length !== 3 && im.dims.length !== 4)
     throw new FormatError(imagesFile, `${imagesFile}: expected images of 3 dims [n, H, W] or 4 dims [n, H, W, C] but got [${im.dims.join(', ')}]`);
   if (im.dims.slice(1).some((d) => d === 0))
@@ -85,7 +89,7 @@ export function loadIdxPair(imagesFile: string, labelsFile: string | undefined):
   const c = im.dims.length === 4 ? im.dims[3] : 1;
   const images: ImageTensor = { data: new Uint8Array(im.data), shape: [n, h, w, c] };
   if (!labelsFile) return { images };
-  const lb = readIdx(labelsFile);
+  const lb = readIdx(labelsFile, undefined, 'labelsFile');
   if (lb.dims.length !== 1) throw new FormatError(labelsFile, `${labelsFile}: expected labels of 1 dim [n] but got [${lb.dims.join(', ')}]`);
   if (lb.dims[0] !== n)
     throw new FormatError(labelsFile, `${labelsFile}: label count ${lb.dims[0]} does not match the image count ${n} of ${imagesFile}`);
@@ -125,6 +129,9 @@ function loadIdxDir(dir: string, split: Split, h?: HoldOut): Dataset {
  */
 export function resolveFashionMnist(dirs: string[] = FASHION_MNIST_DIRS,
                                     subsetDir: string = FASHION_MNIST_SUBSET_DIR): { dir: string; full: boolean } {
+  if (!Array.isArray(dirs) || !dirs.every((d) => typeof d === 'string' && d.length > 0))
+    throw new TypeError(`dirs: expected an array of directory paths but got ${describe(dirs)}`);
+  if (typeof subsetDir !== 'string' || subsetDir.length === 0) throw new TypeError(`subsetDir: expected a directory path but got ${describe(subsetDir)}`);
   for (const d of dirs) if (hasIdx(d, 'train') && hasIdx(d, 'test')) return { dir: d, full: true };
   if (hasIdx(subsetDir, 'train') && hasIdx(subsetDir, 'test')) return { dir: subsetDir, full: false };
   throw new Error(`fashion-mnist: neither the full set (searched ${dirs.join(', ') || 'nothing'}; install it with ` +
@@ -228,11 +235,12 @@ async function loadFolder(dir: string, opts: LoadOptions, h: HoldOut): Promise<D
   if (!root) throw new FormatError(dir, `source: ${dir}: expected a '${sub.join("' or '")}' sub-folder for split '${split}'`);
   const size = opts.size ?? 32;
   const channels = opts.channels ?? 3;
-  if (!Number.isInteger(size) || size < 1 || size > 4096) throw new RangeError(`size: expected an integer in [1, 4096] but got ${describe(size)}`);
-  if (channels !== 1 && channels !== 3) throw new RangeError(`channels: expected 1 or 3 but got ${describe(channels)}`);
   const { entries, classes } = listImages(root);
   if (entries.length === 0) throw new FormatError(root, `source: ${root}: expected images (${[...IMAGE_EXT].join(', ')}) or class sub-folders of images but found none`);
   const shape: ImageTensor['shape'] = [entries.length, size, size, channels];
+  if (entries.length * size * size * channels > MAX_ELEMENTS)
+    throw new RangeError(`options.size: ${entries.length} images of ${size} x ${size} x ${channels} bytes are more than the ${MAX_ELEMENTS} one tensor holds; ` +
+      'use a smaller size');
   const labels = classes ? Int32Array.from(entries.map((e) => e.label as number)) : undefined;
   let data: Uint8Array | undefined;
   let cacheFile: string | undefined;
@@ -310,6 +318,10 @@ export function isMemorySplits(src: unknown): src is MemorySplits {
 
 function fromMemory(src: MemoryImages | MemorySplits, split: Split, h: HoldOut): Dataset {
   if (!isMemorySplits(src)) return heldOut(memoryDataset('source', src), split, h);
+  // Both parts are checked whichever is asked for: a broken test array is named now, not when a
+  // later call evaluates on it.
+  const other = split === 'train' ? src.test : src.train;
+  if (other !== undefined) memoryDataset(`source.${split === 'train' ? 'test' : 'train'}`, other);
   const part = split === 'train' ? src.train : src.test;
   if (part === undefined)
     throw new NoTestSplitError('source: in-memory { train } data without a test array has no test split ' +
@@ -321,6 +333,22 @@ function fromMemory(src: MemoryImages | MemorySplits, split: Split, h: HoldOut):
   return { ...ds, classes: src.classes };
 }
 
+/** The options every source shares, checked whatever the source (a bad size is an error even
+ * where only image folders would read it). */
+function checkLoadOptions(o: LoadOptions | undefined): LoadOptions {
+  const options = checkOptions('options', o);
+  if (options.size !== undefined) checkInt('options.size', options.size, 1, 4096);
+  if (options.channels !== undefined && options.channels !== 1 && options.channels !== 3)
+    throw new RangeError(`options.channels: expected 1 or 3 but got ${describe(options.channels)}`);
+  const cache = options.cacheDir;
+  if (cache !== undefined && cache !== false && (typeof cache !== 'string' || cache === ''))
+    throw new TypeError(`options.cacheDir: expected a directory path or false but got ${describe(cache)}`);
+  const dirs = options.fashionMnistDirs;
+  if (dirs !== undefined && (!Array.isArray(dirs) || !dirs.every((d) => typeof d === 'string')))
+    throw new TypeError(`options.fashionMnistDirs: expected an array of directory paths but got ${describe(dirs)}`);
+  return options;
+}
+
 /**
  * Loads a data set:
  * - 'fashion-mnist' (or 'fashion-mnist:PATH'): full set when installed, else the shipped subset;
@@ -329,7 +357,8 @@ function fromMemory(src: MemoryImages | MemorySplits, split: Split, h: HoldOut):
  * - in-memory { images: { data, shape }, labels?, classes? }, or { train, test? } of those.
  * A source without a test split of its own gets a stratified hold-out (options.holdOut).
  */
-export async function loadDataset(source: DatasetSource, options: LoadOptions = {}): Promise<Dataset> {
+export async function loadDataset(source: DatasetSource, userOptions: LoadOptions = {}): Promise<Dataset> {
+  const options = checkLoadOptions(userOptions);
   const split = options.split ?? 'train';
   if (split !== 'train' && split !== 'test') throw new RangeError(`options.split: expected 'train' or 'test' but got ${describe(split)}`);
   const spec = options.holdOut ?? DEFAULT_HOLD_OUT;
@@ -352,7 +381,7 @@ export async function loadDataset(source: DatasetSource, options: LoadOptions = 
 
 /** Pixels as float features in [0, 1], one row per image: [n, H*W*C]. */
 export function imagesToFeatures(images: ImageTensor): { data: Float32Array; shape: [number, number] } {
-  const [n, h, w, c] = images.shape;
+  const [n, h, w, c] = checkImageTensor('images', images, 0).shape;
   const out = new Float32Array(images.data.length);
   for (let i = 0; i < out.length; i++) out[i] = images.data[i] / 255;
   return { data: out, shape: [n, h * w * c] };
@@ -363,10 +392,13 @@ export function imagesToFeatures(images: ImageTensor): { data: Float32Array; sha
 export async function loadImageFiles(files: string[], options: { size?: number; channels?: 1 | 3 } = {}): Promise<Dataset> {
   if (!Array.isArray(files) || files.length === 0 || !files.every((f) => typeof f === 'string'))
     throw new TypeError(`files: expected a non-empty array of image paths but got ${describe(files)}`);
+  options = checkOptions('options', options);
   const size = options.size ?? 32, channels = options.channels ?? 3;
   if (!Number.isInteger(size) || size < 1 || size > 4096) throw new RangeError(`options.size: expected an integer in [1, 4096] but got ${describe(size)}`);
   if (channels !== 1 && channels !== 3) throw new RangeError(`options.channels: expected 1 or 3 but got ${describe(channels)}`);
   for (const f of files) if (!fs.existsSync(f)) throw new RangeError(`files: ${f} does not exist`);
+  if (files.length * size * size * channels > MAX_ELEMENTS)
+    throw new RangeError(`options.size: ${files.length} images of ${size} x ${size} x ${channels} bytes are more than the ${MAX_ELEMENTS} one tensor holds`);
   const data = await decodeAll(files.map((file) => ({ file })), size, channels);
   return { images: { data, shape: [files.length, size, size, channels] }, source: files.length === 1 ? files[0] : `${files.length} files`, files: files.slice() };
 }

@@ -2,6 +2,7 @@
 // linear probe (multinomial logistic regression), both on native kernels, plus the raw-pixel
 // baselines used by reports and ablations.
 import { imagesToFeatures, Dataset } from './data';
+import { checkDataset } from './dataset-check';
 import { native, NativeBinding } from './native';
 import { Rng } from './random';
 import { fitLbfgs, fitLbfgsSync, LbfgsFit, LbfgsProblem, LbfgsSettings, probeValidationRows, PROBE_WEIGHT_DECAYS, takeRows } from './probe';
@@ -488,9 +489,11 @@ export interface RawBaselineResult {
 
 /** kNN (and, unless `linear: false`, a linear probe) on raw pixels scaled to [0, 1]. */
 export async function rawPixelBaseline(train: Dataset, test: Dataset, options: { knn?: KnnOptions; linear?: LinearProbeOptions | false } = {}): Promise<RawBaselineResult> {
-  if (!train.labels || !test.labels) throw new Error('rawPixelBaseline: both data sets need labels');
-  const tr: LabelledFeatures = { features: imagesToFeatures(train.images), labels: train.labels };
-  const te: LabelledFeatures = { features: imagesToFeatures(test.images), labels: test.labels };
+  checkDataset('train', train, { labels: true });
+  checkDataset('test', test, { labels: true });
+  options = checkOptions('options', options);
+  const tr: LabelledFeatures = { features: imagesToFeatures(train.images), labels: train.labels as Int32Array };
+  const te: LabelledFeatures = { features: imagesToFeatures(test.images), labels: test.labels as Int32Array };
   const knn = await knnAccuracy(tr, te, options.knn ?? {});
   const linear = options.linear === false ? undefined : await linearProbe(tr, te, options.linear ?? {});
   return { knn, linear };

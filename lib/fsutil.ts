@@ -6,7 +6,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { crashPoint } from './crashpoint';
 import { leftoverName, readableDir, recoverLeftovers } from './leftovers';
-import { describe } from './validate';
+import { checkOptions, describe } from './validate';
 
 export type FileData = string | Uint8Array | Iterable<string | Uint8Array> | AsyncIterable<string | Uint8Array>;
 
@@ -36,14 +36,42 @@ function toBytes(chunk: string | Uint8Array): Uint8Array {
   return typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
 }
 
+/** A file to read: a path that exists and is not a directory; errors name `name`. */
+export function checkInputFile(name: string, file: unknown): string {
+  if (typeof file !== 'string' || file.length === 0) throw new TypeError(`${name}: expected a file path but got ${describe(file)}`);
+  if (!fs.existsSync(file)) throw new RangeError(`${name}: ${file} does not exist`);
+  if (fs.statSync(file).isDirectory()) throw new RangeError(`${name}: expected a file but ${file} is a directory`);
+  return file;
+}
+
+/** A file to write: a path in a directory that exists, not itself a directory; errors name `name`. */
+export function checkOutputFile(name: string, file: unknown): string {
+  if (typeof file !== 'string' || file.length === 0) throw new TypeError(`${name}: expected a file path but got ${describe(file)}`);
+  const dir = path.dirname(path.resolve(file));
+  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new RangeError(`${name}: the directory ${dir} of ${file} does not exist`);
+  if (fs.existsSync(file) && fs.statSync(file).isDirectory()) throw new RangeError(`${name}: ${file} is a directory, expected a file path`);
+  return file;
+}
+
+function checkData(data: unknown, async: boolean): void {
+  if (isChunk(data)) return;
+  const iterable = typeof data === 'object' && data !== null &&
+    (typeof (data as Iterable<unknown>)[Symbol.iterator] === 'function' || (async && typeof (data as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function'));
+  if (!iterable || (Array.isArray(data) && !data.every(isChunk)))
+    throw new TypeError(`data: expected a string, a Uint8Array or an iterable of them but got ${describe(data)}`);
+}
+
 /** Writes `data` to `file` atomically (synchronous; `data` may be an iterable of chunks). */
 export function writeFileAtomicSync(file: string, data: string | Uint8Array | Iterable<string | Uint8Array>): void {
+  checkOutputFile('file', file);
+  checkData(data, false);
   const tmp = tempName(file);
   let fd: number | undefined;
   try {
     fd = fs.openSync(tmp, 'wx', 0o644);
     const chunks = isChunk(data) ? [data] : data;
     for (const c of chunks) {
+      if (!isChunk(c)) throw new TypeError(`data: expected chunks that are strings or Uint8Arrays but got ${describe(c)}`);
       const b = toBytes(c);
       let off = 0;
       while (off < b.byteLength) off += fs.writeSync(fd, b, off, b.byteLength - off);
@@ -65,6 +93,8 @@ export function writeFileAtomicSync(file: string, data: string | Uint8Array | It
 
 /** Writes `data` to `file` atomically; chunks may come from an async iterable (a stream). */
 export async function writeFileAtomic(file: string, data: FileData): Promise<void> {
+  checkOutputFile('file', file);
+  checkData(data, true);
   const tmp = tempName(file);
   let fh: fs.promises.FileHandle | undefined;
   try {
@@ -74,6 +104,7 @@ export async function writeFileAtomic(file: string, data: FileData): Promise<voi
       crashPoint('file-write');
     } else {
       for await (const c of data as AsyncIterable<string | Uint8Array>) {
+        if (!isChunk(c)) throw new TypeError(`data: expected chunks that are strings or Uint8Arrays but got ${describe(c)}`);
         await fh.write(toBytes(c));
         crashPoint('file-write');
       }
@@ -140,9 +171,13 @@ function removeTree(dir: string): void {
  * write puts back (lib/leftovers.ts).
  */
 export async function writeDirAtomic(dir: string, fill: (tmpDir: string) => Promise<void> | void,
-                                     options: DirWriteOptions = {}): Promise<void> {
-  checkReplaceable(dir, options);
+                                     userOptions: DirWriteOptions = {}): Promise<void> {
   if (typeof fill !== 'function') throw new TypeError(`fill: expected a function (tmpDir) => void but got ${describe(fill)}`);
+  const options = checkOptions('options', userOptions);
+  if (options.name !== undefined && typeof options.name !== 'string') throw new TypeError(`options.name: expected a string but got ${describe(options.name)}`);
+  if (options.replaceable !== undefined && typeof options.replaceable !== 'function')
+    throw new TypeError(`options.replaceable: expected a function (dir) => boolean but got ${describe(options.replaceable)}`);
+  checkReplaceable(dir, options);
   const target = path.resolve(dir), parent = path.dirname(target);
   fs.mkdirSync(parent, { recursive: true });
   recoverLeftovers(target, removeTree);
@@ -184,6 +219,8 @@ export async function writeDirAtomic(dir: string, fill: (tmpDir: string) => Prom
  * (readers should skip a final line that does not parse).
  */
 export function appendLineSync(file: string, line: string): void {
+  checkOutputFile('file', file);
+  if (typeof line !== 'string') throw new TypeError(`line: expected a string but got ${describe(line)}`);
   if (line.includes('\n')) throw new RangeError(`line: expected a single line without "\\n" but got ${JSON.stringify(line.slice(0, 60))}`);
   const fd = fs.openSync(file, 'a', 0o644);
   try {

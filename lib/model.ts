@@ -145,9 +145,11 @@ export function cosineLr(baseLr: number, progress: number): number {
 export function resolveConfig(config: ModelConfig | undefined, prefix = 'config'): ResolvedModelConfig {
   if (config !== undefined && (typeof config !== 'object' || config === null))
     throw new TypeError(`${prefix === 'config' ? 'ClsaModel.create(config)' : prefix}: expected an object but got ${describe(config)}`);
-  const merged = { ...DEFAULTS, ...(config ?? {}) };
+  // A key given as undefined takes the default, as an absent one does.
+  const given = Object.fromEntries(Object.entries(config ?? {}).filter(([, v]) => v !== undefined));
+  const merged = { ...DEFAULTS, ...given };
   for (const key of Object.keys(config ?? {}))
-    if (!(key in DEFAULTS)) throw new RangeError(`${prefix}.${key}: unknown option (known: ${Object.keys(DEFAULTS).join(', ')})`);
+    if (!Object.prototype.hasOwnProperty.call(DEFAULTS, key)) throw new RangeError(`${prefix}.${key}: unknown option (known: ${Object.keys(DEFAULTS).join(', ')})`);
   checkEnum(`${prefix}.arch`, merged.arch, ARCHS);
   checkEnum(`${prefix}.device`, merged.device, DEVICE_NAMES);
   checkInt(`${prefix}.deviceIndex`, merged.deviceIndex, 0, 15);

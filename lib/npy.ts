@@ -3,7 +3,7 @@
 // The format: https://numpy.org/doc/stable/reference/generated/numpy.lib.format.html
 import * as fs from 'fs';
 import * as os from 'os';
-import { writeFileAtomic } from './fsutil';
+import { checkInputFile, checkOutputFile, writeFileAtomic } from './fsutil';
 import { FormatError } from './errors';
 import { describe } from './validate';
 
@@ -56,18 +56,21 @@ function littleEndianBytes(data: NpyArray): Uint8Array {
 
 /** The .npy bytes of a float32 or int32 array in C order (header and data as two chunks). */
 export function encodeNpy(t: NpyTensor, name = 'array'): Uint8Array[] {
+  if (typeof name !== 'string') throw new TypeError(`name: expected a string but got ${describe(name)}`);
   const descr = checkArray(name, t);
   return [header(descr, t.shape), littleEndianBytes(t.data)];
 }
 
 /** Writes a .npy file atomically (temp file, fsync, rename). */
 export async function writeNpy(file: string, t: NpyTensor, name = 'array'): Promise<void> {
-  if (typeof file !== 'string' || file.length === 0) throw new TypeError(`file: expected a path for the .npy file but got ${describe(file)}`);
+  checkOutputFile('file', file);
   await writeFileAtomic(file, encodeNpy(t, name));
 }
 
 /** Parses a .npy (versions 1-3) holding little-endian float32 or int32 in C order. */
 export function decodeNpy(bytes: Uint8Array, what = 'npy'): NpyTensor {
+  if (!(bytes instanceof Uint8Array)) throw new TypeError(`bytes: expected a Uint8Array but got ${describe(bytes)}`);
+  if (typeof what !== 'string') throw new TypeError(`what: expected a name for the bytes but got ${describe(what)}`);
   if (bytes.length < 10 || MAGIC.some((m, i) => bytes[i] !== m)) throw new FormatError(what, `${what}: not a .npy file (no \\x93NUMPY magic)`);
   const major = bytes[6];
   if (major < 1 || major > 3) throw new FormatError(what, `${what}: .npy format version ${major} is not one this reader knows (1 to 3)`);
@@ -98,5 +101,5 @@ export function decodeNpy(bytes: Uint8Array, what = 'npy'): NpyTensor {
 }
 
 export function readNpy(file: string): NpyTensor {
-  return decodeNpy(fs.readFileSync(file), file);
+  return decodeNpy(fs.readFileSync(checkInputFile('file', file)), file);
 }

@@ -7,7 +7,7 @@
 // Tensors are laid out in descending dtype alignment, then by name (as the Rust crate does), so
 // every tensor's bytes are aligned to its element size within the file.
 import * as fs from 'fs';
-import { writeFileAtomicSync } from './fsutil';
+import { checkInputFile, checkOutputFile, writeFileAtomicSync } from './fsutil';
 import { FormatError } from './errors';
 import { describe } from './validate';
 
@@ -104,6 +104,8 @@ export function encodeSafetensors(tensors: Record<string, Tensor>, metadata?: Re
 /** Parses the bytes of a .safetensors file; every inconsistency is an error naming `source`. */
 export function decodeSafetensors(buf: Uint8Array, source = 'safetensors'): SafetensorsFile {
   if (!little()) throw new Error('safetensors: big-endian hosts are not supported');
+  if (!(buf instanceof Uint8Array)) throw new TypeError(`buf: expected a Uint8Array but got ${describe(buf)}`);
+  if (typeof source !== 'string') throw new TypeError(`source: expected a name for the bytes but got ${describe(source)}`);
   const b = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
   if (b.length < 8) throw new FormatError(source, `${source}: expected at least 8 bytes (the header length) but the file has ${b.length}`);
   const n = b.readBigUInt64LE(0);
@@ -164,9 +166,10 @@ export function decodeSafetensors(buf: Uint8Array, source = 'safetensors'): Safe
 
 /** Writes a .safetensors file atomically. */
 export function writeSafetensors(file: string, tensors: Record<string, Tensor>, metadata?: Record<string, string>): void {
+  checkOutputFile('file', file);
   writeFileAtomicSync(file, encodeSafetensors(tensors, metadata));
 }
 
 export function readSafetensors(file: string): SafetensorsFile {
-  return decodeSafetensors(fs.readFileSync(file), file);
+  return decodeSafetensors(fs.readFileSync(checkInputFile('file', file)), file);
 }

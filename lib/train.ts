@@ -142,6 +142,7 @@ export interface TrainOptions {
  * its negatives; the recipe study measured this (docs/recipe.md).
  */
 export function defaultQueueSize(nTrain: number): number {
+  checkInt('nTrain', nTrain, 0);
   return Math.max(256, Math.min(4096, Math.round(nTrain / 12 / 64) * 64));
 }
 

@@ -47,6 +47,8 @@ function isRelative(c: unknown): c is RelativeCrops {
 
 /** A seeded permutation of [0, n) (Fisher-Yates over a splitmix32 stream). */
 export function permutation(n: number, seed: number): Uint32Array {
+  checkInt('n', n, 0, 2 ** 31 - 1);
+  checkInt('seed', seed, 0, 2 ** 32 - 1);
   const p = new Uint32Array(n);
   for (let i = 0; i < n; i++) p[i] = i;
   let s = seed >>> 0;
