@@ -96,7 +96,8 @@ export function loadIdxPair(imagesFile: string, labelsFile: string | undefined):
   return { images, labels: Int32Array.from(lb.data) };
 }
 
-interface HoldOut { spec: number | false; seed: number }
+/** How a source without a test split gives one up, and the argument it came from (for messages). */
+interface HoldOut { spec: number | false; seed: number; name: string }
 
 /** Split `split` of a data set that has no test split of its own: the hold-out or the rest. */
 function heldOut(ds: Dataset, split: Split, h: HoldOut): Dataset {
@@ -117,7 +118,7 @@ function loadIdxDir(dir: string, split: Split, h?: HoldOut): Dataset {
   }
   const [imName, lbName] = IDX_NAMES[split];
   const im = findFile(dir, imName);
-  if (!im) throw new FormatError(dir, `source: ${dir}: expected ${imName}(.gz) for split '${split}' but it is not there`);
+  if (!im) throw new FormatError(dir, `${h?.name ?? 'source'}: ${dir}: expected ${imName}(.gz) for split '${split}' but it is not there`);
   const lb = findFile(dir, lbName);
   const { images, labels } = loadIdxPair(im, lb);
   return { images, labels, source: dir };
@@ -142,7 +143,7 @@ export function resolveFashionMnist(dirs: string[] = FASHION_MNIST_DIRS,
 
 interface FolderEntry { file: string; label?: number }
 
-function listImages(dir: string): { entries: FolderEntry[]; classes?: string[] } {
+function listImages(dir: string, name: string): { entries: FolderEntry[]; classes?: string[] } {
   const names = fs.readdirSync(dir, { withFileTypes: true }).filter((e) => !e.name.startsWith('.'))
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const subdirs = names.filter((e) => e.isDirectory());
@@ -150,7 +151,7 @@ function listImages(dir: string): { entries: FolderEntry[]; classes?: string[] }
   if (subdirs.length > 0) {
     // Class sub-folders: labels are the sorted sub-folder names' indices (torchvision ImageFolder).
     if (files.length > 0)
-      throw new FormatError(dir, `source: ${dir}: found both images and sub-folders at the top level; expected class sub-folders only (or images only)`);
+      throw new FormatError(dir, `${name}: ${dir}: found both images and sub-folders at the top level; expected class sub-folders only (or images only)`);
     const classes = subdirs.map((e) => e.name);
     const entries: FolderEntry[] = [];
     classes.forEach((c, label) => {
@@ -231,12 +232,12 @@ async function loadFolder(dir: string, opts: LoadOptions, h: HoldOut): Promise<D
   const root = hasSplits ? splitDirs[0] : dir;
   // Without split sub-folders both splits come from the whole folder (decoded and cached once).
   if (!hasSplits && split === 'test' && h.spec === false) throw noTest(dir);
-  if (!hasSplits && split === 'test') return heldOut(await loadFolder(dir, { ...opts, split: 'train' }, { spec: false, seed: 0 }), 'test', h);
-  if (!root) throw new FormatError(dir, `source: ${dir}: expected a '${sub.join("' or '")}' sub-folder for split '${split}'`);
+  if (!hasSplits && split === 'test') return heldOut(await loadFolder(dir, { ...opts, split: 'train' }, { spec: false, seed: 0, name: h.name }), 'test', h);
+  if (!root) throw new FormatError(dir, `${h.name}: ${dir}: expected a '${sub.join("' or '")}' sub-folder for split '${split}'`);
   const size = opts.size ?? 32;
   const channels = opts.channels ?? 3;
-  const { entries, classes } = listImages(root);
-  if (entries.length === 0) throw new FormatError(root, `source: ${root}: expected images (${[...IMAGE_EXT].join(', ')}) or class sub-folders of images but found none`);
+  const { entries, classes } = listImages(root, h.name);
+  if (entries.length === 0) throw new FormatError(root, `${h.name}: ${root}: expected images (${[...IMAGE_EXT].join(', ')}) or class sub-folders of images but found none`);
   const shape: ImageTensor['shape'] = [entries.length, size, size, channels];
   if (entries.length * size * size * channels > MAX_ELEMENTS)
     throw new RangeError(`options.size: ${entries.length} images of ${size} x ${size} x ${channels} bytes are more than the ${MAX_ELEMENTS} one tensor holds; ` +
@@ -317,19 +318,20 @@ export function isMemorySplits(src: unknown): src is MemorySplits {
 }
 
 function fromMemory(src: MemoryImages | MemorySplits, split: Split, h: HoldOut): Dataset {
-  if (!isMemorySplits(src)) return heldOut(memoryDataset('source', src), split, h);
+  const name = h.name;
+  if (!isMemorySplits(src)) return heldOut(memoryDataset(name, src), split, h);
   // Both parts are checked whichever is asked for: a broken test array is named now, not when a
   // later call evaluates on it.
   const other = split === 'train' ? src.test : src.train;
-  if (other !== undefined) memoryDataset(`source.${split === 'train' ? 'test' : 'train'}`, other);
+  if (other !== undefined) memoryDataset(`${name}.${split === 'train' ? 'test' : 'train'}`, other);
   const part = split === 'train' ? src.train : src.test;
   if (part === undefined)
-    throw new NoTestSplitError('source: in-memory { train } data without a test array has no test split ' +
+    throw new NoTestSplitError(`${name}: in-memory { train } data without a test array has no test split ` +
       '(pass { train, test }, or one { images, labels } set to hold a test split out of)');
-  const ds = memoryDataset(`source.${split}`, part, `memory (${split})`);
+  const ds = memoryDataset(`${name}.${split}`, part, `memory (${split})`);
   if (src.classes === undefined || ds.classes !== undefined) return ds;
   if (!Array.isArray(src.classes) || !src.classes.every((c) => typeof c === 'string'))
-    throw new TypeError(`source.classes: expected an array of strings but got ${describe(src.classes)}`);
+    throw new TypeError(`${name}.classes: expected an array of strings but got ${describe(src.classes)}`);
   return { ...ds, classes: src.classes };
 }
 
@@ -357,24 +359,29 @@ function checkLoadOptions(o: LoadOptions | undefined): LoadOptions {
  * - in-memory { images: { data, shape }, labels?, classes? }, or { train, test? } of those.
  * A source without a test split of its own gets a stratified hold-out (options.holdOut).
  */
-export async function loadDataset(source: DatasetSource, userOptions: LoadOptions = {}): Promise<Dataset> {
+export async function loadDataset(source: DatasetSource, options: LoadOptions = {}): Promise<Dataset> {
+  return loadSource('source', source, options);
+}
+
+/** loadDataset, with errors about the source naming `name` (trainClsa's 'options.data', say). */
+export async function loadSource(name: string, source: DatasetSource, userOptions: LoadOptions = {}): Promise<Dataset> {
   const options = checkLoadOptions(userOptions);
   const split = options.split ?? 'train';
   if (split !== 'train' && split !== 'test') throw new RangeError(`options.split: expected 'train' or 'test' but got ${describe(split)}`);
   const spec = options.holdOut ?? DEFAULT_HOLD_OUT;
   if (spec !== false) checkNumber('options.holdOut', spec, (x) => x > 0 && (x < 1 || Number.isInteger(x)), 'a fraction in (0, 1), a count >= 1 or false');
-  const h: HoldOut = { spec, seed: checkInt('options.splitSeed', options.splitSeed ?? 0, 0, 2 ** 32 - 1) };
+  const h: HoldOut = { spec, seed: checkInt('options.splitSeed', options.splitSeed ?? 0, 0, 2 ** 32 - 1), name };
   if (typeof source === 'object' && source !== null) return fromMemory(source, split, h);
-  if (typeof source !== 'string') throw new TypeError(`source: expected a path, 'fashion-mnist' or { images, labels } but got ${describe(source)}`);
+  if (typeof source !== 'string') throw new TypeError(`${name}: expected a path, 'fashion-mnist' or { images, labels } but got ${describe(source)}`);
   if (source === 'fashion-mnist' || source.startsWith('fashion-mnist:')) {
     const given = source.startsWith('fashion-mnist:') ? source.slice('fashion-mnist:'.length) : undefined;
     const { dir, full } = given ? { dir: given, full: true } : resolveFashionMnist(options.fashionMnistDirs);
     const ds = loadIdxDir(dir, split, h);
     return { ...ds, classes: FASHION_MNIST_CLASSES.slice(), source: `fashion-mnist (${full ? 'full' : 'subset'}: ${dir})` };
   }
-  if (!fs.existsSync(source)) throw new RangeError(`source: the path ${source} does not exist`);
+  if (!fs.existsSync(source)) throw new RangeError(`${name}: the path ${source} does not exist`);
   const st = fs.statSync(source);
-  if (!st.isDirectory()) throw new RangeError(`source: expected a directory (IDX files or images) but ${source} is a file`);
+  if (!st.isDirectory()) throw new RangeError(`${name}: expected a directory (IDX files or images) but ${source} is a file`);
   if (hasIdx(source, 'train') || hasIdx(source, 'test')) return loadIdxDir(source, split, h);
   return loadFolder(source, options, h);
 }

@@ -5,7 +5,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { Dataset, DatasetSource } from './data';
-import { EmbedOptions, embedDataset, Embeddings } from './embeddings';
+import { checkEmbeddings, checkEncoder, EmbedOptions, embedDataset, Embeddings } from './embeddings';
+import { checkLabels } from './dataset-check';
 import type { Encoder } from './encoder';
 import { knnTopk } from './eval';
 import { FormatError } from './errors';
@@ -13,7 +14,7 @@ import { writeDirAtomic, writeFileAtomicSync } from './fsutil';
 import { readableDir } from './leftovers';
 import { FileManifest, manifestEntry, verifyManifest } from './manifest';
 import { encodeNpy, readNpy } from './npy';
-import { checkInt, describe } from './validate';
+import { checkHostTensor, checkInt, checkOptions, checkValues, describe } from './validate';
 
 export const SEARCH_INDEX_FORMAT = 'clsa-search-index';
 export const SEARCH_INDEX_VERSION = 1;
@@ -82,6 +83,9 @@ export class SearchIndex {
 
   /** An index over features already computed by the encoder whose digest is given. */
   static fromEmbeddings(emb: Embeddings, encoderDigest: string): SearchIndex {
+    checkEmbeddings('emb', emb);
+    if (typeof encoderDigest !== 'string' || !/^[0-9a-f]{64}$/.test(encoderDigest))
+      throw new TypeError(`encoderDigest: expected Encoder.digest(), 64 hex digits, but got ${describe(encoderDigest)}`);
     const [n, d] = emb.features.shape;
     return new SearchIndex(emb.features, emb.labels, {
       format: SEARCH_INDEX_FORMAT, version: SEARCH_INDEX_VERSION, source: emb.source, split: emb.split, count: n, featureDim: d,
@@ -147,7 +151,7 @@ export class SearchIndex {
 
   /** Refuses an encoder other than the index's: its features would not be comparable. */
   checkEncoder(encoder: Encoder): void {
-    const digest = encoder.digest();
+    const digest = checkEncoder('encoder', encoder).digest();
     if (digest !== this.meta.encoderDigest)
       throw new Error(`encoder: the index was built with another encoder (digest ${this.meta.encoderDigest.slice(0, 12)}, this one ` +
         `${digest.slice(0, 12)}); rebuild the index with this model`);
@@ -156,7 +160,16 @@ export class SearchIndex {
   /** The k most cosine-similar index rows of every query feature row. */
   async searchFeatures(queries: { data: Float32Array; shape: [number, number] | number[] }, k: number,
                        about: { files?: string[]; labels?: Int32Array; classes?: string[] } = {}): Promise<SearchResult[]> {
+    const dims: Record<string, number> = { D: this.meta.featureDim };
+    checkHostTensor('queries', queries, ['M', 'D'], dims);
+    checkValues('queries', queries.data, dims.M, dims.D, false);
     checkInt('k', k, 1, this.size);
+    about = checkOptions('about', about);
+    if (about.labels !== undefined) checkLabels('about.labels', about.labels, dims.M);
+    for (const key of ['files', 'classes'] as const)
+      if (about[key] !== undefined && (!Array.isArray(about[key]) || !about[key].every((x) => typeof x === 'string')))
+        throw new TypeError(`about.${key}: expected an array of strings but got ${describe(about[key])}`);
+    if (about.files !== undefined && about.files.length !== dims.M) throw new RangeError(`about.files: expected ${dims.M} names (one per query) but got ${about.files.length}`);
     const top = await knnTopk(this.features, queries, { k });
     const nq = top.index.length / k;
     const out: SearchResult[] = [];

@@ -6,8 +6,8 @@
 // and lib/recipes.ts holds the named presets. Data order, augmentation seeds and the learning
 // rate are pure functions of (seed, epoch, step), and the model's whole state lives in the
 // checkpoint, so a resumed run is bit-identical to an uninterrupted one on the CPU.
-import { augmentBatch, augmentBatchDevice, AugmentedView, CropPreset, ViewSpec } from './augment';
-import { Dataset, DatasetSource, isMemorySplits, LoadOptions, loadDataset, memoryDataset, NoTestSplitError } from './data';
+import { augmentBatch, augmentBatchDevice, AugmentedView, CropPreset, resolveView, ViewSpec } from './augment';
+import { Dataset, DatasetSource, isMemorySplits, LoadOptions, loadSource, memoryDataset, NoTestSplitError } from './data';
 import { DEVICE_NAMES, DeviceName, DeviceTensor, isDeviceTensor, resolveDevice } from './device';
 import { Encoder, ImageNormalization, imageStatistics, toEncoderInput } from './encoder';
 import { Arch, ARCHS, ClsaModel, cpuPrecisionError, ModelConfig, ModelPrecision, ModelState, resolveConfig, StepResult } from './model';
@@ -20,8 +20,8 @@ import { checkResume, CheckpointMeta, fingerprint, isCheckpointDir, readCheckpoi
 import { knnMonitor, Monitor } from './training/monitor';
 import { FEATURE_FORMS, FeatureForm } from './forms';
 import { Schedule, scheduledLr } from './training/schedule';
-import { CropsOption, epochOrder, gather, resolveCrops } from './training/views';
-import { checkBool, checkEnum, checkInt, checkNumber, describe } from './validate';
+import { CropsOption, epochOrder, gather, MIN_VIEW_SIZE, resolveCrops } from './training/views';
+import { checkBool, checkEnum, checkInt, checkNumber, checkOptions, describe } from './validate';
 
 export type { CropsOption } from './training/views';
 import { epochLr } from './training/schedule';
@@ -203,7 +203,12 @@ function resolve(o: TrainOptions, train: Dataset, norm: ImageNormalization, resu
       throw new RangeError(`options.weakScale: expected [lo, hi] with 0 < lo <= hi <= 1 but got ${describe(ws)}${Array.isArray(ws) ? ` [${ws.join(', ')}]` : ''}`);
     weakScale = [ws[0], ws[1]];
   }
+  if (o.augment !== undefined && o.augment !== null) resolveView('options.augment', { size: MIN_VIEW_SIZE, ...checkOptions('options.augment', o.augment) }, c);
   const crops = resolveCrops(o.crops ?? 'single', Math.min(h, w), norm, o.augment ?? {}, weakScale);
+  // Checked now, by name, rather than at the first step's augmentation ('views[2]...').
+  const named: [string, ViewSpec][] = [['key', crops.key], ...crops.weak.map((v, i): [string, ViewSpec] => [`weak[${i}]`, v]),
+    ...crops.strong.map((v, i): [string, ViewSpec] => [`strong[${i}]`, v])];
+  for (const [k, v] of named) resolveView(`options.crops.${k}`, v, c);
   const model: ModelConfig = {
     arch: checkEnum('options.arch', o.arch ?? 'resnet-mini', ARCHS),
     width: o.width, depth: o.depth, projHidden: o.projHidden, projDim: o.projDim, inChannels: c,
@@ -235,7 +240,7 @@ async function loadSplits(options: TrainOptions): Promise<Splits> {
   if (options.load !== undefined && (typeof options.load !== 'object' || options.load === null))
     throw new TypeError(`options.load: expected { size?, channels?, holdOut?, cacheDir? } but got ${describe(options.load)}`);
   const load: LoadOptions = { ...options.load, splitSeed };
-  let train = await loadDataset(source, { ...load, split: 'train' });
+  let train = await loadSource('options.data', source, { ...load, split: 'train' });
   const monitorOn = options.evaluate !== false && options.evalData !== false;
   const spec = options.validation ?? (monitorOn && options.evalData === undefined && train.labels ? DEFAULT_VALIDATION : false);
   let validation: Dataset | undefined;
@@ -259,7 +264,7 @@ async function loadSplits(options: TrainOptions): Promise<Splits> {
     } else {
       evalSplit = 'test';
       try {
-        evalSet = await loadDataset(given === undefined ? source : given as DatasetSource, { ...load, split: 'test' });
+        evalSet = await loadSource(given === undefined ? 'options.data' : 'options.evalData', given === undefined ? source : given as DatasetSource, { ...load, split: 'test' });
       } catch (e) {
         if (given !== undefined || !(e instanceof NoTestSplitError)) throw e;  // no test split: no monitor
       }
@@ -291,6 +296,11 @@ function checkTrainOptions(o: TrainOptions): void {
     throw new TypeError(`options.signal: expected an AbortSignal but got ${describe(sig)}`);
   if (o.evaluate !== undefined && o.evaluate !== false && (typeof o.evaluate !== 'object' || o.evaluate === null))
     throw new TypeError(`options.evaluate: expected { every?, k?, t?, form? } or false but got ${describe(o.evaluate)}`);
+  for (const k of ['data', 'evalData'] as const) {
+    const v = o[k];
+    if (v !== undefined && !(k === 'evalData' && v === false) && typeof v !== 'string' && (typeof v !== 'object' || v === null))
+      throw new TypeError(`options.${k}: expected a path, 'fashion-mnist' or in-memory { images, labels }${k === 'evalData' ? ' (or false)' : ''} but got ${describe(v)}`);
+  }
   const ck = o.checkpoint;
   if (ck !== undefined) {
     if (typeof ck !== 'object' || ck === null || typeof ck.dir !== 'string' || ck.dir.length === 0)
@@ -302,6 +312,7 @@ function checkTrainOptions(o: TrainOptions): void {
     // Refused now rather than after the first epoch's training.
     checkReplaceable(ck.dir, { name: 'options.checkpoint.dir', replaceable: isCheckpointDir });
   }
+  checkBool('options.forceResume', o.forceResume ?? false);
   if (o.resume !== undefined && (typeof o.resume !== 'string' || o.resume.length === 0))
     throw new TypeError(`options.resume: expected a checkpoint directory path but got ${describe(o.resume)}`);
 }
