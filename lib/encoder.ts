@@ -1,7 +1,10 @@
 // A trained encoder: the query backbone of a ClsaModel plus the image normalisation it was
 // trained with. Saved as safetensors weights + a JSON config that other tools can read.
 import * as crypto from 'crypto';
-import { ClsaModel, ModelConfig, ResolvedModelConfig } from './model';
+import * as path from 'path';
+import { FormatError } from './errors';
+import { encoderLayout } from './layout';
+import { ClsaModel, ModelConfig, resolveConfig, ResolvedModelConfig } from './model';
 import { loadModelFiles, saveModelFiles } from './modelfile';
 import { DEVICE_NAMES, DeviceName, resolveDevice } from './device';
 import { checkEnum, checkInt, checkOptions, describe, MAX_ELEMENTS } from './validate';
@@ -161,6 +164,29 @@ export class Encoder {
   }
 }
 
+/** The fields of an encoder's config.json that loading reads, checked so that a damaged or
+ * hand-edited file is named (a zero std would give NaN features, a wrong width a confusing
+ * mismatch of weights). */
+function checkEncoderConfig(config: Record<string, unknown>, file: string): EncoderConfigFile {
+  const bad = (what: string) => new FormatError(file, `${file}: ${what}`);
+  const cfg = config as unknown as EncoderConfigFile;
+  if (cfg.format !== ENCODER_FORMAT) throw bad(`format ${describe(cfg.format)}, expected '${ENCODER_FORMAT}'`);
+  if (typeof cfg.version !== 'number' || !Number.isInteger(cfg.version) || cfg.version < 1 || cfg.version > ENCODER_FORMAT_VERSION)
+    throw bad(`format version ${describe(cfg.version)}; this clsa reads 1 to ${ENCODER_FORMAT_VERSION}`);
+  if (typeof cfg.model !== 'object' || cfg.model === null || Array.isArray(cfg.model)) throw bad(`model: expected an object but got ${describe(cfg.model)}`);
+  let model: ResolvedModelConfig;
+  try {
+    model = resolveConfig({ ...(cfg.model as ModelConfig), device: 'cpu', precision: 'fp32' }, 'model');
+    checkNormalization('normalization', cfg.normalization, model.inChannels);
+    checkImageSize('imageSize', cfg.imageSize);
+  } catch (err) {
+    throw bad((err as Error).message);
+  }
+  if (cfg.featureDim !== undefined && cfg.featureDim !== encoderLayout(model).featureDim)
+    throw bad(`featureDim ${describe(cfg.featureDim)} does not match the model's ${encoderLayout(model).featureDim}`);
+  return cfg;
+}
+
 /** Loads an encoder written by `encoder.save(dir)` (or the `model/` folder of `clsa train`) onto
  * `options.device`, wherever it was trained. 'auto' (the default) picks the CPU until the CUDA
  * encoder is verified on a GPU (backend().cudaVerified.encoder); 'cuda' opts in. */
@@ -171,10 +197,7 @@ export function loadEncoder(dir: string, options: { device?: DeviceName; deviceI
   const deviceIndex = checkInt('options.deviceIndex', options.deviceIndex ?? 0, 0, 15);
   const device = resolveDevice('options.device', checkEnum('options.device', options.device ?? 'auto', DEVICE_NAMES), deviceIndex, 'encoder');
   const files = loadModelFiles(dir);
-  const cfg = files.config as unknown as EncoderConfigFile;
-  if (cfg.format !== ENCODER_FORMAT) throw new Error(`loadEncoder: ${dir}/config.json has format ${describe(cfg.format)}, expected '${ENCODER_FORMAT}'`);
-  if (cfg.version > ENCODER_FORMAT_VERSION)
-    throw new Error(`loadEncoder: ${dir}/config.json is format version ${cfg.version}; this clsa reads up to ${ENCODER_FORMAT_VERSION}`);
+  const cfg = checkEncoderConfig(files.config, path.join(dir, 'config.json'));
   // The file's precision applies on a GPU; the CPU computes in fp32.
   const precision = device === 'cuda' ? cfg.model.precision ?? 'fp32' : 'fp32';
   const fresh = ClsaModel.create({ ...(cfg.model as ModelConfig), device, deviceIndex, precision });
@@ -182,10 +205,11 @@ export function loadEncoder(dir: string, options: { device?: DeviceName; deviceI
   fresh.dispose();
   for (const name of ['query_params', 'query_bn_stats']) {
     const t = files.tensors[name];
-    if (!t) throw new Error(`loadEncoder: ${dir}/model.safetensors has no tensor '${name}'`);
+    const wFile = path.join(dir, 'model.safetensors');
+    if (!t) throw new FormatError(wFile, `${wFile}: no tensor '${name}'`);
     const want = state.buffers[name].length;
     if (t.dtype !== 'F32' || t.data.length !== want)
-      throw new Error(`loadEncoder: tensor '${name}' should be F32 with ${want} values for this config but is ${t.dtype} with ${t.data.length}`);
+      throw new FormatError(wFile, `${wFile}: tensor '${name}' should be F32 with ${want} values for the config but is ${t.dtype} with ${t.data.length}`);
     state.buffers[name] = Float32Array.from(t.data as Float32Array);
   }
   state.buffers.key_params = Float32Array.from(state.buffers.query_params);

@@ -118,7 +118,19 @@ function checkMeta(meta: unknown, file: string): CheckpointMeta {
   for (const k of ['modelState', 'normalization', 'options'] as const)
     if (typeof m[k] !== 'object' || m[k] === null || Array.isArray(m[k])) throw bad(`${k}: expected an object but got ${describe(m[k])}`);
   if (typeof m.modelState.config !== 'object' || m.modelState.config === null) throw bad(`modelState.config: expected an object but got ${describe(m.modelState.config)}`);
-  if (!Array.isArray(m.history)) throw bad(`history: expected an array but got ${describe(m.history)}`);
+  if (!Array.isArray(m.history) || !m.history.every((h) => typeof h === 'object' && h !== null && Number.isInteger(h.epoch)))
+    throw bad(`history: expected an array of { epoch, ... } but got ${describe(m.history)}`);
+  if (m.data !== undefined) {
+    const split = (k: string, v: unknown, optional: boolean) => {
+      if (optional && v === undefined) return;
+      const f = v as SplitFingerprint;
+      if (typeof f !== 'object' || f === null || !Number.isInteger(f.images) || typeof f.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(f.sha256))
+        throw bad(`data.${k}: expected { images, sha256 } but got ${describe(v)}`);
+    };
+    if (typeof m.data !== 'object' || m.data === null) throw bad(`data: expected { train, validation? } but got ${describe(m.data)}`);
+    split('train', m.data.train, false);
+    split('validation', m.data.validation, true);
+  }
   const n = m.normalization;
   if (!Number.isInteger(n.channels) || !Array.isArray(n.mean) || !Array.isArray(n.std) || n.mean.length !== n.channels || n.std.length !== n.channels ||
       ![...n.mean, ...n.std].every((x) => typeof x === 'number' && Number.isFinite(x)) || !n.std.every((x) => x > 0))
