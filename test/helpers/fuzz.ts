@@ -21,7 +21,7 @@ export function namesArgument(message: string, name: string): boolean {
   return new RegExp(`${escape(name)}(?=[.:\\[ (),/]|$)`).test(message);
 }
 
-function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+export function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms (a hang)`)), ms); });
   return Promise.race([p, late]).finally(() => clearTimeout(timer));
@@ -33,15 +33,20 @@ export async function expectNamedError(call: () => unknown, names: string[], wha
   try {
     result = await withTimeout(Promise.resolve().then(call), CASE_MS, what);
   } catch (err) {
-    const e = err as Error;
-    if (!TYPED.some((c) => e instanceof c))
-      throw new Error(`${what}: expected a TypeError, RangeError or clsa error but got ${e?.constructor?.name}: ${e?.message}\n${e?.stack}`);
-    if (ENGINE.test(e.message)) throw new Error(`${what}: an engine message, not one naming the argument: ${e.message}`);
-    if (!names.some((n) => namesArgument(e.message, n)))
-      throw new Error(`${what}: the message does not name ${names.join(' or ')}: ${e.message}`);
-    return e;
+    return judgeError(err, names, what);
   }
   throw new Error(`${what}: expected an error but the call succeeded (${describeResult(result)})`);
+}
+
+/** Fails the case unless `err` is a typed error whose message names one of `names`. */
+export function judgeError(err: unknown, names: string[], what: string): Error {
+  const e = err as Error;
+  if (!TYPED.some((c) => e instanceof c))
+    throw new Error(`${what}: expected a TypeError, RangeError or clsa error but got ${e?.constructor?.name}: ${e?.message}\n${e?.stack}`);
+  if (ENGINE.test(e.message)) throw new Error(`${what}: an engine message, not one naming the argument: ${e.message}`);
+  if (!names.some((n) => namesArgument(e.message, n)))
+    throw new Error(`${what}: the message does not name ${names.join(' or ')}: ${e.message}`);
+  return e;
 }
 
 function describeResult(r: unknown): string {
