@@ -92,7 +92,7 @@ const targets: [FileTarget, number][] = [
       expect(f.data.every(Number.isFinite)).toBe(true);
     },
     mayPass: jsonOnly,
-  }, 500],
+  }, 300],
   [{
     name: 'resume from a checkpoint',
     pristine: async () => {
@@ -107,7 +107,7 @@ const targets: [FileTarget, number][] = [
     usable: (r) => (r as { encoder: Encoder }).encoder.dispose(),
     mayPass: jsonOnly,
     names: ['options.resume'],
-  }, 400],
+  }, 250],
   [{
     name: 'SearchIndex.load',
     pristine: async () => {
@@ -126,7 +126,7 @@ const targets: [FileTarget, number][] = [
       expect(hits[0].neighbours).toHaveLength(1);
     },
     mayPass: jsonOnly,
-  }, 400],
+  }, 250],
   [{
     name: 'readNpy',
     pristine: async () => {
@@ -140,7 +140,7 @@ const targets: [FileTarget, number][] = [
     usable: (r) => expect((r as { data: Float32Array }).data.length).toBe(12),
     // The header is text padded with spaces and the data has no checksum: a flip there can stay legal.
     mayPass: (d) => d.kind === 'flip',
-  }, 300],
+  }, 200],
   [{
     name: 'readSafetensors',
     pristine: async () => {
@@ -153,7 +153,7 @@ const targets: [FileTarget, number][] = [
     read: async (dir) => readSafetensors(path.join(dir, 'a.safetensors')),
     usable: (r) => expect(Object.keys((r as { tensors: object }).tensors).length).toBeGreaterThanOrEqual(1),
     mayPass: (d) => d.kind === 'flip',
-  }, 300],
+  }, 200],
   [{
     name: 'loadDataset of IDX files',
     pristine: async () => {
@@ -169,7 +169,7 @@ const targets: [FileTarget, number][] = [
     usable: (r) => expect((r as { images: { shape: number[] } }).images.shape[0]).toBe(6),
     mayPass: (d) => d.kind === 'flip',
     names: ['source'],
-  }, 300],
+  }, 200],
   [{
     name: 'loadDataset of a PNG folder',
     pristine: async () => {
@@ -195,7 +195,7 @@ const targets: [FileTarget, number][] = [
     // A flipped byte can land in pixel data a decoder takes as it is; a deleted image leaves a
     // smaller folder, which is still a folder of images.
     mayPass: (d) => d.kind !== 'empty',
-  }, 150],
+  }, 100],
 ];
 
 describe(`fuzzed damage to the files clsa reads (${seedNote(SEED)})`, () => {
