@@ -3,9 +3,10 @@
 // of the writers' instrumented steps (CLSA_CRASH_AT, lib/crashpoint.ts: 8 trials per step, at a
 // seeded n-th pass) and 36 times after a seeded random delay. After every kill both directories
 // must hold the previous or the next generation, complete and consistent (manifests verified,
-// every file of the model naming the same generation), and every trial then resumes the run from
-// its checkpoint and saves the model again (all 100 trials, not a sample: a resume is one epoch
-// of a 16-image run), which must clear the dead writer's leftovers.
+// every file of the model naming the same generation). Then every trial resumes the run from the
+// checkpoint it left (all of them, not a sample: a resume is one epoch of a 16-image run; trials
+// killed before the first checkpoint have none, and the count that resumed is printed and must be
+// at least 50) and saves the model again, which must clear the dead writer's leftovers.
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -33,7 +34,7 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'clsa-kill-'));
 beforeAll(ensureDist, 120000);
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-interface Outcome { checkpointFromOld: boolean; modelFromOld: boolean; leftovers: string[] }
+interface Outcome { checkpointFromOld: boolean; modelFromOld: boolean; leftovers: string[]; resumed: boolean }
 
 /** The generation a model directory holds; every one of its files must say the same. */
 function modelGeneration(dir: string): number {
@@ -69,6 +70,7 @@ async function checkKilled(k: Killed): Promise<Outcome> {
     checkpointFromOld: !fs.existsSync(ck) && readableDir(ck) !== ck,
     modelFromOld: !fs.existsSync(md) && readableDir(md) !== md,
     leftovers: [...listLeftovers(ck), ...listLeftovers(md)].map((l) => l.kind),
+    resumed: false,
   };
   const epoch = checkpointEpoch(ck);
   expect([k.lastCheckpoint, k.lastCheckpoint + 1]).toContain(epoch);
@@ -79,6 +81,7 @@ async function checkKilled(k: Killed): Promise<Outcome> {
     await resumeOneEpoch(ck);
     expect(checkpointEpoch(ck)).toBe(epoch + 1);
     expect(listLeftovers(ck)).toEqual([]);
+    out.resumed = true;
   }
   const next = writer.generationModel(gen + 1);
   await saveModelFiles(md, next.model, next.extra);
@@ -87,10 +90,19 @@ async function checkKilled(k: Killed): Promise<Outcome> {
   return out;
 }
 
+const resumed: boolean[] = [];
+afterAll(() => {
+  // Trials killed before their first checkpoint have nothing to resume; the rest must all have.
+  console.log(`kill-writes: ${resumed.filter(Boolean).length} of ${resumed.length} trials resumed from the checkpoint the kill left (${seedNote(SEED)})`);
+  if (resumed.length === CRASH_POINTS.length * PER_POINT + RANDOM_TRIALS) expect(resumed.filter(Boolean).length).toBeGreaterThanOrEqual(50);
+});
+
 async function trial(name: string, kill: Kill): Promise<Outcome> {
   const k = await runKilledWriter(path.join(tmp, name), kill);
   try {
-    return await checkKilled(k);
+    const o = await checkKilled(k);
+    resumed.push(o.resumed);
+    return o;
   } catch (err) {
     (err as Error).message = `trial ${name} (${JSON.stringify(kill)}, last logged checkpoint ${k.lastCheckpoint}, ` +
       `model ${k.lastModel}; ${seedNote(SEED)}):\n${(err as Error).message}`;
