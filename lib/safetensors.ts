@@ -38,6 +38,11 @@ const NATURAL: Record<Dtype, string> = {
   U16: 'Uint16Array', U8: 'Uint8Array', BOOL: 'Uint8Array',
 };
 
+/** Own keys only: 'constructor' or 'valueOf' are in DTYPE_BYTES too, through its prototype. */
+function isDtype(v: unknown): v is Dtype {
+  return typeof v === 'string' && Object.prototype.hasOwnProperty.call(DTYPE_BYTES, v);
+}
+
 const MAX_HEADER = 100 * 1024 * 1024;  // the reference implementation's limit
 
 function tag(v: unknown): string {
@@ -60,7 +65,7 @@ export function encodeSafetensors(tensors: Record<string, Tensor>, metadata?: Re
     if (name === '__metadata__') throw new RangeError(`tensors: the name "__metadata__" is reserved by the format`);
     const t = tensors[name];
     if (!t || typeof t !== 'object') throw new TypeError(`tensors["${name}"]: expected { dtype, shape, data } but got ${typeof t}`);
-    if (!(t.dtype in DTYPE_BYTES)) throw new RangeError(`tensors["${name}"].dtype: expected one of ${Object.keys(DTYPE_BYTES).join(', ')} but got ${JSON.stringify(t.dtype)}`);
+    if (!isDtype(t.dtype)) throw new RangeError(`tensors["${name}"].dtype: expected one of ${Object.keys(DTYPE_BYTES).join(', ')} but got ${JSON.stringify(t.dtype)}`);
     if (!Array.isArray(t.shape) || !t.shape.every((s) => Number.isInteger(s) && s >= 0))
       throw new RangeError(`tensors["${name}"].shape: expected an array of integers >= 0 but got ${JSON.stringify(t.shape)}`);
     if (tag(t.data) !== NATURAL[t.dtype])
@@ -132,7 +137,7 @@ export function decodeSafetensors(buf: Uint8Array, source = 'safetensors'): Safe
       continue;
     }
     const e = v as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
-    if (typeof e.dtype !== 'string' || !(e.dtype in DTYPE_BYTES))
+    if (!isDtype(e.dtype))
       throw new FormatError(source, `${source}: tensor "${name}" has an unknown dtype ${JSON.stringify(e.dtype)}`);
     const dtype = e.dtype as Dtype;
     if (!Array.isArray(e.shape) || !e.shape.every((s) => Number.isInteger(s) && s >= 0))
