@@ -93,7 +93,8 @@ const targets: [Target, number][] = [
       slot('source.train', [0], fc.constant({ train: { images: 'x' } })),
       opt('options', [1], notObject),
       opt('options.split', [1, 'split'], oneOf(['train', 'test'])),
-      opt('options.holdOut', [1, 'holdOut'], fc.oneof(num((x) => x > 0 && (x < 1 || Number.isInteger(x)), [1.5, 0, -1]), fc.constant(true))),
+      // false is legal here (no test split).
+      opt('options.holdOut', [1, 'holdOut'], fc.oneof(num((x) => x > 0 && (x < 1 || Number.isInteger(x)), [1.5, 0, -1]), fc.constant(true)).filter((v) => v !== false)),
       opt('options.splitSeed', [1, 'splitSeed'], int(0, 2 ** 32 - 1)),
       opt('options.size', [1, 'size'], int(1, 4096)),
       opt('options.channels', [1, 'channels'], fc.constantFrom(0, 2, 4, '3', 1.5, true)),

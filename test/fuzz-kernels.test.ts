@@ -129,7 +129,7 @@ const knnOptionSlots = (async: boolean) => [
 
 const probeOptionSlots = (async: boolean) => [
   opt('options.solver', [2, 'solver'], oneOf(['lbfgs', 'adamw'])),
-  opt('options.weightDecay', [2, 'weightDecay'], fc.oneof(num((x) => x > 0, [0]), fc.constant('AUTO'))),
+  opt('options.weightDecay', [2, 'weightDecay'], fc.oneof(num((x) => x > 0, [0]), fc.constant('AUTO')).filter((v) => v !== 'auto')),
   opt('options.maxIterations', [2, 'maxIterations'], int(1, 1 << 24)),
   opt('options.tolerance', [2, 'tolerance'], num((x) => x > 0, [0])),
   opt('options.classes', [2, 'classes'], fc.oneof(int(2, 1 << 20), fc.constant(1))),

@@ -60,7 +60,8 @@ const trainSlots: Slot[] = [
   opt('options.data', o('data'), badSource),
   opt('options.load', o('load'), fc.oneof(fc.integer(), fc.constant('x'))),
   opt('options.load.size', o('load'), fc.constant({ size: 0 }), ['options.size']),
-  opt('options.validation', o('validation'), fc.oneof(num((x) => x > 0 && (x < 1 || (Number.isInteger(x) && x < 16)), [16, 1.5]), fc.constant(true))),
+  // false is legal here (no validation split).
+  opt('options.validation', o('validation'), fc.oneof(num((x) => x > 0 && (x < 1 || (Number.isInteger(x) && x < 16)), [16, 1.5]), fc.constant(true)).filter((v) => v !== false)),
   opt('options.validationRows', o('validationRows'), oneOf(['stratified', 'last'])),
   opt('options.splitSeed', o('splitSeed'), int(0, 2 ** 32 - 1)),
   // Not a missing path: with evaluate false (as here) evalData is not read, and a resumed run
