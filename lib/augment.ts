@@ -14,7 +14,8 @@
 import { backend } from './backend';
 import { DeviceTensor, resolveDevice } from './device';
 import { native, NativeDeviceBuffer } from './native';
-import { checkEnum, checkInt, checkNumber, describe } from './validate';
+import { checkAugmentParams } from './augment-params';
+import { checkEnum, checkInt, checkNumber, checkOptions, describe } from './validate';
 
 /** The RandAugment ops, in the order of the reference's pool (their ids in drawn parameters). */
 export const RA_OPS = [
@@ -147,12 +148,26 @@ export interface NativeView {
 
 /** A weak (MoCo v2) view of the given size with the reference defaults, overridable. */
 export function weakView(size: number, overrides: Partial<ViewSpec> = {}): ViewSpec {
-  return { size, scale: [0.2, 1], ...overrides };
+  return checkedView({ size, scale: [0.2, 1], ...checkOverrides(overrides) }, 'size', 'overrides');
+}
+
+function checkOverrides(o: Partial<ViewSpec> | undefined): Partial<ViewSpec> {
+  return checkOptions('overrides', o);
+}
+
+/** A built view, checked now (for the channels its mean/std imply, else 3) so that a bad override
+ * is named where it was given rather than where the view is used. */
+function checkedView(v: ViewSpec, sizeName: string, overridesName: string): ViewSpec {
+  const channels = Array.isArray(v.mean) ? v.mean.length : Array.isArray(v.std) ? v.std.length : 3;
+  checkInt(sizeName, v.size, 1, 8192);
+  resolveView(overridesName, v, channels === 1 ? 1 : 3);
+  return v;
 }
 
 /** A strong view: the weak pipeline plus RandAugment (n = 5, p = 0.5, magnitudes 1..9). */
 export function strongView(size: number, overrides: Partial<ViewSpec> = {}): ViewSpec {
-  return { size, scale: [0.2, 1], randAugment: { n: 5, p: 0.5, magnitude: [1, 9], fill: 128 }, ...overrides };
+  return checkedView({ size, scale: [0.2, 1], randAugment: { n: 5, p: 0.5, magnitude: [1, 9], fill: 128 }, ...checkOverrides(overrides) },
+    'size', 'overrides');
 }
 
 export interface CropPreset {
@@ -180,6 +195,7 @@ const REFERENCE_SIZES = [224, 192, 160, 128, 96];
 export function cropPresets(kind: 'single' | 'multi', imageSize: number, overrides: Partial<ViewSpec> = {}): CropPreset {
   checkEnum('kind', kind, ['single', 'multi'] as const);
   checkInt('imageSize', imageSize, 1, 8192);
+  overrides = checkOverrides(overrides);
   const at = (s: number): { size: number; scale: [number, number] } => {
     const r = s / 224;
     return { size: Math.max(1, Math.round(imageSize * r)), scale: [0.2 * r, r] };
@@ -403,6 +419,9 @@ export interface DrawOptions {
   viewIndex?: number;
 }
 
+/** The most images drawAugmentParams draws for at once. */
+export const MAX_DRAWN = 1 << 20;
+
 /** The parameters augmentBatch would draw for one view (for inspection, previews and tests). */
 export function drawAugmentParams(view: ViewSpec, options: DrawOptions): DrawnParams[] {
   if (typeof options !== 'object' || options === null)
@@ -410,7 +429,8 @@ export function drawAugmentParams(view: ViewSpec, options: DrawOptions): DrawnPa
   const channels = options.channels ?? 3;
   if (channels !== 1 && channels !== 3) throw new RangeError(`options.channels: expected 1 or 3 but got ${describe(channels)}`);
   const nv = resolveView('view', view, channels);
-  const n = checkInt('options.n', options.n, 0, 2 ** 31 - 1);
+  // One object per image comes back: a cap well above any preview keeps a typo from exhausting memory.
+  const n = checkInt('options.n', options.n, 0, MAX_DRAWN);
   const h = checkInt('options.height', options.height, 1, 8192);
   const w = checkInt('options.width', options.width, 1, 8192);
   const seed = checkInt('options.seed', options.seed ?? 0, 0, Number.MAX_SAFE_INTEGER);
@@ -431,6 +451,7 @@ export function applyAugmentParams(images: ImageBatch, views: ViewSpec[], params
   params.forEach((pv, v) => {
     if (!Array.isArray(pv) || pv.length !== p.args.n)
       throw new RangeError(`params[${v}]: expected ${p.args.n} parameter objects but got ${describe(pv)}`);
+    pv.forEach((one, i) => checkAugmentParams(`params[${v}][${i}]`, one, p.args.height, p.args.width, RA_OPS.length));
   });
   native().augmentApply(p.args, params);
   return hostResult(p);

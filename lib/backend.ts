@@ -1,5 +1,6 @@
 // What this build and machine can do: CPU kernel level, CUDA compiled or not, GPUs or why none.
 import { native } from './native';
+import { checkInt } from './validate';
 
 export interface DeviceInfo {
   index: number;
@@ -63,7 +64,6 @@ export function backend(): BackendInfo {
 
 /** Threads of the CPU worker pool (0 = one per hardware thread). */
 export function setCpuThreads(threads: number): void {
-  if (!Number.isInteger(threads) || threads < 0 || threads > 4096)
-    throw new RangeError(`threads: expected an integer in [0, 4096] but got ${threads}`);
+  checkInt('threads', threads, 0, 4096);
   native().setCpuThreads(threads);
 }

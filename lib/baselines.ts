@@ -5,7 +5,9 @@
 // Which form is "the" baseline is chosen on held-out rows of the bank, never on the scored split:
 // the best of three scores on the query split would be a choice made on it.
 import type { Dataset, ImageTensor } from './dataset';
+import { checkDataset, checkImageTensor } from './dataset-check';
 import { stratifiedRows, takeRows } from './split';
+import { checkFloat32, checkOptions } from './validate';
 import { featureStats, knnAccuracy, KnnOptions, KnnResult, linearProbe, LinearProbeOptions, LinearProbeResult } from './eval';
 
 export type PixelForm = 'raw' | 'centred' | 'standardised';
@@ -13,8 +15,10 @@ export const PIXEL_FORMS: readonly PixelForm[] = ['raw', 'centred', 'standardise
 
 /** Pixels of `images` as features in [0, 1] minus `mean`, divided by `std` (per pixel, either optional). */
 export function pixelFeatures(images: ImageTensor, mean?: Float32Array, std?: Float32Array): { data: Float32Array; shape: [number, number] } {
-  const [n, h, w, c] = images.shape;
+  const [n, h, w, c] = checkImageTensor('images', images, 0).shape;
   const d = h * w * c;
+  if (mean !== undefined) checkFloat32('mean', mean, d);
+  if (std !== undefined) checkFloat32('std', std, d);
   const out = new Float32Array(n * d);
   for (let i = 0; i < n; i++) {
     for (let f = 0; f < d; f++) {
@@ -29,6 +33,7 @@ export function pixelFeatures(images: ImageTensor, mean?: Float32Array, std?: Fl
 
 /** The three pixel forms of a (bank, query) pair; mean and std come from the bank only. */
 export function pixelForms(bank: ImageTensor, query: ImageTensor): Record<PixelForm, { bank: { data: Float32Array; shape: [number, number] }; query: { data: Float32Array; shape: [number, number] } }> {
+  checkSameImages('bank', checkImageTensor('bank', bank), 'query', checkImageTensor('query', query));
   const raw = { bank: pixelFeatures(bank), query: pixelFeatures(query) };
   const [n, d] = raw.bank.shape;
   const { mean, std } = featureStats(raw.bank.data, n, d);
@@ -49,6 +54,13 @@ export interface PixelBaselines {
   linear?: LinearProbeResult;
 }
 
+/** Refuses images of two different sizes where pixels are compared feature by feature. */
+export function checkSameImages(aName: string, a: ImageTensor, bName: string, b: ImageTensor): void {
+  const [, ...da] = a.shape, [, ...db] = b.shape;
+  if (da.join() !== db.join())
+    throw new RangeError(`${bName}.shape: expected images of ${aName}'s size [${da.join(', ')}] (H, W, C) but got [${db.join(', ')}]`);
+}
+
 /** Bank rows held out to choose the pixel form: a fifth, at most 2000, per class (split seed 0). */
 export function formSelectionRows(bank: Dataset): { kept: Int32Array; held: Int32Array } {
   const n = bank.images.shape[0];
@@ -58,7 +70,8 @@ export function formSelectionRows(bank: Dataset): { kept: Int32Array; held: Int3
 /** The pixel form with the best kNN accuracy on held-out bank rows against the other bank rows
  * (ties: the earlier of raw, centred, standardised). */
 export async function choosePixelForm(bank: Dataset, knn: KnnOptions = {}): Promise<{ name: PixelForm; selection: PixelBaselines['selection'] }> {
-  if (!bank.labels) throw new Error('choosePixelForm: the bank needs labels');
+  checkDataset('bank', bank, { labels: true });
+  knn = checkOptions('knn', knn);
   const { kept, held } = formSelectionRows(bank);
   const scores = { raw: 0, centred: 0, standardised: 0 } as Record<PixelForm, number>;
   if (kept.length === 0 || held.length === 0) return { name: 'raw', selection: { heldOut: 0, knn: scores } };
@@ -78,14 +91,18 @@ export async function choosePixelForm(bank: Dataset, knn: KnnOptions = {}): Prom
  */
 export async function pixelBaselines(bank: Dataset, query: Dataset,
                                      options: { knn?: KnnOptions; linear?: LinearProbeOptions | false } = {}): Promise<PixelBaselines> {
-  if (!bank.labels || !query.labels) throw new Error('pixelBaselines: both data sets need labels');
+  checkDataset('bank', bank, { labels: true });
+  checkDataset('query', query, { labels: true });
+  options = checkOptions('options', options);
+  if (options.knn !== undefined && options.knn !== null) checkOptions('options.knn', options.knn);
+  if (options.linear !== undefined && options.linear !== false) checkOptions('options.linear', options.linear);
   const forms = pixelForms(bank.images, query.images);
   const knn = {} as Record<PixelForm, KnnResult>;
   for (const name of PIXEL_FORMS)
-    knn[name] = await knnAccuracy({ features: forms[name].bank, labels: bank.labels }, { features: forms[name].query, labels: query.labels }, options.knn ?? {});
+    knn[name] = await knnAccuracy({ features: forms[name].bank, labels: bank.labels as Int32Array }, { features: forms[name].query, labels: query.labels as Int32Array }, options.knn ?? {});
   const chosen = await choosePixelForm(bank, options.knn ?? {});
   const best = { name: chosen.name, accuracy: knn[chosen.name].accuracy };
   const linear = options.linear === false ? undefined
-    : await linearProbe({ features: forms.raw.bank, labels: bank.labels }, { features: forms.raw.query, labels: query.labels }, options.linear ?? {});
+    : await linearProbe({ features: forms.raw.bank, labels: bank.labels as Int32Array }, { features: forms.raw.query, labels: query.labels as Int32Array }, options.linear ?? {});
   return { knn, best, selection: chosen.selection, linear };
 }

@@ -11,9 +11,11 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { readIdx } from './idx';
 import { holdOut } from './split';
-import { writeFileAtomicSync } from './fsutil';
+import { checkImageTensor } from './dataset-check';
+import { FormatError } from './errors';
+import { checkInputFile, writeFileAtomicSync } from './fsutil';
 import { Dataset, ImageTensor, NoTestSplitError, Split } from './dataset';
-import { checkInt, checkNumber, describe } from './validate';
+import { checkEnum, checkInt, checkNumber, checkOptions, describe, MAX_ELEMENTS } from './validate';
 
 export type { Dataset, ImageTensor, Split } from './dataset';
 export { NoTestSplitError } from './dataset';
@@ -69,29 +71,33 @@ function findFile(dir: string, base: string): string | undefined {
 
 /** True when `dir` holds the IDX pair of `split` (plain or .gz). */
 export function hasIdx(dir: string, split: Split = 'train'): boolean {
+  if (typeof dir !== 'string' || dir.length === 0) throw new TypeError(`dir: expected a directory path but got ${describe(dir)}`);
+  checkEnum('split', split, ['train', 'test'] as const);
   const [im, lb] = IDX_NAMES[split];
   return findFile(dir, im) !== undefined && findFile(dir, lb) !== undefined;
 }
 
 /** Loads an IDX image file and its label file; checks dims and counts. */
 export function loadIdxPair(imagesFile: string, labelsFile: string | undefined): { images: ImageTensor; labels?: Int32Array } {
-  const im = readIdx(imagesFile);
+  if (labelsFile !== undefined && labelsFile !== null) checkInputFile('labelsFile', labelsFile);
+  const im = readIdx(imagesFile, undefined, 'imagesFile');
   if (im.dims.length !== 3 && im.dims.length !== 4)
-    throw new Error(`${imagesFile}: expected images of 3 dims [n, H, W] or 4 dims [n, H, W, C] but got [${im.dims.join(', ')}]`);
+    throw new FormatError(imagesFile, `${imagesFile}: expected images of 3 dims [n, H, W] or 4 dims [n, H, W, C] but got [${im.dims.join(', ')}]`);
   if (im.dims.slice(1).some((d) => d === 0))
-    throw new Error(`${imagesFile}: expected non-zero image dims but got [${im.dims.join(', ')}]`);
+    throw new FormatError(imagesFile, `${imagesFile}: expected non-zero image dims but got [${im.dims.join(', ')}]`);
   const [n, h, w] = im.dims;
   const c = im.dims.length === 4 ? im.dims[3] : 1;
   const images: ImageTensor = { data: new Uint8Array(im.data), shape: [n, h, w, c] };
   if (!labelsFile) return { images };
-  const lb = readIdx(labelsFile);
-  if (lb.dims.length !== 1) throw new Error(`${labelsFile}: expected labels of 1 dim [n] but got [${lb.dims.join(', ')}]`);
+  const lb = readIdx(labelsFile, undefined, 'labelsFile');
+  if (lb.dims.length !== 1) throw new FormatError(labelsFile, `${labelsFile}: expected labels of 1 dim [n] but got [${lb.dims.join(', ')}]`);
   if (lb.dims[0] !== n)
-    throw new Error(`${labelsFile}: label count ${lb.dims[0]} does not match the image count ${n} of ${imagesFile}`);
+    throw new FormatError(labelsFile, `${labelsFile}: label count ${lb.dims[0]} does not match the image count ${n} of ${imagesFile}`);
   return { images, labels: Int32Array.from(lb.data) };
 }
 
-interface HoldOut { spec: number | false; seed: number }
+/** How a source without a test split gives one up, and the argument it came from (for messages). */
+interface HoldOut { spec: number | false; seed: number; name: string }
 
 /** Split `split` of a data set that has no test split of its own: the hold-out or the rest. */
 function heldOut(ds: Dataset, split: Split, h: HoldOut): Dataset {
@@ -112,7 +118,7 @@ function loadIdxDir(dir: string, split: Split, h?: HoldOut): Dataset {
   }
   const [imName, lbName] = IDX_NAMES[split];
   const im = findFile(dir, imName);
-  if (!im) throw new Error(`${dir}: expected ${imName}(.gz) for split '${split}' but it is not there`);
+  if (!im) throw new FormatError(dir, `${h?.name ?? 'source'}: ${dir}: expected ${imName}(.gz) for split '${split}' but it is not there`);
   const lb = findFile(dir, lbName);
   const { images, labels } = loadIdxPair(im, lb);
   return { images, labels, source: dir };
@@ -124,6 +130,9 @@ function loadIdxDir(dir: string, split: Split, h?: HoldOut): Dataset {
  */
 export function resolveFashionMnist(dirs: string[] = FASHION_MNIST_DIRS,
                                     subsetDir: string = FASHION_MNIST_SUBSET_DIR): { dir: string; full: boolean } {
+  if (!Array.isArray(dirs) || !dirs.every((d) => typeof d === 'string' && d.length > 0))
+    throw new TypeError(`dirs: expected an array of directory paths but got ${describe(dirs)}`);
+  if (typeof subsetDir !== 'string' || subsetDir.length === 0) throw new TypeError(`subsetDir: expected a directory path but got ${describe(subsetDir)}`);
   for (const d of dirs) if (hasIdx(d, 'train') && hasIdx(d, 'test')) return { dir: d, full: true };
   if (hasIdx(subsetDir, 'train') && hasIdx(subsetDir, 'test')) return { dir: subsetDir, full: false };
   throw new Error(`fashion-mnist: neither the full set (searched ${dirs.join(', ') || 'nothing'}; install it with ` +
@@ -134,7 +143,7 @@ export function resolveFashionMnist(dirs: string[] = FASHION_MNIST_DIRS,
 
 interface FolderEntry { file: string; label?: number }
 
-function listImages(dir: string): { entries: FolderEntry[]; classes?: string[] } {
+function listImages(dir: string, name: string): { entries: FolderEntry[]; classes?: string[] } {
   const names = fs.readdirSync(dir, { withFileTypes: true }).filter((e) => !e.name.startsWith('.'))
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const subdirs = names.filter((e) => e.isDirectory());
@@ -142,7 +151,7 @@ function listImages(dir: string): { entries: FolderEntry[]; classes?: string[] }
   if (subdirs.length > 0) {
     // Class sub-folders: labels are the sorted sub-folder names' indices (torchvision ImageFolder).
     if (files.length > 0)
-      throw new Error(`${dir}: found both images and sub-folders at the top level; expected class sub-folders only (or images only)`);
+      throw new FormatError(dir, `${name}: ${dir}: found both images and sub-folders at the top level; expected class sub-folders only (or images only)`);
     const classes = subdirs.map((e) => e.name);
     const entries: FolderEntry[] = [];
     classes.forEach((c, label) => {
@@ -205,9 +214,9 @@ async function decodeAll(entries: FolderEntry[], size: number, channels: 1 | 3):
           } else throw new Error(`decoded ${r.info.channels} channels, expected ${channels}`);
         } else px = r.data;
       } catch (err) {
-        throw new Error(`${e.file}: could not decode the image (${(err as Error).message})`);
+        throw new FormatError(e.file, `${e.file}: could not decode the image (${(err as Error).message})`);
       }
-      if (px.length !== per) throw new Error(`${e.file}: decoded ${px.length} bytes, expected ${per}`);
+      if (px.length !== per) throw new FormatError(e.file, `${e.file}: decoded ${px.length} bytes, expected ${per}`);
       out.set(px, (i + j) * per);
     }));
   }
@@ -223,15 +232,16 @@ async function loadFolder(dir: string, opts: LoadOptions, h: HoldOut): Promise<D
   const root = hasSplits ? splitDirs[0] : dir;
   // Without split sub-folders both splits come from the whole folder (decoded and cached once).
   if (!hasSplits && split === 'test' && h.spec === false) throw noTest(dir);
-  if (!hasSplits && split === 'test') return heldOut(await loadFolder(dir, { ...opts, split: 'train' }, { spec: false, seed: 0 }), 'test', h);
-  if (!root) throw new Error(`${dir}: expected a '${sub.join("' or '")}' sub-folder for split '${split}'`);
+  if (!hasSplits && split === 'test') return heldOut(await loadFolder(dir, { ...opts, split: 'train' }, { spec: false, seed: 0, name: h.name }), 'test', h);
+  if (!root) throw new FormatError(dir, `${h.name}: ${dir}: expected a '${sub.join("' or '")}' sub-folder for split '${split}'`);
   const size = opts.size ?? 32;
   const channels = opts.channels ?? 3;
-  if (!Number.isInteger(size) || size < 1 || size > 4096) throw new RangeError(`size: expected an integer in [1, 4096] but got ${describe(size)}`);
-  if (channels !== 1 && channels !== 3) throw new RangeError(`channels: expected 1 or 3 but got ${describe(channels)}`);
-  const { entries, classes } = listImages(root);
-  if (entries.length === 0) throw new Error(`${root}: expected images (${[...IMAGE_EXT].join(', ')}) or class sub-folders of images but found none`);
+  const { entries, classes } = listImages(root, h.name);
+  if (entries.length === 0) throw new FormatError(root, `${h.name}: ${root}: expected images (${[...IMAGE_EXT].join(', ')}) or class sub-folders of images but found none`);
   const shape: ImageTensor['shape'] = [entries.length, size, size, channels];
+  if (entries.length * size * size * channels > MAX_ELEMENTS)
+    throw new RangeError(`options.size: ${entries.length} images of ${size} x ${size} x ${channels} bytes are more than the ${MAX_ELEMENTS} one tensor holds; ` +
+      'use a smaller size');
   const labels = classes ? Int32Array.from(entries.map((e) => e.label as number)) : undefined;
   let data: Uint8Array | undefined;
   let cacheFile: string | undefined;
@@ -308,16 +318,37 @@ export function isMemorySplits(src: unknown): src is MemorySplits {
 }
 
 function fromMemory(src: MemoryImages | MemorySplits, split: Split, h: HoldOut): Dataset {
-  if (!isMemorySplits(src)) return heldOut(memoryDataset('source', src), split, h);
+  const name = h.name;
+  if (!isMemorySplits(src)) return heldOut(memoryDataset(name, src), split, h);
+  // Both parts are checked whichever is asked for: a broken test array is named now, not when a
+  // later call evaluates on it.
+  const other = split === 'train' ? src.test : src.train;
+  if (other !== undefined) memoryDataset(`${name}.${split === 'train' ? 'test' : 'train'}`, other);
   const part = split === 'train' ? src.train : src.test;
   if (part === undefined)
-    throw new NoTestSplitError('source: in-memory { train } data without a test array has no test split ' +
+    throw new NoTestSplitError(`${name}: in-memory { train } data without a test array has no test split ` +
       '(pass { train, test }, or one { images, labels } set to hold a test split out of)');
-  const ds = memoryDataset(`source.${split}`, part, `memory (${split})`);
+  const ds = memoryDataset(`${name}.${split}`, part, `memory (${split})`);
   if (src.classes === undefined || ds.classes !== undefined) return ds;
   if (!Array.isArray(src.classes) || !src.classes.every((c) => typeof c === 'string'))
-    throw new TypeError(`source.classes: expected an array of strings but got ${describe(src.classes)}`);
+    throw new TypeError(`${name}.classes: expected an array of strings but got ${describe(src.classes)}`);
   return { ...ds, classes: src.classes };
+}
+
+/** The options every source shares, checked whatever the source (a bad size is an error even
+ * where only image folders would read it). */
+function checkLoadOptions(o: LoadOptions | undefined): LoadOptions {
+  const options = checkOptions('options', o);
+  if (options.size !== undefined) checkInt('options.size', options.size, 1, 4096);
+  if (options.channels !== undefined && options.channels !== 1 && options.channels !== 3)
+    throw new RangeError(`options.channels: expected 1 or 3 but got ${describe(options.channels)}`);
+  const cache = options.cacheDir;
+  if (cache !== undefined && cache !== false && (typeof cache !== 'string' || cache === ''))
+    throw new TypeError(`options.cacheDir: expected a directory path or false but got ${describe(cache)}`);
+  const dirs = options.fashionMnistDirs;
+  if (dirs !== undefined && (!Array.isArray(dirs) || !dirs.every((d) => typeof d === 'string')))
+    throw new TypeError(`options.fashionMnistDirs: expected an array of directory paths but got ${describe(dirs)}`);
+  return options;
 }
 
 /**
@@ -329,29 +360,35 @@ function fromMemory(src: MemoryImages | MemorySplits, split: Split, h: HoldOut):
  * A source without a test split of its own gets a stratified hold-out (options.holdOut).
  */
 export async function loadDataset(source: DatasetSource, options: LoadOptions = {}): Promise<Dataset> {
+  return loadSource('source', source, options);
+}
+
+/** loadDataset, with errors about the source naming `name` (trainClsa's 'options.data', say). */
+export async function loadSource(name: string, source: DatasetSource, userOptions: LoadOptions = {}): Promise<Dataset> {
+  const options = checkLoadOptions(userOptions);
   const split = options.split ?? 'train';
   if (split !== 'train' && split !== 'test') throw new RangeError(`options.split: expected 'train' or 'test' but got ${describe(split)}`);
   const spec = options.holdOut ?? DEFAULT_HOLD_OUT;
   if (spec !== false) checkNumber('options.holdOut', spec, (x) => x > 0 && (x < 1 || Number.isInteger(x)), 'a fraction in (0, 1), a count >= 1 or false');
-  const h: HoldOut = { spec, seed: checkInt('options.splitSeed', options.splitSeed ?? 0, 0, 2 ** 32 - 1) };
+  const h: HoldOut = { spec, seed: checkInt('options.splitSeed', options.splitSeed ?? 0, 0, 2 ** 32 - 1), name };
   if (typeof source === 'object' && source !== null) return fromMemory(source, split, h);
-  if (typeof source !== 'string') throw new TypeError(`source: expected a path, 'fashion-mnist' or { images, labels } but got ${describe(source)}`);
+  if (typeof source !== 'string') throw new TypeError(`${name}: expected a path, 'fashion-mnist' or { images, labels } but got ${describe(source)}`);
   if (source === 'fashion-mnist' || source.startsWith('fashion-mnist:')) {
     const given = source.startsWith('fashion-mnist:') ? source.slice('fashion-mnist:'.length) : undefined;
     const { dir, full } = given ? { dir: given, full: true } : resolveFashionMnist(options.fashionMnistDirs);
     const ds = loadIdxDir(dir, split, h);
     return { ...ds, classes: FASHION_MNIST_CLASSES.slice(), source: `fashion-mnist (${full ? 'full' : 'subset'}: ${dir})` };
   }
-  if (!fs.existsSync(source)) throw new Error(`source: the path ${source} does not exist`);
+  if (!fs.existsSync(source)) throw new RangeError(`${name}: the path ${source} does not exist`);
   const st = fs.statSync(source);
-  if (!st.isDirectory()) throw new Error(`source: expected a directory (IDX files or images) but ${source} is a file`);
+  if (!st.isDirectory()) throw new RangeError(`${name}: expected a directory (IDX files or images) but ${source} is a file`);
   if (hasIdx(source, 'train') || hasIdx(source, 'test')) return loadIdxDir(source, split, h);
   return loadFolder(source, options, h);
 }
 
 /** Pixels as float features in [0, 1], one row per image: [n, H*W*C]. */
 export function imagesToFeatures(images: ImageTensor): { data: Float32Array; shape: [number, number] } {
-  const [n, h, w, c] = images.shape;
+  const [n, h, w, c] = checkImageTensor('images', images, 0).shape;
   const out = new Float32Array(images.data.length);
   for (let i = 0; i < out.length; i++) out[i] = images.data[i] / 255;
   return { data: out, shape: [n, h * w * c] };
@@ -362,10 +399,13 @@ export function imagesToFeatures(images: ImageTensor): { data: Float32Array; sha
 export async function loadImageFiles(files: string[], options: { size?: number; channels?: 1 | 3 } = {}): Promise<Dataset> {
   if (!Array.isArray(files) || files.length === 0 || !files.every((f) => typeof f === 'string'))
     throw new TypeError(`files: expected a non-empty array of image paths but got ${describe(files)}`);
+  options = checkOptions('options', options);
   const size = options.size ?? 32, channels = options.channels ?? 3;
   if (!Number.isInteger(size) || size < 1 || size > 4096) throw new RangeError(`options.size: expected an integer in [1, 4096] but got ${describe(size)}`);
   if (channels !== 1 && channels !== 3) throw new RangeError(`options.channels: expected 1 or 3 but got ${describe(channels)}`);
-  for (const f of files) if (!fs.existsSync(f)) throw new Error(`files: ${f} does not exist`);
+  for (const f of files) if (!fs.existsSync(f)) throw new RangeError(`files: ${f} does not exist`);
+  if (files.length * size * size * channels > MAX_ELEMENTS)
+    throw new RangeError(`options.size: ${files.length} images of ${size} x ${size} x ${channels} bytes are more than the ${MAX_ELEMENTS} one tensor holds`);
   const data = await decodeAll(files.map((file) => ({ file })), size, channels);
   return { images: { data, shape: [files.length, size, size, channels] }, source: files.length === 1 ? files[0] : `${files.length} files`, files: files.slice() };
 }

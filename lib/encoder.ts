@@ -1,11 +1,14 @@
 // A trained encoder: the query backbone of a ClsaModel plus the image normalisation it was
 // trained with. Saved as safetensors weights + a JSON config that other tools can read.
 import * as crypto from 'crypto';
-import { ClsaModel, ModelConfig, ResolvedModelConfig } from './model';
+import * as path from 'path';
+import { FormatError } from './errors';
+import { encoderLayout } from './layout';
+import { ClsaModel, ModelConfig, resolveConfig, ResolvedModelConfig } from './model';
 import { loadModelFiles, saveModelFiles } from './modelfile';
 import { DEVICE_NAMES, DeviceName, resolveDevice } from './device';
-import { checkEnum, checkInt, describe } from './validate';
-import type { ImageNormalization } from './normalization';
+import { checkEnum, checkInt, checkOptions, describe, MAX_ELEMENTS } from './validate';
+import { checkImageSize, checkNormalization, ImageNormalization } from './normalization';
 import { OnnxExportInfo, OnnxExportOptions, writeOnnx } from './onnx';
 
 export const ENCODER_FORMAT = 'clsa-encoder';
@@ -32,6 +35,7 @@ export interface EncoderConfigFile {
 
 /** Converts uint8 NHWC images to normalised float NCHW, the encoder's input. */
 export function toEncoderInput(images: UInt8Images, norm: ImageNormalization, name = 'images'): { data: Float32Array; shape: [number, number, number, number] } {
+  checkNormalization('norm', norm);
   if (typeof images !== 'object' || images === null) throw new TypeError(`${name}: expected { data: Uint8Array, shape: [n, H, W, C] } but got ${describe(images)}`);
   if (Object.prototype.toString.call(images.data) !== '[object Uint8Array]')
     throw new TypeError(`${name}.data: expected a Uint8Array but got ${describe(images.data)}`);
@@ -58,7 +62,15 @@ export function toEncoderInput(images: UInt8Images, norm: ImageNormalization, na
 
 /** Per-channel mean/std of pixel/255 over a data set (the normalisation the encoder is trained with). */
 export function imageStatistics(images: UInt8Images): ImageNormalization {
-  const [, , , c] = images.shape;
+  if (typeof images !== 'object' || images === null) throw new TypeError(`images: expected { data: Uint8Array, shape: [n, H, W, C] } but got ${describe(images)}`);
+  if (Object.prototype.toString.call(images.data) !== '[object Uint8Array]')
+    throw new TypeError(`images.data: expected a Uint8Array but got ${describe(images.data)}`);
+  const shape = images.shape;
+  if (!Array.isArray(shape) || shape.length !== 4) throw new RangeError(`images.shape: expected [n, H, W, C] but got ${describe(shape)}`);
+  shape.forEach((v, i) => checkInt(`images.shape[${i}]`, v, 1, MAX_ELEMENTS));
+  const c = shape[3];
+  if (images.data.length !== shape.reduce((a, b) => a * b, 1))
+    throw new RangeError(`images.data: expected ${shape.reduce((a, b) => a * b, 1)} bytes for shape [${shape.join(', ')}] but got ${images.data.length}`);
   const sum = new Float64Array(c), sq = new Float64Array(c);
   const d = images.data;
   for (let i = 0; i < d.length; i++) {
@@ -78,6 +90,9 @@ export class Encoder {
 
   constructor(private model: ClsaModel, readonly normalization: ImageNormalization, readonly imageSize: [number, number],
               private owned = true) {
+    if (!(model instanceof ClsaModel)) throw new TypeError(`model: expected a ClsaModel but got ${describe(model)}`);
+    checkNormalization('normalization', normalization, model.config.inChannels);
+    checkImageSize('imageSize', imageSize);
     this.featureDim = model.featureDim;
   }
 
@@ -85,7 +100,7 @@ export class Encoder {
 
   /** Backbone features [n, featureDim] (batch norm in evaluation mode), in chunks of `batch` images. */
   async embed(images: UInt8Images, options: { batch?: number } = {}): Promise<{ data: Float32Array; shape: [number, number] }> {
-    const batch = checkInt('options.batch', options.batch ?? 512, 1);
+    const batch = checkInt('options.batch', checkOptions('options', options).batch ?? 512, 1);
     const x = toEncoderInput(images, this.normalization);
     const [n, c, h, w] = x.shape;
     const out = new Float32Array(n * this.featureDim);
@@ -149,6 +164,29 @@ export class Encoder {
   }
 }
 
+/** The fields of an encoder's config.json that loading reads, checked so that a damaged or
+ * hand-edited file is named (a zero std would give NaN features, a wrong width a confusing
+ * mismatch of weights). */
+function checkEncoderConfig(config: Record<string, unknown>, file: string): EncoderConfigFile {
+  const bad = (what: string) => new FormatError(file, `${file}: ${what}`);
+  const cfg = config as unknown as EncoderConfigFile;
+  if (cfg.format !== ENCODER_FORMAT) throw bad(`format ${describe(cfg.format)}, expected '${ENCODER_FORMAT}'`);
+  if (typeof cfg.version !== 'number' || !Number.isInteger(cfg.version) || cfg.version < 1 || cfg.version > ENCODER_FORMAT_VERSION)
+    throw bad(`format version ${describe(cfg.version)}; this clsa reads 1 to ${ENCODER_FORMAT_VERSION}`);
+  if (typeof cfg.model !== 'object' || cfg.model === null || Array.isArray(cfg.model)) throw bad(`model: expected an object but got ${describe(cfg.model)}`);
+  let model: ResolvedModelConfig;
+  try {
+    model = resolveConfig({ ...(cfg.model as ModelConfig), device: 'cpu', precision: 'fp32' }, 'model');
+    checkNormalization('normalization', cfg.normalization, model.inChannels);
+    checkImageSize('imageSize', cfg.imageSize);
+  } catch (err) {
+    throw bad((err as Error).message);
+  }
+  if (cfg.featureDim !== undefined && cfg.featureDim !== encoderLayout(model).featureDim)
+    throw bad(`featureDim ${describe(cfg.featureDim)} does not match the model's ${encoderLayout(model).featureDim}`);
+  return cfg;
+}
+
 /** Loads an encoder written by `encoder.save(dir)` (or the `model/` folder of `clsa train`) onto
  * `options.device`, wherever it was trained. 'auto' (the default) picks the CPU until the CUDA
  * encoder is verified on a GPU (backend().cudaVerified.encoder); 'cuda' opts in. */
@@ -159,10 +197,7 @@ export function loadEncoder(dir: string, options: { device?: DeviceName; deviceI
   const deviceIndex = checkInt('options.deviceIndex', options.deviceIndex ?? 0, 0, 15);
   const device = resolveDevice('options.device', checkEnum('options.device', options.device ?? 'auto', DEVICE_NAMES), deviceIndex, 'encoder');
   const files = loadModelFiles(dir);
-  const cfg = files.config as unknown as EncoderConfigFile;
-  if (cfg.format !== ENCODER_FORMAT) throw new Error(`loadEncoder: ${dir}/config.json has format ${describe(cfg.format)}, expected '${ENCODER_FORMAT}'`);
-  if (cfg.version > ENCODER_FORMAT_VERSION)
-    throw new Error(`loadEncoder: ${dir}/config.json is format version ${cfg.version}; this clsa reads up to ${ENCODER_FORMAT_VERSION}`);
+  const cfg = checkEncoderConfig(files.config, path.join(dir, 'config.json'));
   // The file's precision applies on a GPU; the CPU computes in fp32.
   const precision = device === 'cuda' ? cfg.model.precision ?? 'fp32' : 'fp32';
   const fresh = ClsaModel.create({ ...(cfg.model as ModelConfig), device, deviceIndex, precision });
@@ -170,10 +205,11 @@ export function loadEncoder(dir: string, options: { device?: DeviceName; deviceI
   fresh.dispose();
   for (const name of ['query_params', 'query_bn_stats']) {
     const t = files.tensors[name];
-    if (!t) throw new Error(`loadEncoder: ${dir}/model.safetensors has no tensor '${name}'`);
+    const wFile = path.join(dir, 'model.safetensors');
+    if (!t) throw new FormatError(wFile, `${wFile}: no tensor '${name}'`);
     const want = state.buffers[name].length;
     if (t.dtype !== 'F32' || t.data.length !== want)
-      throw new Error(`loadEncoder: tensor '${name}' should be F32 with ${want} values for this config but is ${t.dtype} with ${t.data.length}`);
+      throw new FormatError(wFile, `${wFile}: tensor '${name}' should be F32 with ${want} values for the config but is ${t.dtype} with ${t.data.length}`);
     state.buffers[name] = Float32Array.from(t.data as Float32Array);
   }
   state.buffers.key_params = Float32Array.from(state.buffers.query_params);

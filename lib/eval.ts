@@ -2,10 +2,11 @@
 // linear probe (multinomial logistic regression), both on native kernels, plus the raw-pixel
 // baselines used by reports and ablations.
 import { imagesToFeatures, Dataset } from './data';
+import { checkDataset } from './dataset-check';
 import { native, NativeBinding } from './native';
 import { Rng } from './random';
 import { fitLbfgs, fitLbfgsSync, LbfgsFit, LbfgsProblem, LbfgsSettings, probeValidationRows, PROBE_WEIGHT_DECAYS, takeRows } from './probe';
-import { checkEnum, checkHostTensor, checkInt, checkNumber, checkValues, describe } from './validate';
+import { checkBool, checkEnum, checkFloat32, checkHostTensor, checkInt, checkNumber, checkOptions, checkSignal, checkValues, describe, MAX_ELEMENTS } from './validate';
 
 export interface FeatureMatrix {
   /** Row-major float32 [n, d]. */
@@ -101,16 +102,18 @@ export interface KnnTopkResult {
   k: number;
 }
 
-function prepareTopk(train: FeatureMatrix, test: FeatureMatrix, options: KnnTopkOptions): NativeKnnArgs {
+function prepareTopk(train: FeatureMatrix, test: FeatureMatrix, options: KnnTopkOptions, names = ['train', 'test']): NativeKnnArgs {
   const dims: Record<string, number> = {};
-  checkHostTensor('train', train, ['NTrain', 'D'], dims);
-  checkHostTensor('test', test, ['NTest', 'D'], dims);
-  const k = checkInt('options.k', options?.k, 1, dims.NTrain);
+  checkHostTensor(names[0], train, ['NTrain', 'D'], dims);
+  checkHostTensor(names[1], test, ['NTest', 'D'], dims);
+  if (typeof options !== 'object' || options === null || Array.isArray(options))
+    throw new TypeError(`options: expected { k, device?, deviceIndex? } but got ${describe(options)}`);
+  const k = checkInt('options.k', options.k, 1, dims.NTrain);
   const device = options.device ?? 'cpu';
   if (device !== 'cpu' && device !== 'cuda') throw new RangeError(`options.device: expected 'cpu' or 'cuda' but got ${describe(device)}`);
   const deviceIndex = checkInt('options.deviceIndex', options.deviceIndex ?? 0, 0, 15);
-  checkValues('train', train.data, dims.NTrain, dims.D, false);
-  checkValues('test', test.data, dims.NTest, dims.D, false);
+  checkValues(names[0], train.data, dims.NTrain, dims.D, false);
+  checkValues(names[1], test.data, dims.NTest, dims.D, false);
   return {
     nTrain: dims.NTrain, nTest: dims.NTest, d: dims.D, k, device: device === 'cuda' ? 1 : 0, deviceIndex,
     train: train.data, test: test.data, outIndex: new Int32Array(dims.NTest * k), outSim: new Float32Array(dims.NTest * k),
@@ -119,8 +122,12 @@ function prepareTopk(train: FeatureMatrix, test: FeatureMatrix, options: KnnTopk
 
 /** The k most cosine-similar train rows of every test row (fused native kernel, never the full matrix). Requires k <= nTrain. */
 export async function knnTopk(train: FeatureMatrix, test: FeatureMatrix, options: KnnTopkOptions): Promise<KnnTopkResult> {
-  const a = prepareTopk(train, test, options);
-  await abortable(options.signal, a, (x) => bindings().knnTopk(x));
+  return topk(train, test, options);
+}
+
+async function topk(train: FeatureMatrix, test: FeatureMatrix, options: KnnTopkOptions, names?: string[]): Promise<KnnTopkResult> {
+  const a = prepareTopk(train, test, options, names);
+  await abortable(checkSignal('options.signal', options.signal), a, (x) => bindings().knnTopk(x));
   return { index: a.outIndex, sim: a.outSim, k: a.k };
 }
 
@@ -135,7 +142,22 @@ export function knnTopkSync(train: FeatureMatrix, test: FeatureMatrix, options: 
  * prediction = the class with the largest score (ties: the smallest class index).
  */
 export function knnVote(top: KnnTopkResult, trainLabels: Int32Array, classes: number, t: number): Int32Array {
-  const k = top.k, n = top.index.length / k;
+  if (typeof top !== 'object' || top === null) throw new TypeError(`top: expected { index, sim, k } from knnTopk but got ${describe(top)}`);
+  const k = checkInt('top.k', top.k, 1, MAX_ELEMENTS);
+  if (Object.prototype.toString.call(top.index) !== '[object Int32Array]' || top.index.length % k !== 0)
+    throw new TypeError(`top.index: expected an Int32Array of n x k = n x ${k} train rows but got ${describe(top.index)}`);
+  checkFloat32('top.sim', top.sim, top.index.length);
+  checkInt('classes', classes, 1, 1 << 20);
+  checkNumber('t', t, (x) => x > 0, 'a number > 0');
+  if (Object.prototype.toString.call(trainLabels) !== '[object Int32Array]')
+    throw new TypeError(`trainLabels: expected an Int32Array of class indices but got ${describe(trainLabels)}`);
+  const badLabel = trainLabels.findIndex((l) => l < 0 || l >= classes);
+  if (badLabel >= 0) throw new RangeError(`trainLabels[${badLabel}]: expected a class index in [0, ${classes - 1}] (classes = ${classes}) but got ${trainLabels[badLabel]}`);
+  const badRow = top.index.findIndex((r) => r < 0 || r >= trainLabels.length);
+  if (badRow >= 0) throw new RangeError(`top.index[${badRow}]: expected a train row in [0, ${trainLabels.length - 1}] but got ${top.index[badRow]}`);
+  const badSim = top.sim.findIndex((x) => !Number.isFinite(x));
+  if (badSim >= 0) throw new RangeError(`top.sim[${badSim}]: expected a finite similarity but got ${top.sim[badSim]}`);
+  const n = top.index.length / k;
   const out = new Int32Array(n);
   const score = new Float64Array(classes);
   for (let i = 0; i < n; i++) {
@@ -189,13 +211,14 @@ function score(pred: Int32Array, labels: Int32Array, classes: number): AccuracyR
   };
 }
 
-function prepareKnn(train: LabelledFeatures, test: LabelledFeatures, options: KnnOptions) {
+function prepareKnn(train: LabelledFeatures, test: LabelledFeatures, userOptions: KnnOptions) {
   if (typeof train !== 'object' || train === null) throw new TypeError(`train: expected { features, labels } but got ${describe(train)}`);
   if (typeof test !== 'object' || test === null) throw new TypeError(`test: expected { features, labels } but got ${describe(test)}`);
-  const nTrain = Array.isArray(train.features?.shape) ? train.features.shape[0] : NaN;
-  const nTest = Array.isArray(test.features?.shape) ? test.features.shape[0] : NaN;
-  checkHostTensor('train.features', train.features, ['NTrain', 'D'], {});
-  checkHostTensor('test.features', test.features, ['NTest', 'D'], {});
+  const options = checkOptions('options', userOptions);
+  const dims: Record<string, number> = {};
+  checkHostTensor('train.features', train.features, ['NTrain', 'D'], dims);
+  checkHostTensor('test.features', test.features, ['NTest', 'D'], dims);
+  const nTrain = dims.NTrain, nTest = dims.NTest;
   const trl = checkLabels('train.labels', train.labels, nTrain);
   const tel = checkLabels('test.labels', test.labels, nTest);
   const classes = options.classes === undefined ? maxLabel(trl, tel) + 1 : checkInt('options.classes', options.classes, 1, 1 << 20);
@@ -203,19 +226,23 @@ function prepareKnn(train: LabelledFeatures, test: LabelledFeatures, options: Kn
   const kWanted = checkInt('options.k', options.k ?? 200, 1);
   const t = checkNumber('options.t', options.t ?? 0.1, (x) => x > 0, 'a number > 0');
   const k = Math.min(kWanted, nTrain);
-  return { trl, tel, classes, k, t };
+  return { trl, tel, classes, k, t, options };
 }
 
 /** Weighted cosine kNN accuracy (k = 200, t = 0.1 by default); features are L2-normalised inside. */
 export async function knnAccuracy(train: LabelledFeatures, test: LabelledFeatures, options: KnnOptions = {}): Promise<KnnResult> {
   const p = prepareKnn(train, test, options);
-  const top = await knnTopk(train.features, test.features, { k: p.k, device: options.device, deviceIndex: options.deviceIndex, signal: options.signal });
+  const top = await topk(train.features, test.features, { k: p.k, device: p.options.device, deviceIndex: p.options.deviceIndex, signal: p.options.signal },
+    ['train.features', 'test.features']);
   return { ...score(knnVote(top, p.trl, p.classes, p.t), p.tel, p.classes), k: p.k };
 }
 
 export function knnAccuracySync(train: LabelledFeatures, test: LabelledFeatures, options: KnnOptions = {}): KnnResult {
   const p = prepareKnn(train, test, options);
-  const top = knnTopkSync(train.features, test.features, { k: p.k, device: options.device, deviceIndex: options.deviceIndex });
+  const a = prepareTopk(train.features, test.features, { k: p.k, device: p.options.device, deviceIndex: p.options.deviceIndex },
+    ['train.features', 'test.features']);
+  bindings().knnTopkSync(a);
+  const top = { index: a.outIndex, sim: a.outSim, k: a.k };
   return { ...score(knnVote(top, p.trl, p.classes, p.t), p.tel, p.classes), k: p.k };
 }
 
@@ -331,7 +358,10 @@ export const PROBE_ADAM = { beta1: 0.9, beta2: 0.999, eps: 1e-8 };
 
 const ADAMW_ONLY = ['epochs', 'batchSize', 'lr', 'seed'] as const;
 
-function prepareProbe(train: LabelledFeatures, test: LabelledFeatures, options: LinearProbeOptions) {
+function prepareProbe(train: LabelledFeatures, test: LabelledFeatures, userOptions: LinearProbeOptions) {
+  if (typeof train !== 'object' || train === null) throw new TypeError(`train: expected { features, labels } but got ${describe(train)}`);
+  if (typeof test !== 'object' || test === null) throw new TypeError(`test: expected { features, labels } but got ${describe(test)}`);
+  const options = checkOptions('options', userOptions);
   const dims: Record<string, number> = {};
   checkHostTensor('train.features', train?.features, ['NTrain', 'D'], dims);
   checkHostTensor('test.features', test?.features, ['NTest', 'D'], dims);
@@ -359,7 +389,7 @@ function prepareProbe(train: LabelledFeatures, test: LabelledFeatures, options: 
   const batch = Math.min(checkInt('options.batchSize', options.batchSize ?? 256, 1), dims.NTrain);
   const lr = checkNumber('options.lr', options.lr ?? 0.01, (x) => x > 0, 'a number > 0');
   const seed = checkInt('options.seed', options.seed ?? 0, 0, 2 ** 32 - 1);
-  const std = options.standardize ?? true;
+  const std = checkBool('options.standardize', options.standardize ?? true);
   const n = dims.NTrain, nt = dims.NTest, d = dims.D;
   let xtr = train.features.data, xte = test.features.data;
   let stats: { mean: Float32Array; std: Float32Array } = { mean: new Float32Array(d), std: new Float32Array(d).fill(1) };
@@ -419,7 +449,7 @@ function prepareProbe(train: LabelledFeatures, test: LabelledFeatures, options: 
       ...(extra.weightDecaySearch ? { searchConverged: extra.weightDecaySearch.every((c) => c.converged) } : {}) };
     args.epochLoss[0] = f.loss;
   }
-  return { args, trainPred, testPred, finish, solver, lbfgs };
+  return { args, trainPred, testPred, finish, solver, lbfgs, signal: checkSignal('options.signal', options.signal) };
 }
 
 /** Linear probe on frozen features: by default L-BFGS to convergence with the penalty chosen on
@@ -427,12 +457,12 @@ function prepareProbe(train: LabelledFeatures, test: LabelledFeatures, options: 
 export async function linearProbe(train: LabelledFeatures, test: LabelledFeatures, options: LinearProbeOptions = {}): Promise<LinearProbeResult> {
   const p = prepareProbe(train, test, options);
   if (p.solver === 'lbfgs') {
-    await abortable(options.signal, p.args, async (a) => {
+    await abortable(p.signal, p.args, async (a) => {
       const plan = p.lbfgs(a.cancel);
       for (let r = plan.next(); !r.done; ) r = plan.next(await fitLbfgs(...r.value));
     });
   }
-  else await abortable(options.signal, p.args, (x) => bindings().probeTrain(x));
+  else await abortable(p.signal, p.args, (x) => bindings().probeTrain(x));
   await Promise.all([bindings().probePredict(p.trainPred), bindings().probePredict(p.testPred)]);
   return p.finish();
 }
@@ -459,9 +489,11 @@ export interface RawBaselineResult {
 
 /** kNN (and, unless `linear: false`, a linear probe) on raw pixels scaled to [0, 1]. */
 export async function rawPixelBaseline(train: Dataset, test: Dataset, options: { knn?: KnnOptions; linear?: LinearProbeOptions | false } = {}): Promise<RawBaselineResult> {
-  if (!train.labels || !test.labels) throw new Error('rawPixelBaseline: both data sets need labels');
-  const tr: LabelledFeatures = { features: imagesToFeatures(train.images), labels: train.labels };
-  const te: LabelledFeatures = { features: imagesToFeatures(test.images), labels: test.labels };
+  checkDataset('train', train, { labels: true });
+  checkDataset('test', test, { labels: true });
+  options = checkOptions('options', options);
+  const tr: LabelledFeatures = { features: imagesToFeatures(train.images), labels: train.labels as Int32Array };
+  const te: LabelledFeatures = { features: imagesToFeatures(test.images), labels: test.labels as Int32Array };
   const knn = await knnAccuracy(tr, te, options.knn ?? {});
   const linear = options.linear === false ? undefined : await linearProbe(tr, te, options.linear ?? {});
   return { knn, linear };

@@ -21,6 +21,7 @@ export type { AccuracyResult, FeatureMatrix, KnnOptions, KnnResult, KnnTopkOptio
 export { encodeSafetensors, decodeSafetensors, readSafetensors, writeSafetensors, DTYPE_BYTES } from './safetensors';
 export type { Dtype, SafetensorsFile, Tensor, TensorData } from './safetensors';
 export { writeFileAtomic, writeFileAtomicSync, writeDirAtomic, appendLineSync } from './fsutil';
+export type { DirWriteOptions } from './fsutil';
 export { appendMetrics, readMetrics, METRICS_FILE } from './metrics';
 export { writeReport, renderReport } from './report';
 export type { ReportInput, HistoryEntry } from './report';
@@ -78,3 +79,4 @@ export type { Embeddings, EmbedOptions } from './embeddings';
 export { SearchIndex, SEARCH_INDEX_FORMAT } from './search';
 export type { SearchHit, SearchResult } from './search';
 export { loadImageFiles } from './data';
+export { FormatError } from './errors';

@@ -3,6 +3,7 @@
 // model's weights outside the native library (the ONNX export). The order is the one documented
 // in native/include/clsa/model.h; test/onnx.test.ts checks the totals against the native model.
 import type { ResolvedModelConfig } from './model';
+import { checkEnum, checkInt, describe } from './validate';
 
 export interface ConvLayout {
   cin: number; cout: number; k: number; stride: number; pad: number;
@@ -43,7 +44,22 @@ export interface EncoderLayout {
 
 type LayoutConfig = Pick<ResolvedModelConfig, 'arch' | 'width' | 'depth' | 'inChannels' | 'projHidden' | 'projDim'>;
 
-export function encoderLayout(c: LayoutConfig): EncoderLayout {
+function checkLayoutConfig(name: string, c: unknown): LayoutConfig {
+  if (typeof c !== 'object' || c === null)
+    throw new TypeError(`${name}: expected { arch, width, depth, inChannels, projHidden, projDim } but got ${describe(c)}`);
+  const v = c as LayoutConfig;
+  checkEnum(`${name}.arch`, v.arch, ['resnet-mini', 'resnet18'] as const);
+  checkInt(`${name}.width`, v.width, 1, 4096);
+  checkInt(`${name}.depth`, v.depth, 1, 64);
+  checkInt(`${name}.inChannels`, v.inChannels, 1, 64);
+  checkInt(`${name}.projHidden`, v.projHidden, 1, 65536);
+  checkInt(`${name}.projDim`, v.projDim, 1, 65536);
+  return v;
+}
+
+/** The layout of a resolved config (ClsaModel.config, or an encoder's config.json `model`). */
+export function encoderLayout(config: LayoutConfig, name = 'config'): EncoderLayout {
+  const c = checkLayoutConfig(name, config);
   let params = 0, stats = 0;
   const conv = (cin: number, cout: number, k: number, stride: number): ConvLayout => {
     const s = { cin, cout, k, stride, pad: Math.floor(k / 2), w: params };

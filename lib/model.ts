@@ -5,7 +5,8 @@ import { backend } from './backend';
 import { DEVICE_NAMES, DeviceName, DeviceTensor, isDeviceTensor, resolveDevice } from './device';
 import { checkCommunicator, Communicator, DEFAULT_CHECK_EVERY } from './distributed';
 import { native } from './native';
-import { checkBool, checkEnum, checkFloat32, checkHostTensor, checkInt, checkNumber, checkShape, describe, HostTensor } from './validate';
+import { encoderLayout } from './layout';
+import { checkBool, checkEnum, checkFloat32, checkHostTensor, checkInt, checkNumber, checkOptions, checkShape, checkValues, describe, HostTensor, MAX_ELEMENTS } from './validate';
 
 export type Arch = 'resnet-mini' | 'resnet18';
 export const ARCHS: readonly Arch[] = ['resnet-mini', 'resnet18'];
@@ -150,43 +151,60 @@ export function cosineLr(baseLr: number, progress: number): number {
   return baseLr * 0.5 * (1 + Math.cos(Math.PI * progress));
 }
 
-function resolveConfig(config: ModelConfig | undefined): ResolvedModelConfig {
+/** Validates a model config and fills its defaults; errors name `${prefix}.field` (trainClsa passes
+ * 'options', whose fields of the same names become the model's). */
+export function resolveConfig(config: ModelConfig | undefined, prefix = 'config'): ResolvedModelConfig {
   if (config !== undefined && (typeof config !== 'object' || config === null))
-    throw new TypeError(`ClsaModel.create(config): expected an object but got ${describe(config)}`);
-  const merged = { ...DEFAULTS, ...(config ?? {}) };
+    throw new TypeError(`${prefix === 'config' ? 'ClsaModel.create(config)' : prefix}: expected an object but got ${describe(config)}`);
+  // A key given as undefined takes the default, as an absent one does.
+  const given = Object.fromEntries(Object.entries(config ?? {}).filter(([, v]) => v !== undefined));
+  const merged = { ...DEFAULTS, ...given };
   for (const key of Object.keys(config ?? {}))
-    if (!(key in DEFAULTS)) throw new RangeError(`config.${key}: unknown option (known: ${Object.keys(DEFAULTS).join(', ')})`);
-  checkEnum('config.arch', merged.arch, ARCHS);
-  checkEnum('config.device', merged.device, DEVICE_NAMES);
-  checkInt('config.deviceIndex', merged.deviceIndex, 0, 15);
-  checkEnum('config.precision', merged.precision, PRECISIONS);
-  const c: ResolvedModelConfig = { ...merged, device: resolveDevice('config.device', merged.device, merged.deviceIndex, 'step') };
-  const cpuWhy = c.device === 'cpu' ? cpuPrecisionError('config.precision', c.precision) : undefined;
+    if (!Object.prototype.hasOwnProperty.call(DEFAULTS, key)) throw new RangeError(`${prefix}.${key}: unknown option (known: ${Object.keys(DEFAULTS).join(', ')})`);
+  checkEnum(`${prefix}.arch`, merged.arch, ARCHS);
+  checkEnum(`${prefix}.device`, merged.device, DEVICE_NAMES);
+  checkInt(`${prefix}.deviceIndex`, merged.deviceIndex, 0, 15);
+  checkEnum(`${prefix}.precision`, merged.precision, PRECISIONS);
+  const c: ResolvedModelConfig = { ...merged, device: resolveDevice(`${prefix}.device`, merged.device, merged.deviceIndex, 'step') };
+  const cpuWhy = c.device === 'cpu' ? cpuPrecisionError(`${prefix}.precision`, c.precision) : undefined;
   if (cpuWhy) throw new RangeError(cpuWhy);
-  if (config?.width !== undefined) checkInt('config.width', c.width, 1, 4096);
-  if (config?.depth !== undefined) checkInt('config.depth', c.depth, 1, 64);
-  checkInt('config.inChannels', c.inChannels, 1, 64);
-  if (config?.projHidden !== undefined) checkInt('config.projHidden', c.projHidden, 1, 65536);
-  checkInt('config.projDim', c.projDim, 1, 65536);
-  checkInt('config.queueSize', c.queueSize, 1, 2 ** 26);
-  checkNumber('config.temperature', c.temperature, (x) => x > 0, 'a number > 0');
-  checkNumber('config.ddmTemperature', c.ddmTemperature, (x) => x > 0, 'a number > 0');
-  checkNumber('config.ddmWeight', c.ddmWeight, (x) => x >= 0, 'a number >= 0');
-  checkNumber('config.encoderMomentum', c.encoderMomentum, (x) => x >= 0 && x <= 1, 'a number in [0, 1]');
-  checkNumber('config.lr', c.lr, (x) => x >= 0, 'a number >= 0');
-  checkNumber('config.momentum', c.momentum, (x) => x >= 0, 'a number >= 0');
-  checkNumber('config.weightDecay', c.weightDecay, (x) => x >= 0, 'a number >= 0');
-  checkInt('config.splitBN', c.splitBN, 1, 4096);
-  checkNumber('config.bnMomentum', c.bnMomentum, (x) => x >= 0 && x <= 1, 'a number in [0, 1]');
-  checkInt('config.seed', c.seed, 0, 2 ** 32 - 1);
-  checkBool('config.symmetric', c.symmetric);
-  checkEnum('config.lossReduction', c.lossReduction, LOSS_REDUCTIONS);
+  if (config?.width !== undefined) checkInt(`${prefix}.width`, c.width, 1, 4096);
+  if (config?.depth !== undefined) checkInt(`${prefix}.depth`, c.depth, 1, 64);
+  checkInt(`${prefix}.inChannels`, c.inChannels, 1, 64);
+  if (config?.projHidden !== undefined) checkInt(`${prefix}.projHidden`, c.projHidden, 1, 65536);
+  checkInt(`${prefix}.projDim`, c.projDim, 1, 65536);
+  checkInt(`${prefix}.queueSize`, c.queueSize, 1, 2 ** 26);
+  checkNumber(`${prefix}.temperature`, c.temperature, (x) => x > 0, 'a number > 0');
+  checkNumber(`${prefix}.ddmTemperature`, c.ddmTemperature, (x) => x > 0, 'a number > 0');
+  checkNumber(`${prefix}.ddmWeight`, c.ddmWeight, (x) => x >= 0, 'a number >= 0');
+  checkNumber(`${prefix}.encoderMomentum`, c.encoderMomentum, (x) => x >= 0 && x <= 1, 'a number in [0, 1]');
+  checkNumber(`${prefix}.lr`, c.lr, (x) => x >= 0, 'a number >= 0');
+  checkNumber(`${prefix}.momentum`, c.momentum, (x) => x >= 0, 'a number >= 0');
+  checkNumber(`${prefix}.weightDecay`, c.weightDecay, (x) => x >= 0, 'a number >= 0');
+  checkInt(`${prefix}.splitBN`, c.splitBN, 1, 4096);
+  checkNumber(`${prefix}.bnMomentum`, c.bnMomentum, (x) => x >= 0 && x <= 1, 'a number in [0, 1]');
+  checkInt(`${prefix}.seed`, c.seed, 0, 2 ** 32 - 1);
+  checkBool(`${prefix}.symmetric`, c.symmetric);
+  checkEnum(`${prefix}.lossReduction`, c.lossReduction, LOSS_REDUCTIONS);
   // Make the arch's defaults explicit, so state().config describes the model completely.
   const r18 = c.arch === 'resnet18';
   if (c.width === 0) c.width = r18 ? 64 : 32;
   if (c.depth === 0) c.depth = r18 ? 2 : 1;
   if (c.projHidden === 0) c.projHidden = c.width * (r18 ? 8 : 4);
+  checkModelSize(c, prefix);
   return c;
+}
+
+/** Refuses models whose buffers could not be held: every buffer is one typed array, indexed with
+ * 32-bit integers by some kernels, so at most MAX_ELEMENTS floats (8 GiB each, before the copies). */
+function checkModelSize(c: ResolvedModelConfig, prefix: string): void {
+  const params = encoderLayout(c).params;
+  if (params > MAX_ELEMENTS)
+    throw new RangeError(`${prefix}.width / ${prefix}.depth / ${prefix}.projHidden / ${prefix}.projDim: a ${c.arch} of width ${c.width}, depth ${c.depth}, ` +
+      `projHidden ${c.projHidden} and projDim ${c.projDim} has ${params} parameters, more than the ${MAX_ELEMENTS} one buffer may hold`);
+  if (c.queueSize * c.projDim > MAX_ELEMENTS)
+    throw new RangeError(`${prefix}.queueSize x ${prefix}.projDim: ${c.queueSize} x ${c.projDim} = ${c.queueSize * c.projDim} queue floats, ` +
+      `more than the ${MAX_ELEMENTS} one buffer may hold`);
 }
 
 function imagesArg(name: string, t: unknown, config: ResolvedModelConfig, dims: Record<string, number>) {
@@ -208,6 +226,9 @@ function imagesArg(name: string, t: unknown, config: ResolvedModelConfig, dims: 
   }
   dims.N = shape[0];
   const [n, c, h, w] = shape;
+  // A NaN pixel gives NaN features, and through batch norm NaN running statistics: refused here
+  // rather than found in a model that silently stopped working.
+  checkValues(isDeviceTensor(t) ? name : `${name}.data`, data, n * c * h, w, false);
   return { data, n, c, h, w };
 }
 
@@ -246,8 +267,10 @@ export class ClsaModel {
       throw new TypeError(`ClsaModel.fromState(state): expected an object from model.state() but got ${describe(state)}`);
     if (typeof options !== 'object' || options === null)
       throw new TypeError(`ClsaModel.fromState(state, options): expected an object but got ${describe(options)}`);
+    if (typeof state.config !== 'object' || state.config === null || Array.isArray(state.config))
+      throw new TypeError(`state.config: expected the model's config object but got ${describe(state.config)}`);
     const config = { ...state.config } as ModelConfig;
-    if (options.deviceIndex !== undefined) config.deviceIndex = options.deviceIndex;
+    if (options.deviceIndex !== undefined) config.deviceIndex = checkInt('options.deviceIndex', options.deviceIndex, 0, 15);
     if (options.device !== undefined) {
       checkEnum('options.device', options.device, DEVICE_NAMES);
       config.device = resolveDevice('options.device', options.device, config.deviceIndex ?? 0, 'step');
@@ -255,21 +278,36 @@ export class ClsaModel {
       // 'bf16': the layers'), so a model moved to another device starts at fp32 unless told.
       if (options.precision === undefined && config.device !== state.config.device) config.precision = 'fp32';
     }
-    if (options.precision !== undefined) config.precision = options.precision;
-    const m = new ClsaModel(resolveConfig(config));
-    const h = m.live('fromState');
+    if (options.precision !== undefined) {
+      config.precision = checkEnum('options.precision', options.precision, PRECISIONS);
+      const cpuWhy = config.device === 'cpu' ? cpuPrecisionError('options.precision', config.precision) : undefined;
+      if (cpuWhy) throw new RangeError(cpuWhy);
+    }
+    const m = new ClsaModel(resolveConfig(config, 'state.config'));
+    try {
+      m.restore(state);
+    } catch (err) {
+      m.dispose();
+      throw err;
+    }
+    return m;
+  }
+
+  private restore(state: ModelState): void {
+    const h = this.live('fromState');
+    if (typeof state.buffers !== 'object' || state.buffers === null)
+      throw new TypeError(`state.buffers: expected { ${h.bufferNames().join(', ')} } but got ${describe(state.buffers)}`);
     h.bufferNames().forEach((name, i) => {
-      const data = state.buffers?.[name];
+      const data = state.buffers[name];
       checkFloat32(`state.buffers.${name}`, data, h.getBuffer(i).length);
       h.setBuffer(i, data);
     });
-    checkInt('state.queuePointer', state.queuePointer, 0, m.config.queueSize - 1);
+    checkInt('state.queuePointer', state.queuePointer, 0, this.config.queueSize - 1);
     checkInt('state.step', state.step, 0);
     if (!Array.isArray(state.rng) || state.rng.length !== 4)
       throw new RangeError(`state.rng: expected 4 unsigned 32-bit integers but got ${describe(state.rng)}`);
     state.rng.forEach((v, i) => checkInt(`state.rng[${i}]`, v, 0, 2 ** 32 - 1));
     h.setCounters({ queuePointer: state.queuePointer, step: state.step, rng: state.rng });
-    return m;
   }
 
   private live(what: string): NativeModelHandle {
@@ -288,7 +326,7 @@ export class ClsaModel {
     const h = this.claim('step');
     if (typeof views !== 'object' || views === null)
       throw new TypeError(`step(views): expected { key, weak, strong } but got ${describe(views)}`);
-    const lr = options.lr ?? this.config.lr;
+    const lr = checkOptions('step(options)', options).lr ?? this.config.lr;
     checkNumber('step(options.lr)', lr, (x) => x >= 0, 'a number >= 0');
     const dims: Record<string, number> = {};
     const key = imagesArg('views.key', views.key, this.config, dims);

@@ -3,7 +3,8 @@
 // The format: https://numpy.org/doc/stable/reference/generated/numpy.lib.format.html
 import * as fs from 'fs';
 import * as os from 'os';
-import { writeFileAtomic } from './fsutil';
+import { checkInputFile, checkOutputFile, writeFileAtomic } from './fsutil';
+import { FormatError } from './errors';
 import { describe } from './validate';
 
 export type NpyArray = Float32Array | Int32Array;
@@ -55,21 +56,24 @@ function littleEndianBytes(data: NpyArray): Uint8Array {
 
 /** The .npy bytes of a float32 or int32 array in C order (header and data as two chunks). */
 export function encodeNpy(t: NpyTensor, name = 'array'): Uint8Array[] {
+  if (typeof name !== 'string') throw new TypeError(`name: expected a string but got ${describe(name)}`);
   const descr = checkArray(name, t);
   return [header(descr, t.shape), littleEndianBytes(t.data)];
 }
 
 /** Writes a .npy file atomically (temp file, fsync, rename). */
 export async function writeNpy(file: string, t: NpyTensor, name = 'array'): Promise<void> {
-  if (typeof file !== 'string' || file.length === 0) throw new TypeError(`file: expected a path for the .npy file but got ${describe(file)}`);
+  checkOutputFile('file', file);
   await writeFileAtomic(file, encodeNpy(t, name));
 }
 
 /** Parses a .npy (versions 1-3) holding little-endian float32 or int32 in C order. */
 export function decodeNpy(bytes: Uint8Array, what = 'npy'): NpyTensor {
-  if (bytes.length < 10 || MAGIC.some((m, i) => bytes[i] !== m)) throw new Error(`${what}: not a .npy file (no \\x93NUMPY magic)`);
+  if (!(bytes instanceof Uint8Array)) throw new TypeError(`bytes: expected a Uint8Array but got ${describe(bytes)}`);
+  if (typeof what !== 'string') throw new TypeError(`what: expected a name for the bytes but got ${describe(what)}`);
+  if (bytes.length < 10 || MAGIC.some((m, i) => bytes[i] !== m)) throw new FormatError(what, `${what}: not a .npy file (no \\x93NUMPY magic)`);
   const major = bytes[6];
-  if (major < 1 || major > 3) throw new Error(`${what}: .npy format version ${major} is not one this reader knows (1 to 3)`);
+  if (major < 1 || major > 3) throw new FormatError(what, `${what}: .npy format version ${major} is not one this reader knows (1 to 3)`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const hlen = major === 1 ? view.getUint16(8, true) : view.getUint32(8, true);
   const start = major === 1 ? 10 : 12;
@@ -77,14 +81,14 @@ export function decodeNpy(bytes: Uint8Array, what = 'npy'): NpyTensor {
   const descr = /'descr':\s*'([^']*)'/.exec(dict)?.[1];
   const fortran = /'fortran_order':\s*(True|False)/.exec(dict)?.[1];
   const shapeText = /'shape':\s*\(([^)]*)\)/.exec(dict)?.[1];
-  if (descr === undefined || fortran === undefined || shapeText === undefined) throw new Error(`${what}: malformed .npy header ${JSON.stringify(dict)}`);
-  if (fortran !== 'False') throw new Error(`${what}: Fortran-ordered arrays are not supported; save with np.ascontiguousarray`);
+  if (descr === undefined || fortran === undefined || shapeText === undefined) throw new FormatError(what, `${what}: malformed .npy header ${JSON.stringify(dict)}`);
+  if (fortran !== 'False') throw new FormatError(what, `${what}: Fortran-ordered arrays are not supported; save with np.ascontiguousarray`);
   const shape = shapeText.split(',').map((x) => x.trim()).filter((x) => x.length > 0).map(Number);
   const count = shape.reduce((a, b) => a * b, 1);
   const kind = descr === '<f4' ? 'f4' : descr === '<i4' ? 'i4' : undefined;
-  if (!kind) throw new Error(`${what}: dtype ${descr} is not supported (expected '<f4' float32 or '<i4' int32)`);
+  if (!kind) throw new FormatError(what, `${what}: dtype ${descr} is not supported (expected '<f4' float32 or '<i4' int32)`);
   const off = start + hlen;
-  if (bytes.length - off !== 4 * count) throw new Error(`${what}: expected ${4 * count} data bytes for shape (${shape.join(', ')}) but the file has ${bytes.length - off}`);
+  if (bytes.length - off !== 4 * count) throw new FormatError(what, `${what}: expected ${4 * count} data bytes for shape (${shape.join(', ')}) but the file has ${bytes.length - off}`);
   if (os.endianness() === 'LE') {
     // A copy into a fresh buffer: aligned, and independent of the file's bytes (a Buffer's slice()
     // would share them, hence the Uint8Array constructor).
@@ -97,5 +101,5 @@ export function decodeNpy(bytes: Uint8Array, what = 'npy'): NpyTensor {
 }
 
 export function readNpy(file: string): NpyTensor {
-  return decodeNpy(fs.readFileSync(file), file);
+  return decodeNpy(fs.readFileSync(checkInputFile('file', file)), file);
 }

@@ -9,8 +9,8 @@ import * as path from 'path';
 import { writeFileAtomic } from './fsutil';
 import { BnLayout, ConvLayout, encoderLayout, LinearLayout } from './layout';
 import type { ResolvedModelConfig } from './model';
-import type { ImageNormalization } from './normalization';
-import { checkBool, describe } from './validate';
+import { checkImageSize, checkNormalization, ImageNormalization } from './normalization';
+import { checkBool, checkFloat32, checkValues, describe } from './validate';
 
 /** IR version 8 with opset 17 (ONNX 1.12): every operator used here (Conv, BatchNormalization-15,
  * Relu, Add, GlobalAveragePool, Flatten, Gemm) is unchanged since, so onnxruntime of the last
@@ -178,14 +178,20 @@ class GraphBuilder {
 }
 
 function checkSource(src: OnnxEncoderSource): ReturnType<typeof encoderLayout> {
-  const layout = encoderLayout(src.config);
-  if (src.params.length !== layout.params || src.stats.length !== layout.stats)
-    throw new Error(`ONNX export: the model has ${src.params.length} parameters and ${src.stats.length} running statistics, ` +
-      `but its config (${src.config.arch}, width ${src.config.width}, depth ${src.config.depth}) lays out ${layout.params} and ${layout.stats}`);
-  const n = src.normalization;
-  if (n.channels !== src.config.inChannels || n.mean.length !== n.channels || n.std.length !== n.channels)
-    throw new Error(`ONNX export: the normalisation (${n.channels} channels, ${n.mean.length} means, ${n.std.length} stds) ` +
-      `does not match the encoder's ${src.config.inChannels} input channels`);
+  if (typeof src !== 'object' || src === null)
+    throw new TypeError(`src: expected { config, params, stats, normalization, imageSize } but got ${describe(src)}`);
+  const layout = encoderLayout(src.config, 'src.config');
+  checkFloat32('src.params', src.params);
+  checkFloat32('src.stats', src.stats);
+  for (const [k, have, want] of [['params', src.params.length, layout.params], ['stats', src.stats.length, layout.stats]] as const)
+    if (have !== want)
+      throw new RangeError(`src.${k}: expected ${want} floats, what the config (${src.config.arch}, width ${src.config.width}, depth ${src.config.depth}, ` +
+        `projHidden ${src.config.projHidden}, projDim ${src.config.projDim}) lays out, but got ${have}`);
+  checkNormalization('src.normalization', src.normalization, src.config.inChannels);
+  checkImageSize('src.imageSize', src.imageSize);
+  // NaN weights would export a model whose every output is NaN.
+  checkValues('src.params', src.params, 1, src.params.length, false);
+  checkValues('src.stats', src.stats, 1, src.stats.length, false);
   return layout;
 }
 
@@ -259,7 +265,8 @@ export async function writeOnnx(file: string, src: OnnxEncoderSource, options: O
   if (typeof file !== 'string' || file.length === 0) throw new TypeError(`file: expected a path for the .onnx file but got ${describe(file)}`);
   const dir = path.dirname(path.resolve(file));
   if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory())
-    throw new Error(`file: the directory ${dir} of ${file} does not exist`);
+    throw new RangeError(`file: the directory ${dir} of ${file} does not exist`);
+  if (fs.existsSync(file) && fs.statSync(file).isDirectory()) throw new RangeError(`file: ${file} is a directory, expected a path for the .onnx file`);
   const { bytes, info } = encodeOnnx(src, options);
   await writeFileAtomic(file, bytes);
   return { ...info, file };

@@ -3,6 +3,8 @@
 // query finds itself at similarity 1), not what the encoder learnt. Images are compared by their
 // pixels, so the guard holds whatever the two data sets' sources say.
 import type { Dataset, ImageTensor } from './dataset';
+import { checkDataset, checkImageTensor } from './dataset-check';
+import { checkInt, describe } from './validate';
 
 /** FNV-1a over one image's bytes: a bucket key; equal keys are confirmed byte by byte. */
 function imageHash(data: Uint8Array, begin: number, end: number): number {
@@ -31,6 +33,9 @@ export function duplicateGroups(images: ImageTensor): Int32Array {
 
 /** Rows of `b` whose pixels equal a row of `a`: how many, and the first few pairs [row of a, row of b]. */
 export function sharedImages(a: ImageTensor, b: ImageTensor, examples = 3): { count: number; pairs: [number, number][] } {
+  checkImageTensor('a', a, 0);
+  checkImageTensor('b', b, 0);
+  checkInt('examples', examples, 0);
   const [na, ...da] = a.shape, [nb, ...db] = b.shape;
   if (da.join() !== db.join()) return { count: 0, pairs: [] };  // different image shapes: no image in common
   const per = da[0] * da[1] * da[2];
@@ -59,11 +64,15 @@ export function sharedImages(a: ImageTensor, b: ImageTensor, examples = 3): { co
  * test split'), how many images they share and an example pair (with its files when known).
  */
 export function assertDisjoint(bank: Dataset, bankName: string, query: Dataset, queryName: string): void {
+  checkDataset('bank', bank, { minCount: 0 });
+  checkDataset('query', query, { minCount: 0 });
+  if (typeof bankName !== 'string') throw new TypeError(`bankName: expected a string but got ${describe(bankName)}`);
+  if (typeof queryName !== 'string') throw new TypeError(`queryName: expected a string but got ${describe(queryName)}`);
   const { count, pairs } = sharedImages(bank.images, query.images);
   if (count === 0) return;
   const row = (ds: Dataset, r: number) => `row ${r}${ds.files ? ` (${ds.files[r]})` : ''}`;
   const [i, j] = pairs[0];
-  throw new Error(`${queryName} (${query.images.shape[0]} images: ${query.source}) shares ${count} image${count === 1 ? '' : 's'} with ` +
+  throw new RangeError(`${queryName} (${query.images.shape[0]} images: ${query.source}) shares ${count} image${count === 1 ? '' : 's'} with ` +
     `${bankName} (${bank.images.shape[0]} images: ${bank.source}), e.g. its ${row(query, j)} is ${row(bank, i)} of the bank; ` +
     'a split scored against a bank must hold none of its images (each would find itself as its nearest neighbour)');
 }

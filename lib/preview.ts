@@ -11,7 +11,8 @@ function PNG(): typeof PNGType {
 }
 
 import { augmentBatch, checkImages, cropPresets, ImageBatch, resolveView, strongView, ViewSpec, weakView } from './augment';
-import { checkInt, describe } from './validate';
+import { writeFileAtomic } from './fsutil';
+import { checkEnum, checkInt, checkOptions, describe } from './validate';
 
 export interface PreviewOptions {
   /** Rows: the first n images of the batch. Default 8 (or fewer when the batch is smaller). */
@@ -44,6 +45,9 @@ Promise<{ png: Buffer; width: number; height: number; columns: string[] }> {
     throw new TypeError(`options: expected an object but got ${describe(options)}`);
   const n = checkInt('options.n', options.n ?? Math.min(8, N), 1, Math.max(1, N));
   if (N < 1) throw new RangeError('images: expected at least one image but got an empty batch');
+  if (options.preset !== undefined && options.preset !== null) checkEnum('options.preset', options.preset, ['single', 'multi'] as const);
+  if (options.views !== undefined && options.views !== null && (!Array.isArray(options.views) || options.views.length < 1 || options.views.length > 64))
+    throw new RangeError(`options.views: expected an array of 1..64 views but got ${describe(options.views)}`);
   const views = options.preset
     ? cropPresets(options.preset, Math.max(H, W)).views
     : options.views ?? [weakView(Math.max(H, W)), weakView(Math.max(H, W)), strongView(Math.max(H, W)), strongView(Math.max(H, W))];
@@ -97,16 +101,11 @@ Promise<{ png: Buffer; width: number; height: number; columns: string[] }> {
 export async function augmentPreview(images: ImageBatch, options: PreviewOptions & { out: string }): Promise<PreviewResult> {
   if (typeof options !== 'object' || options === null || typeof options.out !== 'string' || options.out === '')
     throw new TypeError(`options.out: expected a file path but got ${describe(options?.out)}`);
-  const r = await augmentPreviewPng(images, options);
   const target = path.resolve(options.out);
-  const tmp = `${target}.tmp-${process.pid}-${Date.now()}`;
-  try {
-    await fs.promises.writeFile(tmp, r.png);
-    await fs.promises.rename(tmp, target);
-  } catch (e) {
-    await fs.promises.rm(tmp, { force: true });
-    throw e;
-  }
+  if (!fs.existsSync(path.dirname(target))) throw new RangeError(`options.out: the directory ${path.dirname(target)} of ${options.out} does not exist`);
+  if (fs.existsSync(target) && fs.statSync(target).isDirectory()) throw new RangeError(`options.out: ${options.out} is a directory, expected a path for the PNG file`);
+  const r = await augmentPreviewPng(images, options);
+  await writeFileAtomic(target, r.png);
   return { path: target, width: r.width, height: r.height, columns: r.columns };
 }
 
@@ -117,5 +116,5 @@ export async function augmentPreview(images: ImageBatch, options: PreviewOptions
 export async function writeAugmentPreview(dataset: ImageBatch | { images: ImageBatch }, outPath: string,
                                           options: PreviewOptions = {}): Promise<PreviewResult> {
   const images = dataset && typeof dataset === 'object' && 'images' in dataset ? dataset.images : dataset as ImageBatch;
-  return augmentPreview(images, { ...options, out: outPath });
+  return augmentPreview(images, { ...checkOptions('options', options), out: outPath });
 }

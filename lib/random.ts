@@ -1,10 +1,16 @@
 // Seeded random numbers for reproducible initialisation (queue rows, tests).
+import { describe } from './validate';
+
 /** xoshiro128** seeded through splitmix32: fast, 32-bit, reproducible across platforms. */
 export class Rng {
   private s = new Uint32Array(4);
   private spare: number | undefined;
 
   constructor(seed: number) {
+    // Any safe integer (negative ones and those past 2^32 wrap, as the native streams do); a
+    // string or NaN would all silently become seed 0.
+    if (typeof seed !== 'number' || !Number.isSafeInteger(seed))
+      throw new (typeof seed === 'number' ? RangeError : TypeError)(`seed: expected an integer but got ${describe(seed)}`);
     let x = seed >>> 0;
     for (let i = 0; i < 4; i++) {
       x = (x + 0x9e3779b9) >>> 0;

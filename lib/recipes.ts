@@ -53,7 +53,8 @@ export const RECIPE_NAMES = Object.keys(RECIPES) as RecipeName[];
 
 /** The options of a run: the preset's (if any) under the caller's; undefined values do not override. */
 export function recipeOptions(o: TrainOptions): TrainOptions {
-  if (o.preset === undefined) return o;
+  if (typeof o !== 'object' || o === null || Array.isArray(o)) throw new TypeError(`options: expected an object but got ${describe(o)}`);
+  if (o.preset === undefined || o.preset === null) return o;
   if (!Object.prototype.hasOwnProperty.call(RECIPES, o.preset))
     throw new RangeError(`options.preset: expected one of ${RECIPE_NAMES.map((n) => `'${n}'`).join(', ')} but got ${describe(o.preset)}`);
   const out: TrainOptions = { ...RECIPES[o.preset].options };

@@ -8,6 +8,7 @@ import { writeFileAtomic } from './fsutil';
 import { esc } from './html';
 import { mapCaption, mapSvg, neighbourCaption, neighbourGridHtml, REPORT_MAP_CSS } from './report-map-html';
 import type { ReportViews } from './report-types';
+import { checkInt, describe } from './validate';
 
 export interface HistoryEntry {
   epoch: number;
@@ -115,13 +116,15 @@ export function lineChart(title: string, series: Series[], xLabel: string, yLabe
 
 function pngDataUri(src: string | Uint8Array): string {
   let bytes: Buffer;
+  if (typeof src !== 'string' && !(src instanceof Uint8Array))
+    throw new TypeError(`input.samplesPng: expected a PNG file path, base64 text, a data: URI or bytes but got ${describe(src)}`);
   if (typeof src !== 'string') bytes = Buffer.from(src);
   else if (src.startsWith('data:image/png;base64,')) bytes = Buffer.from(src.slice(22), 'base64');
   else if (fs.existsSync(src)) bytes = fs.readFileSync(src);
   else if (/^[A-Za-z0-9+/=\s]+$/.test(src) && src.length > 16) bytes = Buffer.from(src, 'base64');
-  else throw new Error(`samplesPng: expected a PNG file path, base64 text or a data: URI but got ${JSON.stringify(src.slice(0, 60))} (no such file)`);
+  else throw new RangeError(`input.samplesPng: expected a PNG file path, base64 text or a data: URI but got ${JSON.stringify(src.slice(0, 60))} (no such file)`);
   if (bytes.length < 8 || bytes.readUInt32BE(0) !== 0x89504e47)
-    throw new Error('samplesPng: the data is not a PNG (bad signature)');
+    throw new RangeError('input.samplesPng: the data is not a PNG (bad signature)');
   return `data:image/png;base64,${bytes.toString('base64')}`;
 }
 
@@ -148,14 +151,41 @@ function featuresSection(e: ReportInput['embeddings']): string {
 }
 
 /** The report page as a string. */
-export function renderReport(input: ReportInput): string {
-  if (typeof input !== 'object' || input === null) throw new TypeError('input: expected { config, history, ... }');
-  const { config = {}, history = [] } = input;
-  if (!Array.isArray(history)) throw new TypeError(`input.history: expected an array of { epoch, loss, ... } but got ${typeof history}`);
-  history.forEach((h, i) => {
-    if (typeof h !== 'object' || h === null || typeof h.epoch !== 'number')
-      throw new TypeError(`input.history[${i}]: expected { epoch: number, ... }`);
+/** The fields of a report input, each of the type the page prints it as. */
+function checkReportInput(input: ReportInput): void {
+  if (typeof input !== 'object' || input === null) throw new TypeError(`input: expected { config, history, ... } but got ${describe(input)}`);
+  const { config, history } = input;
+  if (config !== undefined && (typeof config !== 'object' || config === null || Array.isArray(config)))
+    throw new TypeError(`input.config: expected an object but got ${describe(config)}`);
+  if (history !== undefined && !Array.isArray(history)) throw new TypeError(`input.history: expected an array of { epoch, loss, ... } but got ${describe(history)}`);
+  (history ?? []).forEach((h, i) => {
+    if (typeof h !== 'object' || h === null || typeof h.epoch !== 'number' || !Number.isFinite(h.epoch))
+      throw new TypeError(`input.history[${i}]: expected { epoch: number, ... } but got ${describe(h)}`);
   });
+  for (const k of ['title', 'samplesCaption', 'knnSplit'] as const)
+    if (input[k] !== undefined && typeof input[k] !== 'string') throw new TypeError(`input.${k}: expected a string but got ${describe(input[k])}`);
+  if (input.knnSplitSize !== undefined) checkInt('input.knnSplitSize', input.knnSplitSize, 0);
+  for (const k of ['timing', 'results'] as const) {
+    const o = input[k];
+    if (o === undefined) continue;
+    if (typeof o !== 'object' || o === null || Array.isArray(o)) throw new TypeError(`input.${k}: expected an object but got ${describe(o)}`);
+    for (const [key, v] of Object.entries(o))
+      if (typeof v !== 'number' && (k === 'timing' || typeof v !== 'string'))
+        throw new TypeError(`input.${k}.${key}: expected a number${k === 'results' ? ' or a string' : ''} but got ${describe(v)}`);
+  }
+  if (input.baselines !== undefined && !Array.isArray(input.baselines))
+    throw new TypeError(`input.baselines: expected an array of { name, accuracy } but got ${describe(input.baselines)}`);
+  (input.baselines ?? []).forEach((b, i) => {
+    if (typeof b?.name !== 'string' || typeof b.accuracy !== 'number' || !Number.isFinite(b.accuracy))
+      throw new TypeError(`input.baselines[${i}]: expected { name: string, accuracy: finite number } but got ${describe(b)}`);
+  });
+  if (input.date !== undefined && (!(input.date instanceof Date) || Number.isNaN(input.date.getTime())))
+    throw new TypeError(`input.date: expected a valid Date but got ${describe(input.date)}`);
+}
+
+export function renderReport(input: ReportInput): string {
+  checkReportInput(input);
+  const { config = {}, history = [] } = input;
   const title = input.title ?? 'CLSA training report';
   const col = (k: keyof HistoryEntry) => history.filter((h) => typeof h[k] === 'number').map((h) => [h.epoch, h[k] as number] as [number, number]);
   const losses = lineChart('Training loss', [
@@ -166,10 +196,6 @@ export function renderReport(input: ReportInput): string {
   const epochs = history.map((h) => h.epoch);
   const span = epochs.length ? [Math.min(...epochs), Math.max(...epochs)] : [0, 1];
   const baselineColors = ['#7f7f7f', '#bcbd22', '#17becf'];
-  for (const [i, b] of (input.baselines ?? []).entries()) {
-    if (typeof b?.name !== 'string' || typeof b.accuracy !== 'number')
-      throw new TypeError(`input.baselines[${i}]: expected { name: string, accuracy: number }`);
-  }
   // Every kNN figure names its split and size: a best-of-epochs on the test split is a choice made
   // on the test split, and the page should say which it is.
   const split = `${input.knnSplit ?? 'test'}${input.knnSplitSize !== undefined ? `, ${input.knnSplitSize} images` : ''}`;
@@ -248,6 +274,8 @@ ${samples}
 
 /** Writes DIR/report.html atomically and returns its path. */
 export async function writeReport(dir: string, input: ReportInput): Promise<string> {
+  if (typeof dir !== 'string' || dir.length === 0) throw new TypeError(`dir: expected a directory path but got ${describe(dir)}`);
+  if (fs.existsSync(dir) && !fs.statSync(dir).isDirectory()) throw new RangeError(`dir: expected a directory but ${dir} is a file`);
   const html = renderReport(input);
   fs.mkdirSync(dir, { recursive: true });
   const file = path.join(dir, 'report.html');

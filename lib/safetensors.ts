@@ -7,7 +7,9 @@
 // Tensors are laid out in descending dtype alignment, then by name (as the Rust crate does), so
 // every tensor's bytes are aligned to its element size within the file.
 import * as fs from 'fs';
-import { writeFileAtomicSync } from './fsutil';
+import { checkInputFile, checkOutputFile, writeFileAtomicSync } from './fsutil';
+import { FormatError } from './errors';
+import { describe } from './validate';
 
 export type Dtype = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U64' | 'U32' | 'U16' | 'U8' | 'BOOL';
 
@@ -36,6 +38,11 @@ const NATURAL: Record<Dtype, string> = {
   U16: 'Uint16Array', U8: 'Uint8Array', BOOL: 'Uint8Array',
 };
 
+/** Own keys only: 'constructor' or 'valueOf' are in DTYPE_BYTES too, through its prototype. */
+function isDtype(v: unknown): v is Dtype {
+  return typeof v === 'string' && Object.prototype.hasOwnProperty.call(DTYPE_BYTES, v);
+}
+
 const MAX_HEADER = 100 * 1024 * 1024;  // the reference implementation's limit
 
 function tag(v: unknown): string {
@@ -49,12 +56,16 @@ function little(): boolean {
 /** Serialises tensors (+ optional string metadata) to the bytes of a .safetensors file. */
 export function encodeSafetensors(tensors: Record<string, Tensor>, metadata?: Record<string, string>): Buffer {
   if (!little()) throw new Error('safetensors: big-endian hosts are not supported');
+  if (typeof tensors !== 'object' || tensors === null || Array.isArray(tensors))
+    throw new TypeError(`tensors: expected { name: { dtype, shape, data } } but got ${describe(tensors)}`);
+  if (metadata !== undefined && (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata)))
+    throw new TypeError(`metadata: expected { key: string } but got ${describe(metadata)}`);
   const names = Object.keys(tensors);
   for (const name of names) {
     if (name === '__metadata__') throw new RangeError(`tensors: the name "__metadata__" is reserved by the format`);
     const t = tensors[name];
     if (!t || typeof t !== 'object') throw new TypeError(`tensors["${name}"]: expected { dtype, shape, data } but got ${typeof t}`);
-    if (!(t.dtype in DTYPE_BYTES)) throw new RangeError(`tensors["${name}"].dtype: expected one of ${Object.keys(DTYPE_BYTES).join(', ')} but got ${JSON.stringify(t.dtype)}`);
+    if (!isDtype(t.dtype)) throw new RangeError(`tensors["${name}"].dtype: expected one of ${Object.keys(DTYPE_BYTES).join(', ')} but got ${JSON.stringify(t.dtype)}`);
     if (!Array.isArray(t.shape) || !t.shape.every((s) => Number.isInteger(s) && s >= 0))
       throw new RangeError(`tensors["${name}"].shape: expected an array of integers >= 0 but got ${JSON.stringify(t.shape)}`);
     if (tag(t.data) !== NATURAL[t.dtype])
@@ -98,20 +109,22 @@ export function encodeSafetensors(tensors: Record<string, Tensor>, metadata?: Re
 /** Parses the bytes of a .safetensors file; every inconsistency is an error naming `source`. */
 export function decodeSafetensors(buf: Uint8Array, source = 'safetensors'): SafetensorsFile {
   if (!little()) throw new Error('safetensors: big-endian hosts are not supported');
+  if (!(buf instanceof Uint8Array)) throw new TypeError(`buf: expected a Uint8Array but got ${describe(buf)}`);
+  if (typeof source !== 'string') throw new TypeError(`source: expected a name for the bytes but got ${describe(source)}`);
   const b = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
-  if (b.length < 8) throw new Error(`${source}: expected at least 8 bytes (the header length) but the file has ${b.length}`);
+  if (b.length < 8) throw new FormatError(source, `${source}: expected at least 8 bytes (the header length) but the file has ${b.length}`);
   const n = b.readBigUInt64LE(0);
   if (n > BigInt(MAX_HEADER) || Number(n) > b.length - 8)
-    throw new Error(`${source}: header length ${n} is larger than the file (${b.length - 8} bytes after the length) or the ${MAX_HEADER}-byte limit`);
+    throw new FormatError(source, `${source}: header length ${n} is larger than the file (${b.length - 8} bytes after the length) or the ${MAX_HEADER}-byte limit`);
   const hlen = Number(n);
   let header: Record<string, unknown>;
   try {
     header = JSON.parse(b.subarray(8, 8 + hlen).toString('utf8'));
   } catch (err) {
-    throw new Error(`${source}: the header is not valid JSON (${(err as Error).message})`);
+    throw new FormatError(source, `${source}: the header is not valid JSON (${(err as Error).message})`);
   }
   if (typeof header !== 'object' || header === null || Array.isArray(header))
-    throw new Error(`${source}: expected a JSON object as header`);
+    throw new FormatError(source, `${source}: expected a JSON object as header`);
   const data = b.subarray(8 + hlen);
   const tensors: Record<string, Tensor> = {};
   let metadata: Record<string, string> = {};
@@ -119,25 +132,25 @@ export function decodeSafetensors(buf: Uint8Array, source = 'safetensors'): Safe
   for (const [name, v] of Object.entries(header)) {
     if (name === '__metadata__') {
       if (typeof v !== 'object' || v === null || Object.values(v).some((x) => typeof x !== 'string'))
-        throw new Error(`${source}: __metadata__ must map strings to strings`);
+        throw new FormatError(source, `${source}: __metadata__ must map strings to strings`);
       metadata = v as Record<string, string>;
       continue;
     }
     const e = v as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
-    if (typeof e.dtype !== 'string' || !(e.dtype in DTYPE_BYTES))
-      throw new Error(`${source}: tensor "${name}" has an unknown dtype ${JSON.stringify(e.dtype)}`);
+    if (!isDtype(e.dtype))
+      throw new FormatError(source, `${source}: tensor "${name}" has an unknown dtype ${JSON.stringify(e.dtype)}`);
     const dtype = e.dtype as Dtype;
     if (!Array.isArray(e.shape) || !e.shape.every((s) => Number.isInteger(s) && s >= 0))
-      throw new Error(`${source}: tensor "${name}" has a bad shape ${JSON.stringify(e.shape)}`);
+      throw new FormatError(source, `${source}: tensor "${name}" has a bad shape ${JSON.stringify(e.shape)}`);
     const off = e.data_offsets;
     if (!Array.isArray(off) || off.length !== 2 || !off.every((x) => Number.isInteger(x) && x >= 0) || off[1] < off[0])
-      throw new Error(`${source}: tensor "${name}" has bad data_offsets ${JSON.stringify(off)}`);
+      throw new FormatError(source, `${source}: tensor "${name}" has bad data_offsets ${JSON.stringify(off)}`);
     const count = (e.shape as number[]).reduce((a, c) => a * c, 1);
     const bytes = count * DTYPE_BYTES[dtype];
     if (off[1] - off[0] !== bytes)
-      throw new Error(`${source}: tensor "${name}" spans ${off[1] - off[0]} bytes but dtype ${dtype} x shape [${(e.shape as number[]).join(', ')}] needs ${bytes}`);
+      throw new FormatError(source, `${source}: tensor "${name}" spans ${off[1] - off[0]} bytes but dtype ${dtype} x shape [${(e.shape as number[]).join(', ')}] needs ${bytes}`);
     if (off[1] > data.length)
-      throw new Error(`${source}: tensor "${name}" ends at byte ${off[1]} of the data but the file holds only ${data.length} (truncated?)`);
+      throw new FormatError(source, `${source}: tensor "${name}" ends at byte ${off[1]} of the data but the file holds only ${data.length} (truncated?)`);
     spans.push([off[0], off[1], name]);
     // Copy into a fresh, aligned buffer: the file's offsets need not be aligned for our typed arrays.
     const raw = new Uint8Array(bytes);
@@ -149,18 +162,19 @@ export function decodeSafetensors(buf: Uint8Array, source = 'safetensors'): Safe
   spans.sort((x, y) => x[0] - y[0]);
   let end = 0;
   for (const [s, e, name] of spans) {
-    if (s !== end) throw new Error(`${source}: tensor "${name}" starts at byte ${s} but the previous tensor ends at ${end} (hole or overlap)`);
+    if (s !== end) throw new FormatError(source, `${source}: tensor "${name}" starts at byte ${s} but the previous tensor ends at ${end} (hole or overlap)`);
     end = e;
   }
-  if (end !== data.length) throw new Error(`${source}: the tensors cover ${end} bytes but the data section has ${data.length}`);
+  if (end !== data.length) throw new FormatError(source, `${source}: the tensors cover ${end} bytes but the data section has ${data.length}`);
   return { tensors, metadata };
 }
 
 /** Writes a .safetensors file atomically. */
 export function writeSafetensors(file: string, tensors: Record<string, Tensor>, metadata?: Record<string, string>): void {
+  checkOutputFile('file', file);
   writeFileAtomicSync(file, encodeSafetensors(tensors, metadata));
 }
 
 export function readSafetensors(file: string): SafetensorsFile {
-  return decodeSafetensors(fs.readFileSync(file), file);
+  return decodeSafetensors(fs.readFileSync(checkInputFile('file', file)), file);
 }

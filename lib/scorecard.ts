@@ -7,9 +7,12 @@ import type { Dataset } from './dataset';
 import { Encoder, imageStatistics } from './encoder';
 import { FeatureMatrix, knnAccuracy, linearProbe, LinearProbeResult } from './eval';
 import { FeatureForm, inForm } from './forms';
-import { ClsaModel, ModelConfig } from './model';
+import { checkDataset } from './dataset-check';
+import { checkSameImages } from './baselines';
+import { FEATURE_FORMS } from './forms';
+import { ClsaModel, ModelConfig, resolveConfig } from './model';
+import { checkBool, checkEnum, checkInt, checkNumber, checkOptions, checkSignal, describe } from './validate';
 import { assertDisjoint } from './overlap';
-import { describe } from './validate';
 
 export interface ProbeSummary {
   testAccuracy: number;
@@ -91,7 +94,26 @@ async function scoreEncoder(encoder: Encoder, bank: Dataset, query: Dataset, o: 
 
 /** Scores `encoder` (if any) and the baselines on `query` with `bank` as the kNN bank and probe training set. */
 export async function scorecard(encoder: Encoder | undefined, bank: Dataset, query: Dataset, o: ScorecardOptions = {}): Promise<Scorecard> {
-  if (!bank.labels || !query.labels) throw new Error('scorecard: the bank and the query split both need labels');
+  if (encoder !== undefined && encoder !== null && !(encoder instanceof Encoder)) throw new TypeError(`encoder: expected an Encoder or undefined but got ${describe(encoder)}`);
+  checkDataset('bank', bank, { labels: true });
+  checkDataset('query', query, { labels: true });
+  checkSameImages('bank', bank.images, 'query', query.images);
+  o = checkOptions('options', o);
+  if (o.split !== undefined && typeof o.split !== 'string') throw new TypeError(`options.split: expected a string but got ${describe(o.split)}`);
+  if (o.k !== undefined) checkInt('options.k', o.k, 1);
+  if (o.t !== undefined) checkNumber('options.t', o.t, (x) => x > 0, 'a number > 0');
+  if (o.form !== undefined) checkEnum('options.form', o.form, FEATURE_FORMS);
+  if (o.linear !== undefined) checkBool('options.linear', o.linear);
+  checkSignal('options.signal', o.signal);
+  if (o.randomInit !== undefined && (typeof o.randomInit !== 'object' || o.randomInit === null))
+    throw new TypeError(`options.randomInit: expected { arch?, width?, depth?, seed? } but got ${describe(o.randomInit)}`);
+  if (o.randomInit) {
+    for (const key of Object.keys(o.randomInit))
+      if (!['arch', 'width', 'depth', 'seed'].includes(key)) throw new RangeError(`options.randomInit.${key}: unknown option (known: arch, width, depth, seed)`);
+    resolveConfig({ ...o.randomInit, inChannels: bank.images.shape[3], device: 'cpu' }, 'options.randomInit');
+  }
+  if (encoder && encoder.normalization.channels !== bank.images.shape[3])
+    throw new RangeError(`bank.images.shape[3] (C): expected ${encoder.normalization.channels} channels (the encoder's) but got ${bank.images.shape[3]}`);
   assertDisjoint(bank, 'the kNN bank', query, `the ${o.split ?? 'test'} split`);
   const k = o.k ?? 200, t = o.t ?? 0.1;
   const px = o.pixels ? reusedPixels(o.pixels, bank, query, k, o.linear ?? false)
@@ -126,6 +148,11 @@ const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
 
 /** The scorecard as aligned text lines, for terminals and logs. */
 export function formatScorecard(c: Scorecard): string[] {
+  if (typeof c !== 'object' || c === null) throw new TypeError(`scorecard: expected a Scorecard from scorecard() but got ${describe(c)}`);
+  if (typeof c.split !== 'string') throw new TypeError(`scorecard.split: expected a string but got ${describe(c.split)}`);
+  const px = c.pixels as Partial<Scorecard['pixels']> | undefined;
+  if (typeof px !== 'object' || px === null || typeof px.knn !== 'object' || typeof px.best !== 'object' || typeof px.selection !== 'object')
+    throw new TypeError(`scorecard.pixels: expected { knn, best, selection } but got ${describe(px)}`);
   const probe = (p?: ProbeSummary) => (p ? `, linear probe ${pct(p.testAccuracy)}${p.converged ? '' : ' (not converged)'}` : '');
   const lines = [`${c.split} split: ${c.querySize} images, kNN bank ${c.bankSize} training images, k=${c.k}, t=${c.t}`];
   if (c.encoder) lines.push(`  CLSA encoder          kNN ${pct(c.encoder.knn)} (${c.form} features)${probe(c.encoder.linear)}`);

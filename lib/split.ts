@@ -11,10 +11,14 @@
 import { Dataset, NoTestSplitError } from './dataset';
 import { duplicateGroups } from './overlap';
 import { Rng } from './random';
-import { checkInt, checkNumber, describe } from './validate';
+import { checkDataset, checkLabels } from './dataset-check';
+import { checkBool, checkEnum, checkInt, checkNumber, checkOptions, describe } from './validate';
 
 /** The first `n` images (and labels) of a data set, without copying pixels. */
 export function sliceDataset(ds: Dataset, n: number, start = 0): Dataset {
+  checkDataset('ds', ds, { minCount: 0 });
+  checkInt('n', n, 0);
+  checkInt('start', start, 0);
   const [total, h, w, c] = ds.images.shape;
   const begin = Math.min(total, start), end = Math.min(total, begin + n);
   const per = h * w * c;
@@ -28,6 +32,12 @@ export function sliceDataset(ds: Dataset, n: number, start = 0): Dataset {
 
 /** The rows `rows` (ascending indices) of a data set, copied. */
 export function takeRows(ds: Dataset, rows: Int32Array, source: string): Dataset {
+  checkDataset('ds', ds, { minCount: 0 });
+  const total = ds.images.shape[0];
+  if (Object.prototype.toString.call(rows) !== '[object Int32Array]') throw new TypeError(`rows: expected an Int32Array of row indices but got ${describe(rows)}`);
+  const bad = rows.findIndex((r) => r < 0 || r >= total);
+  if (bad >= 0) throw new RangeError(`rows[${bad}]: expected a row in [0, ${total - 1}] but got ${rows[bad]}`);
+  if (typeof source !== 'string') throw new TypeError(`source: expected a string but got ${describe(source)}`);
   const [, h, w, c] = ds.images.shape;
   const per = h * w * c;
   const data = new Uint8Array(rows.length * per);
@@ -44,6 +54,8 @@ export function takeRows(ds: Dataset, rows: Int32Array, source: string): Dataset
  * Rows held out: a count (>= 1) or a fraction in (0, 1) of `total` rows, leaving at least one.
  */
 export function validationCount(name: string, spec: number, total: number): number {
+  if (typeof name !== 'string') throw new TypeError(`name: expected a string but got ${describe(name)}`);
+  checkInt('total', total, 0);
   checkNumber(name, spec, (x) => x > 0, 'a count >= 1 or a fraction in (0, 1)');
   const n = spec < 1 ? Math.round(spec * total) : checkInt(name, spec, 1);
   if (n < 1 || n >= total)
@@ -64,6 +76,7 @@ export interface ValidationSplit {
  * for data in class order use stratifiedSplit.
  */
 export function validationSplit(ds: Dataset, spec: number, name = 'validation'): ValidationSplit {
+  checkDataset('ds', ds);
   const total = ds.images.shape[0];
   const v = validationCount(name, spec, total);
   return {
@@ -87,6 +100,13 @@ function classSeed(seed: number, label: number): number {
  */
 export function stratifiedRows(labels: Int32Array | undefined, n: number, count: number, seed: number,
                                everyClass: boolean, twins?: Int32Array): { kept: Int32Array; held: Int32Array } {
+  checkInt('n', n, 0);
+  if (labels !== undefined) checkLabels('labels', labels, n);
+  checkInt('count', count, 0, n);
+  checkInt('seed', seed, 0, 2 ** 32 - 1);
+  checkBool('everyClass', everyClass);
+  if (twins !== undefined && (Object.prototype.toString.call(twins) !== '[object Int32Array]' || twins.length !== n || twins.some((t, i) => t < 0 || t > i)))
+    throw new RangeError(`twins: expected duplicateGroups() of the ${n} rows (an Int32Array, each row's first twin) but got ${describe(twins)}`);
   const groups = new Map<number, number[]>();   // class -> its first-of-kind rows
   const perClass = new Map<number, number>();    // class -> rows, twins included
   const size = new Int32Array(n).fill(1);
@@ -141,7 +161,10 @@ function how(held: number, total: number, seed: number, labelled: boolean): stri
  * original order. Deterministic: the same data, spec and seed give the same rows.
  */
 export function stratifiedSplit(ds: Dataset, spec: number, options: { seed?: number; name?: string } = {}): ValidationSplit {
+  checkDataset('ds', ds);
+  options = checkOptions('options', options);
   const name = options.name ?? 'validation';
+  if (typeof name !== 'string') throw new TypeError(`options.name: expected a string but got ${describe(name)}`);
   const seed = checkInt(`${name} seed`, options.seed ?? 0, 0, 2 ** 32 - 1);
   const total = ds.images.shape[0];
   const v = validationCount(name, spec, total);
@@ -157,6 +180,9 @@ export function stratifiedSplit(ds: Dataset, spec: number, options: { seed?: num
 /** `n` images drawn per class (seeded) when the data set has more, else all of it: the stratified
  * counterpart of sliceDataset, for `limit` on data in class order. */
 export function stratifiedSubset(ds: Dataset, n: number, seed = 0): Dataset {
+  checkDataset('ds', ds);
+  checkInt('n', n, 1);
+  checkInt('seed', seed, 0, 2 ** 32 - 1);
   const total = ds.images.shape[0];
   if (n >= total) return ds;
   const { held } = stratifiedRows(ds.labels, total, n, seed, false);
@@ -168,6 +194,9 @@ export function stratifiedSubset(ds: Dataset, n: number, seed = 0): Dataset {
  * its images, stratified and seeded as stratifiedSplit; `split` picks the side.
  */
 export function holdOut(ds: Dataset, spec: number, seed: number, split: 'train' | 'test', name = 'holdOut'): Dataset {
+  checkDataset('ds', ds);
+  checkInt('seed', seed, 0, 2 ** 32 - 1);
+  checkEnum('split', split, ['train', 'test'] as const);
   const total = ds.images.shape[0];
   checkNumber(name, spec, (x) => x > 0 && (x < 1 || Number.isInteger(x)), 'a fraction in (0, 1) or a count >= 1');
   // A fraction of a handful of images still holds one out; a single image cannot be split.

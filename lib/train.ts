@@ -6,21 +6,23 @@
 // and lib/recipes.ts holds the named presets. Data order, augmentation seeds and the learning
 // rate are pure functions of (seed, epoch, step), and the model's whole state lives in the
 // checkpoint, so a resumed run is bit-identical to an uninterrupted one on the CPU.
-import { augmentBatch, augmentBatchDevice, AugmentedView, CropPreset, ViewSpec } from './augment';
-import { Dataset, DatasetSource, isMemorySplits, LoadOptions, loadDataset, memoryDataset, NoTestSplitError } from './data';
+import { augmentBatch, augmentBatchDevice, AugmentedView, CropPreset, resolveView, ViewSpec } from './augment';
+import { Dataset, DatasetSource, isMemorySplits, LoadOptions, loadSource, memoryDataset, NoTestSplitError } from './data';
 import { DEVICE_NAMES, DeviceName, DeviceTensor, isDeviceTensor, resolveDevice } from './device';
 import { Communicator, DEFAULT_CHECK_EVERY, DISTRIBUTED_OPTIONS, DistributedOption, openDistributed } from './distributed';
 import { Encoder, ImageNormalization, imageStatistics, toEncoderInput } from './encoder';
-import { Arch, ARCHS, ClsaModel, cpuPrecisionError, LOSS_REDUCTIONS, LossReduction, ModelConfig, ModelPrecision, ModelState, StepResult } from './model';
+import { Arch, ARCHS, ClsaModel, cpuPrecisionError, LOSS_REDUCTIONS, LossReduction, ModelConfig, ModelPrecision, ModelState, resolveConfig, StepResult } from './model';
+import { FormatError } from './errors';
+import { checkReplaceable } from './fsutil';
 import { RecipeName, recipeOptions } from './recipes';
 import { assertDisjoint } from './overlap';
 import { sliceDataset, stratifiedSplit, stratifiedSubset, validationSplit } from './split';
-import { checkResume, CheckpointMeta, fingerprint, readCheckpoint, recordable, writeCheckpoint } from './training/checkpoint';
+import { checkResume, CheckpointMeta, fingerprint, isCheckpointDir, readCheckpoint, recordable, writeCheckpoint } from './training/checkpoint';
 import { knnMonitor, Monitor } from './training/monitor';
 import { FEATURE_FORMS, FeatureForm } from './forms';
 import { Schedule, scheduledLr } from './training/schedule';
-import { CropsOption, epochOrder, gather, resolveCrops } from './training/views';
-import { checkBool, checkEnum, checkInt, checkNumber, describe } from './validate';
+import { CropsOption, epochOrder, gather, MIN_VIEW_SIZE, resolveCrops } from './training/views';
+import { checkBool, checkEnum, checkInt, checkNumber, checkOptions, describe } from './validate';
 
 export type { CropsOption } from './training/views';
 import { epochLr } from './training/schedule';
@@ -157,6 +159,7 @@ export interface TrainOptions {
  * its negatives; the recipe study measured this (docs/recipe.md).
  */
 export function defaultQueueSize(nTrain: number): number {
+  checkInt('nTrain', nTrain, 0);
   return Math.max(256, Math.min(4096, Math.round(nTrain / 12 / 64) * 64));
 }
 
@@ -185,8 +188,11 @@ export class AbortError extends Error {
   constructor(message = 'training was aborted') { super(message); }
 }
 
-function resolve(o: TrainOptions, train: Dataset, norm: ImageNormalization, ranks: number): Resolved {
+function resolve(o: TrainOptions, train: Dataset, norm: ImageNormalization, ranks: number, resumed: boolean): Resolved {
   const n = train.images.shape[0];
+  const channels = train.images.shape[3];
+  if (channels !== 1 && channels !== 3)
+    throw new RangeError(`options.data: expected images of 1 or 3 channels (what the augmentations take) but ${train.source} has ${channels}`);
   const epochs = checkInt('options.epochs', o.epochs ?? 10, 1, 1e6);
   const splitBN = checkInt('options.splitBN', o.splitBN ?? 8, 1, 4096);
   // Every rank's share of a batch is cut into splitBN groups.
@@ -222,7 +228,12 @@ function resolve(o: TrainOptions, train: Dataset, norm: ImageNormalization, rank
       throw new RangeError(`options.weakScale: expected [lo, hi] with 0 < lo <= hi <= 1 but got ${describe(ws)}${Array.isArray(ws) ? ` [${ws.join(', ')}]` : ''}`);
     weakScale = [ws[0], ws[1]];
   }
+  if (o.augment !== undefined && o.augment !== null) resolveView('options.augment', { size: MIN_VIEW_SIZE, ...checkOptions('options.augment', o.augment) }, c);
   const crops = resolveCrops(o.crops ?? 'single', Math.min(h, w), norm, o.augment ?? {}, weakScale);
+  // Checked now, by name, rather than at the first step's augmentation ('views[2]...').
+  const named: [string, ViewSpec][] = [['key', crops.key], ...crops.weak.map((v, i): [string, ViewSpec] => [`weak[${i}]`, v]),
+    ...crops.strong.map((v, i): [string, ViewSpec] => [`strong[${i}]`, v])];
+  for (const [k, v] of named) resolveView(`options.crops.${k}`, v, c);
   const model: ModelConfig = {
     arch: checkEnum('options.arch', o.arch ?? 'resnet-mini', ARCHS),
     width: o.width, depth: o.depth, projHidden: o.projHidden, projDim: o.projDim, inChannels: c,
@@ -235,6 +246,8 @@ function resolve(o: TrainOptions, train: Dataset, norm: ImageNormalization, rank
   };
   // Unset fields take the model's defaults (a present-but-undefined key would override them).
   for (const k of Object.keys(model) as (keyof ModelConfig)[]) if (model[k] === undefined) delete model[k];
+  // Checked here, naming the options, rather than at ClsaModel.create (which names config.*).
+  if (!resumed) resolveConfig(model, 'options');
   // S = 0 with ddmWeight 0 is MoCo v2: no strong views at all.
   if (model.ddmWeight === 0) crops.strong = [];
   return { epochs, batchSize, lr: baseLr * batchSize / 256, warmupEpochs, seed, crops, evaluate, model };
@@ -253,7 +266,7 @@ async function loadSplits(options: TrainOptions): Promise<Splits> {
   if (options.load !== undefined && (typeof options.load !== 'object' || options.load === null))
     throw new TypeError(`options.load: expected { size?, channels?, holdOut?, cacheDir? } but got ${describe(options.load)}`);
   const load: LoadOptions = { ...options.load, splitSeed };
-  let train = await loadDataset(source, { ...load, split: 'train' });
+  let train = await loadSource('options.data', source, { ...load, split: 'train' });
   const monitorOn = options.evaluate !== false && options.evalData !== false;
   const spec = options.validation ?? (monitorOn && options.evalData === undefined && train.labels ? DEFAULT_VALIDATION : false);
   let validation: Dataset | undefined;
@@ -277,7 +290,7 @@ async function loadSplits(options: TrainOptions): Promise<Splits> {
     } else {
       evalSplit = 'test';
       try {
-        evalSet = await loadDataset(given === undefined ? source : given as DatasetSource, { ...load, split: 'test' });
+        evalSet = await loadSource(given === undefined ? 'options.data' : 'options.evalData', given === undefined ? source : given as DatasetSource, { ...load, split: 'test' });
       } catch (e) {
         if (given !== undefined || !(e instanceof NoTestSplitError)) throw e;  // no test split: no monitor
       }
@@ -288,19 +301,68 @@ async function loadSplits(options: TrainOptions): Promise<Splits> {
   return { train, validation, evalSet, evalSplit };
 }
 
+const TRAIN_OPTION_KEYS: readonly (keyof TrainOptions)[] = [
+  'preset', 'data', 'load', 'validation', 'validationRows', 'splitSeed', 'evalData', 'limit', 'arch', 'width', 'depth',
+  'projHidden', 'projDim', 'epochs', 'batchSize', 'lr', 'warmupEpochs', 'weightDecay', 'momentum', 'encoderMomentum',
+  'queueSize', 'temperature', 'ddmTemperature', 'ddmWeight', 'crops', 'symmetric', 'weakScale', 'augment', 'splitBN',
+  'device', 'deviceIndex', 'precision', 'seed', 'signal', 'onProgress', 'onEpochEnd', 'checkpoint', 'resume', 'forceResume',
+  'evaluate',
+];
+
+/** What can be checked before any data is loaded: unknown keys (a misspelt option would be
+ * ignored), callbacks, the signal, the checkpoint directory and the resume path. */
+function checkTrainOptions(o: TrainOptions): void {
+  for (const key of Object.keys(o))
+    if (!TRAIN_OPTION_KEYS.includes(key as keyof TrainOptions))
+      throw new RangeError(`options.${key}: unknown option (known: ${TRAIN_OPTION_KEYS.join(', ')})`);
+  for (const k of ['onProgress', 'onEpochEnd'] as const)
+    if (o[k] !== undefined && typeof o[k] !== 'function') throw new TypeError(`options.${k}: expected a function but got ${describe(o[k])}`);
+  const sig = o.signal as unknown as { aborted?: unknown; addEventListener?: unknown } | undefined;
+  if (sig !== undefined && (typeof sig !== 'object' || sig === null || typeof sig.aborted !== 'boolean'))
+    throw new TypeError(`options.signal: expected an AbortSignal but got ${describe(sig)}`);
+  if (o.evaluate !== undefined && o.evaluate !== false && (typeof o.evaluate !== 'object' || o.evaluate === null))
+    throw new TypeError(`options.evaluate: expected { every?, k?, t?, form? } or false but got ${describe(o.evaluate)}`);
+  for (const k of ['data', 'evalData'] as const) {
+    const v = o[k];
+    if (v !== undefined && !(k === 'evalData' && v === false) && typeof v !== 'string' && (typeof v !== 'object' || v === null))
+      throw new TypeError(`options.${k}: expected a path, 'fashion-mnist' or in-memory { images, labels }${k === 'evalData' ? ' (or false)' : ''} but got ${describe(v)}`);
+  }
+  const ck = o.checkpoint;
+  if (ck !== undefined) {
+    if (typeof ck !== 'object' || ck === null || typeof ck.dir !== 'string' || ck.dir.length === 0)
+      throw new TypeError(`options.checkpoint: expected { dir: string, every?: number, onAbort?: boolean } but got ${describe(ck)}`);
+    for (const key of Object.keys(ck))
+      if (!['dir', 'every', 'onAbort'].includes(key)) throw new RangeError(`options.checkpoint.${key}: unknown option (known: dir, every, onAbort)`);
+    checkInt('options.checkpoint.every', ck.every ?? 1, 1);
+    checkBool('options.checkpoint.onAbort', ck.onAbort ?? false);
+    // Refused now rather than after the first epoch's training.
+    checkReplaceable(ck.dir, { name: 'options.checkpoint.dir', replaceable: isCheckpointDir });
+  }
+  checkBool('options.forceResume', o.forceResume ?? false);
+  if (o.resume !== undefined && (typeof o.resume !== 'string' || o.resume.length === 0))
+    throw new TypeError(`options.resume: expected a checkpoint directory path but got ${describe(o.resume)}`);
+}
+
+/** The checkpoint's model, on the device the options ask for; a checkpoint whose state does not
+ * build a model is named as the culprit rather than the state fields it holds. */
+function modelFromCheckpoint(o: TrainOptions, state: ModelState): ClsaModel {
+  try {
+    return ClsaModel.fromState(state, { device: o.device, deviceIndex: o.deviceIndex, precision: o.precision });
+  } catch (err) {
+    if (/^state\./.test((err as Error).message))
+      throw new FormatError(o.resume as string, `options.resume: ${o.resume}: the checkpoint holds a model this clsa cannot restore (${(err as Error).message})`);
+    throw err;
+  }
+}
+
 /** Trains a CLSA encoder (docs/objective.md, docs/augmentations.md, docs/recipe.md). Resolves with the encoder and the per-epoch history. */
 export async function trainClsa(userOptions: TrainOptions = {}): Promise<TrainResult> {
   if (typeof userOptions !== 'object' || userOptions === null) throw new TypeError(`options: expected an object but got ${describe(userOptions)}`);
   const options = recipeOptions(userOptions);
+  checkTrainOptions(options);
   const signal = options.signal;
   const throwIfAborted = () => { if (signal?.aborted) throw new AbortError(); };
   throwIfAborted();
-  if (options.checkpoint !== undefined) {
-    if (typeof options.checkpoint !== 'object' || typeof options.checkpoint.dir !== 'string')
-      throw new TypeError(`options.checkpoint: expected { dir: string, every?: number } but got ${describe(options.checkpoint)}`);
-    checkInt('options.checkpoint.every', options.checkpoint.every ?? 1, 1);
-    checkBool('options.checkpoint.onAbort', options.checkpoint.onAbort ?? false);
-  }
   // Before any data is loaded: a missing MPI library is an error about options.distributed, at once.
   const comm: Communicator | undefined = openDistributed(
     checkEnum('options.distributed', options.distributed ?? 'auto', DISTRIBUTED_OPTIONS), 'options.distributed');
@@ -315,11 +377,9 @@ export async function trainClsa(userOptions: TrainOptions = {}): Promise<TrainRe
       checkResume(options.resume, resumed.meta, recordable(options), dataPrint);
   }
   const norm = resumed?.meta.normalization ?? imageStatistics(train.images);
-  const r = resolve(options, train, norm, ranks);
+  const r = resolve(options, train, norm, ranks, resumed !== undefined);
   // A resumed run stays on its checkpoint's device unless options.device says otherwise.
-  const model = resumed
-    ? ClsaModel.fromState(resumed.state, { device: options.device, deviceIndex: options.deviceIndex, precision: options.precision })
-    : ClsaModel.create(r.model);
+  const model = resumed ? modelFromCheckpoint(options, resumed.state) : ClsaModel.create(r.model);
   if (comm) {
     try {
       await model.attach(comm, { checkEvery: DEFAULT_CHECK_EVERY });

@@ -4,7 +4,7 @@ import { DEVICE_NAMES, DeviceName, DeviceTensor, isDeviceTensor, resolveDevice }
 import { native } from './native';
 import { Rng, randomUnitRows } from './random';
 import {
-  checkEnum, checkFloat32, checkHostTensor, checkInt, checkNumber, checkShape, checkValues, describe, HostTensor,
+  checkBool, checkEnum, checkFloat32, checkHostTensor, checkOptions, checkInt, checkNumber, checkShape, checkValues, describe, HostTensor,
   MAX_ELEMENTS,
 } from './validate';
 
@@ -118,7 +118,7 @@ export class Queue {
    *  Keys may be host tensors or DeviceTensors; they are moved to where the queue lives. */
   enqueue(keys: HostTensor | DeviceTensor, opts: EnqueueOptions = {}): void {
     const dims: Record<string, number> = { D: this.dim };
-    const normalize = opts.normalize ?? false;
+    const normalize = checkBool('opts.normalize', checkOptions('opts', opts).normalize ?? false);
     if (isDeviceTensor(keys)) {
       checkShape('keys', [...keys.shape], ['N', 'D'], dims);
       if (this.buf) {

@@ -103,3 +103,19 @@ export function checkValues(name: string, data: NativeTensor, rows: number, cols
   if (nonZeroRows && r.zeroRow >= 0)
     throw new RangeError(`${name}: expected rows of non-zero norm (normalize: true divides by the norm) but row ${r.zeroRow} is all zeros`);
 }
+
+/** An options argument: undefined or null (absent) give {}; anything but a plain object is refused. */
+export function checkOptions<T extends object>(name: string, v: T | null | undefined): T {
+  if (v === undefined || v === null) return {} as T;
+  if (typeof v !== 'object' || Array.isArray(v)) throw new TypeError(`${name}: expected an object but got ${describe(v)}`);
+  return v;
+}
+
+/** An AbortSignal (or undefined): anything else would be polled as if it were one. */
+export function checkSignal(name: string, v: unknown): AbortSignal | undefined {
+  if (v === undefined || v === null) return undefined;
+  const s = v as { aborted?: unknown; addEventListener?: unknown; throwIfAborted?: unknown };
+  if (typeof v !== 'object' || typeof s.aborted !== 'boolean' || typeof s.addEventListener !== 'function')
+    throw new TypeError(`${name}: expected an AbortSignal but got ${describe(v)}`);
+  return v as AbortSignal;
+}

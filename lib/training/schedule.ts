@@ -1,9 +1,13 @@
 // The learning-rate schedule: cosine decay per epoch, as the reference adjusts it, after an
 // optional linear warm-up per step. A pure function of (epoch, step), so a resumed run follows
 // the same schedule as an uninterrupted one.
+import { checkInt, checkNumber, describe } from '../validate';
 
 /** The learning rate of an epoch: cosine decay from the base rate, per epoch as the reference. */
 export function epochLr(baseLr: number, epoch: number, epochs: number): number {
+  checkNumber('baseLr', baseLr, (x) => x >= 0, 'a number >= 0');
+  checkInt('epochs', epochs, 1);
+  checkInt('epoch', epoch, 0, epochs);
   return baseLr * 0.5 * (1 + Math.cos((Math.PI * epoch) / epochs));
 }
 
@@ -18,6 +22,13 @@ export interface Schedule {
 
 /** The learning rate of step `step` of epoch `epoch`. */
 export function scheduledLr(s: Schedule, epoch: number, step: number): number {
+  if (typeof s !== 'object' || s === null) throw new TypeError(`schedule: expected { baseLr, epochs, stepsPerEpoch, warmupEpochs } but got ${describe(s)}`);
+  checkNumber('schedule.baseLr', s.baseLr, (x) => x >= 0, 'a number >= 0');
+  checkInt('schedule.epochs', s.epochs, 1);
+  checkInt('epoch', epoch, 0, s.epochs);
+  checkInt('schedule.stepsPerEpoch', s.stepsPerEpoch, 1);
+  checkNumber('schedule.warmupEpochs', s.warmupEpochs, (x) => x >= 0, 'a number >= 0');
+  checkInt('step', step, 0);
   const lr = epochLr(s.baseLr, epoch, s.epochs);
   const warm = s.warmupEpochs * s.stepsPerEpoch;
   const at = epoch * s.stepsPerEpoch + step;

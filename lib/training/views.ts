@@ -1,7 +1,7 @@
 // The views of a training step: which images a step sees (a seeded permutation per epoch) and
 // how each is augmented (the key, weak and strong view specs resolved for the image size).
 import { cropPresets, CropPreset, ViewSpec } from '../augment';
-import { checkNumber } from '../validate';
+import { checkInt, checkNumber } from '../validate';
 import { ImageNormalization, UInt8Images } from '../encoder';
 import { describe } from '../validate';
 
@@ -24,12 +24,19 @@ export const MIN_VIEW_SIZE = 8;
  * smaller than MIN_VIEW_SIZE have no view the encoder can take.
  */
 export function checkViewSizes(crops: Pick<CropPreset, 'key' | 'weak' | 'strong'>, imageSize: number, name = 'options.crops'): void {
+  if (typeof crops !== 'object' || crops === null) throw new TypeError(`${name}: expected { key, weak: [...], strong: [...] } but got ${describe(crops)}`);
+  if (typeof crops.key !== 'object' || crops.key === null) throw new TypeError(`${name}.key: expected a view { size, ... } but got ${describe(crops.key)}`);
+  for (const k of ['weak', 'strong'] as const)
+    if (!Array.isArray(crops[k]) || !crops[k].every((v) => typeof v === 'object' && v !== null))
+      throw new TypeError(`${name}.${k}: expected an array of views { size, ... } but got ${describe(crops[k])}`);
+  checkInt('imageSize', imageSize, 1, 8192);
   if (imageSize < MIN_VIEW_SIZE)
     throw new RangeError(`images: expected a side of at least ${MIN_VIEW_SIZE} pixels (the encoder's smallest view) but got ${imageSize}`);
   const named: [string, ViewSpec][] = [['key', crops.key], ...crops.weak.map((v, i): [string, ViewSpec] => [`weak[${i}]`, v]),
     ...crops.strong.map((v, i): [string, ViewSpec] => [`strong[${i}]`, v])];
   for (const [k, v] of named) {
-    if (typeof v.size === 'number' && v.size > imageSize)
+    checkInt(`${name}.${k}.size`, v.size, 1, 8192);
+    if (v.size > imageSize)
       throw new RangeError(`${name}.${k}.size: expected at most the image side ${imageSize} (a larger view only interpolates the image) but got ${v.size}`);
   }
 }
@@ -40,6 +47,8 @@ function isRelative(c: unknown): c is RelativeCrops {
 
 /** A seeded permutation of [0, n) (Fisher-Yates over a splitmix32 stream). */
 export function permutation(n: number, seed: number): Uint32Array {
+  checkInt('n', n, 0, 2 ** 31 - 1);
+  checkInt('seed', seed, 0, 2 ** 32 - 1);
   const p = new Uint32Array(n);
   for (let i = 0; i < n; i++) p[i] = i;
   let s = seed >>> 0;
