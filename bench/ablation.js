@@ -8,7 +8,12 @@
 //
 //   node bench/ablation.js [--preset quick] [--minutes 10] [--seeds 0,1,2] [--arms moco,single,multi]
 //                          [--arm-options '{"multi":{"lr":0.08}}'] [--limit N] [--validation 10000]
-//                          [--out FILE.json] [--no-linear]
+//                          [--out FILE.json] [--no-linear] [--continue FILE.json]
+//
+// --continue FILE.json finishes an ablation that was stopped (or extends it to more seeds): the
+// epochs of each arm are FILE's calibrated ones (so every run has the same budget), the runs FILE
+// has are kept, not rerun, and the results go to FILE unless --out says otherwise. The pixel
+// baselines are fitted again (they are not stored whole); random init is scored for new seeds only.
 //
 // --arm-options gives an arm its own settings over the recipe's (chosen on validation, e.g. multi-crop's
 // learning rate from bench/recipe/multi10.json). Per seed, CLSA minus MoCo v2 is reported as a paired
@@ -38,7 +43,8 @@ const cfg = {
 };
 // trainClsa's device: 'auto' uses a usable GPU only once the CUDA step is verified on one.
 const trainsOnGpu = (b) => b.cudaUsable && b.cudaVerified.step;
-const out = arg('out', path.join(__dirname, 'results', `ablation-${trainsOnGpu(clsa.backend()) ? 'gpu' : 'cpu'}-${new Date().toISOString().slice(0, 10)}.json`));
+const earlier = arg('continue') ? JSON.parse(fs.readFileSync(arg('continue'), 'utf8')) : undefined;
+const out = arg('out', arg('continue') ?? path.join(__dirname, 'results', `ablation-${trainsOnGpu(clsa.backend()) ? 'gpu' : 'cpu'}-${new Date().toISOString().slice(0, 10)}.json`));
 // The arms share the recipe's views: MoCo v2 drops the strong view (ddmWeight 0), single-crop
 // CLSA keeps the recipe's, multi-crop replaces them with the reference's 5 + 5 crops.
 const ARMS = {
@@ -91,7 +97,7 @@ function write(doc) {
     `Data: ${doc.data}; ${doc.trainImages} training images (kNN bank and probe training set), ${doc.testImages} test images.`,
     `Recipe: preset \`${cfg.preset}\` (${JSON.stringify(doc.recipe)}), ${cfg.minutes} min of training per run.`,
     `Arm settings over the recipe: ${Object.entries(ARMS).filter(([k]) => cfg.arms.includes(k)).map(([k, a]) => `${k} ${JSON.stringify(a.options)}`).join('; ')}.`,
-    `Command: \`${doc.command}\``, '',
+    `Command: \`${doc.command}\`${doc.continued ? ` (continuing the ablation of ${doc.continued}: its calibrated epochs, its runs kept)` : ''}`, '',
     '| arm | seeds | epochs | kNN (mean ± sd, range) | linear probe (converged) | train s/run |', '|---|---|---:|---|---|---:|'];
   for (const a of [...new Set(rows.map((r) => r.arm))]) {
     const rs = rows.filter((r) => r.arm === a);
@@ -141,7 +147,13 @@ function write(doc) {
   // is as quiet as it will be), so that the run lengths do not depend on what shares the machine later.
   const epochs = {};
   doc.throughput = {};
-  for (const name of cfg.arms) {
+  if (earlier) {
+    for (const name of cfg.arms) if (earlier.epochs?.[name] === undefined) throw new Error(`--continue: ${arg('continue')} has no calibrated epochs for arm ${name}`);
+    Object.assign(epochs, earlier.epochs);
+    Object.assign(doc, { throughput: earlier.throughput, calibrationLoad: earlier.calibrationLoad, continued: earlier.date });
+    doc.rows = earlier.rows.filter((r) => r.arm !== 'pixels');
+  }
+  for (const name of earlier ? [] : cfg.arms) {
     const a = ARMS[name];
     if (!a) throw new Error(`--arms: unknown arm ${name} (moco, single, multi)`);
     const ips = await throughput({ ...recipe, ...a.options, seed: 0 }, train);
@@ -155,16 +167,19 @@ function write(doc) {
   const pixels = await clsa.pixelBaselines(train, test, { knn: { k: 200, t: 0.1 }, linear: cfg.linear ? {} : false });
   const card = (encoder, extra = {}) => clsa.scorecard(encoder, train, test, { linear: cfg.linear, pixels, ...extra });
   const floors = await card(undefined);
-  doc.rows.push({ arm: 'pixels', label: `best pixel baseline (${floors.pixels.best.name})`, seed: null, knn: floors.pixels.best.accuracy,
+  doc.rows.unshift({ arm: 'pixels', label: `best pixel baseline (${floors.pixels.best.name})`, seed: null, knn: floors.pixels.best.accuracy,
     linear: floors.pixels.linear?.testAccuracy, pixels: floors.pixels });
   write(doc);
+  const done = (arm, seed) => doc.rows.some((r) => r.arm === arm && r.seed === seed);
   for (const seed of cfg.seeds) {
+    if (done('random', seed)) continue;
     const rc = await card(undefined, { randomInit: { arch: recipe.arch, width: recipe.width, depth: recipe.depth, seed } });
     doc.rows.push({ arm: 'random', label: 'random init (same encoder)', seed, knn: rc.randomInit.knn, linear: rc.randomInit.linear?.testAccuracy });
     write(doc);
   }
   for (const seed of cfg.seeds) {
     for (const name of cfg.arms) {
+      if (done(name, seed)) continue;
       const a = ARMS[name];
       const ts = Date.now();
       const res = await clsa.trainClsa({
