@@ -301,13 +301,16 @@ async function loadSplits(options: TrainOptions): Promise<Splits> {
   return { train, validation, evalSet, evalSplit };
 }
 
-const TRAIN_OPTION_KEYS: readonly (keyof TrainOptions)[] = [
-  'preset', 'data', 'load', 'validation', 'validationRows', 'splitSeed', 'evalData', 'limit', 'arch', 'width', 'depth',
-  'projHidden', 'projDim', 'epochs', 'batchSize', 'lr', 'warmupEpochs', 'weightDecay', 'momentum', 'encoderMomentum',
-  'queueSize', 'temperature', 'ddmTemperature', 'ddmWeight', 'crops', 'symmetric', 'weakScale', 'augment', 'splitBN',
-  'device', 'deviceIndex', 'precision', 'seed', 'signal', 'onProgress', 'onEpochEnd', 'checkpoint', 'resume', 'forceResume',
-  'evaluate',
-];
+// Every key of TrainOptions, checked by the compiler (an option added to TrainOptions and not here is a
+// type error), so that an option of one feature is never refused as unknown by another's check.
+const TRAIN_OPTION_KEYS = Object.keys({
+  preset: 1, data: 1, load: 1, validation: 1, validationRows: 1, splitSeed: 1, evalData: 1, limit: 1,
+  arch: 1, width: 1, depth: 1, projHidden: 1, projDim: 1, epochs: 1, batchSize: 1, lr: 1, warmupEpochs: 1,
+  weightDecay: 1, momentum: 1, encoderMomentum: 1, queueSize: 1, temperature: 1, ddmTemperature: 1,
+  ddmWeight: 1, crops: 1, symmetric: 1, lossReduction: 1, weakScale: 1, augment: 1, splitBN: 1, device: 1,
+  deviceIndex: 1, precision: 1, seed: 1, signal: 1, onProgress: 1, onEpochEnd: 1, checkpoint: 1, resume: 1,
+  forceResume: 1, evaluate: 1, distributed: 1,
+} satisfies Record<keyof TrainOptions, 1>) as (keyof TrainOptions)[];
 
 /** What can be checked before any data is loaded: unknown keys (a misspelt option would be
  * ignored), callbacks, the signal, the checkpoint directory and the resume path. */
