@@ -14,17 +14,11 @@ import { apply, copyOf, Damage, damage } from './helpers/corrupt';
 import { treeDigests } from './helpers/disk';
 import { CASE_MS, judgeError, SEED, show, targetSeed, withTimeout } from './helpers/fuzz';
 import { seedNote } from './helpers/seed';
+import { side, tiny } from './helpers/tiny-data';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'clsa-fuzz-files-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-const side = 8;
-function tiny(n: number, seed: number) {
-  const data = new Uint8Array(n * side * side);
-  let s = seed;
-  for (let i = 0; i < data.length; i++) { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; data[i] = s >>> 24; }
-  return { images: { data, shape: [n, side, side, 1] as [number, number, number, number] }, labels: Int32Array.from({ length: n }, (_, i) => i % 2) };
-}
 const runOptions = () => ({ data: { train: tiny(16, 1) }, epochs: 1, batchSize: 8, width: 2, projDim: 8, queueSize: 16, evaluate: false as const, device: 'cpu' as const });
 
 interface FileTarget {

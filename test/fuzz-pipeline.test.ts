@@ -12,6 +12,7 @@ import { int, notBool, notFunction, notObject, notPath, num, oneOf, wrongArray }
 import { guard } from './helpers/disk';
 import { fuzzTarget, opt, Path, SEED, slot, Slot, Target } from './helpers/fuzz';
 import { seedNote } from './helpers/seed';
+import { side, tiny } from './helpers/tiny-data';
 import { tensorSlots } from './helpers/tensor-slots';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'clsa-fuzz-pipeline-'));
@@ -19,13 +20,6 @@ afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 const user = path.join(tmp, 'user'), ownDir = path.join(user, 'mine'), missing = path.join(tmp, 'nowhere');
 const checkpoint = path.join(user, 'checkpoint'), index = path.join(user, 'index'), feats = path.join(user, 'feats.npy');
 
-const side = 8;
-function tiny(n: number, seed: number) {
-  const data = new Uint8Array(n * side * side);
-  let s = seed;
-  for (let i = 0; i < data.length; i++) { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; data[i] = s >>> 24; }
-  return { images: { data, shape: [n, side, side, 1] as [number, number, number, number] }, labels: Int32Array.from({ length: n }, (_, i) => i % 2) };
-}
 const dataset = (n: number, seed: number) => ({ ...tiny(n, seed), source: `memory ${seed}` });
 const encoder = new Encoder(ClsaModel.create({ width: 2, projDim: 8, queueSize: 16, inChannels: 1, device: 'cpu' }), { channels: 1, mean: [0.5], std: [0.25] }, [side, side]);
 afterAll(() => encoder.dispose());
