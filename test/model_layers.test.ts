@@ -65,8 +65,9 @@ test('native layer gradient checks pass', () => {
   const out = runProgram('nn_gradcheck');
   expect(out).toContain('all passed');
   for (const what of ['gemm', 'conv k1', 'conv k3', 'conv k5', 'split-BN', 'running var', 'linear dW', 'GAP dx',
-    'MLP head dW1', 'encoder backward', 'gemm_nt_rows', 'gemm b_rows', 'conv large k3 s1', 'conv large k3 s2',
-    'conv large dw (float64 adjoint)'])
+    'MLP head dW1', 'encoder backward', 'gemm_nt_rows', 'gemm b_rows', 'gemm a_rows', 'conv large k3 s1', 'conv large k3 s2',
+    'conv large k1 s2', 'conv large k1 s1 p1', 'conv large dx (float64 adjoint)', 'dw (float64 adjoint; rows GEMM)',
+    'dw (float64 adjoint; dot products)'])
     expect(out).toContain(what);
   expect(out).not.toContain('FAIL');
 }, 600000);

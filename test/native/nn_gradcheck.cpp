@@ -131,7 +131,7 @@ static void check_conv() {
     s.pad = rint_(0, 2);
     s.cin = rint_(1, 5);
     s.cout = rint_(1, 7);
-    if (rep == 0) s.stride = 1, s.pad = 2;  // pad > k-1 at stride 1: the col2im path of dX
+    if (rep == 0) s.stride = 1, s.pad = 2;  // pad > k-1 at stride 1
     if (rep == 1) s.stride = 1, s.pad = 1;  // stride 1: dX as a transposed convolution
     s.n = 3;
     s.h = rint_(int(std::max<int64_t>(s.k, 5)), 9) | 1;  // odd sizes
@@ -253,14 +253,71 @@ static void check_gemm_b_rows(std::mt19937& g) {
   }
 }
 
-static void check_conv_stride1_large(std::mt19937& g) {
+// GemmArgs::a_rows (A's rows read in place, as the conv's weight gradient does) for every variant,
+// with B plain or pre-packed (GemmArgs::b_packed): odd shapes across MC/KC/NC blocks and the short
+// and narrow edge tiles (M, N not multiples of the register tile), A rows overlapping slices.
+static void check_gemm_a_rows(std::mt19937& g) {
   auto ri = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(g); };
-  for (int rep = 0; rep < 5; ++rep) {
+  using Fn = void (*)(const GemmArgs&);
+  const struct {
+    const char* name;
+    Fn fn;
+    int nr;
+    bool ok;
+  } variants[] = {{"generic", generic::gemm, generic::nr(), true},
+                  {"avx2", avx2::gemm, avx2::nr(), bool(__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))},
+                  {"avx512", avx512::gemm, avx512::nr(),
+                   bool(__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw"))}};
+  for (int rep = 0; rep < 6; ++rep) {
+    const bool big = rep >= 4;
+    const int m = big ? ri(130, 300) : ri(1, 41), n = big ? ri(2050, 2200) : ri(1, 70), k = big ? ri(257, 700) : ri(1, 300);
+    const bool acc = rep & 1, packed = rep & 2;
+    V src = randg(g, size_t(k + 3 * m + 7)), b = randg(g, size_t(k * n)), c0 = randg(g, size_t(m * n));
+    std::vector<const float*> rows(static_cast<size_t>(m));
+    for (int i = 0; i < m; ++i) rows[size_t(i)] = src.data() + ri(0, 3 * m + 7);  // overlapping, as a conv's
+    D ref(size_t(m * n));
+    for (int i = 0; i < m; ++i)
+      for (int j = 0; j < n; ++j) {
+        double sum = acc ? c0[size_t(i * n + j)] : 0.0;
+        for (int p = 0; p < k; ++p) sum += double(rows[size_t(i)][p]) * double(b[size_t(p * n + j)]);
+        ref[size_t(i * n + j)] = sum;
+      }
+    for (const auto& v : variants) {
+      if (!v.ok) continue;
+      // B as [ceil(n / nr)][k][nr] panels, zero past n
+      V panels(size_t((n + v.nr - 1) / v.nr * v.nr) * size_t(k), 0.0f);
+      for (int p = 0; p < k; ++p)
+        for (int j = 0; j < n; ++j) panels[size_t((j / v.nr) * k * v.nr + p * v.nr + j % v.nr)] = b[size_t(p * n + j)];
+      V c = c0;
+      GemmArgs ga{m, n, k, nullptr, 0, 0, b.data(), n, 1, c.data(), n, acc};
+      ga.a_rows = rows.data();
+      if (packed) ga.b_packed = panels.data();
+      v.fn(ga);
+      char what[112];
+      std::snprintf(what, sizeof what, "gemm a_rows %dx%dx%d acc=%d B %s (%s)", m, n, k, acc, packed ? "packed" : "plain",
+                    v.name);
+      expect_close(what, c, ref, 1e-5, 1e-4);
+    }
+  }
+}
+
+// Every path of the convolution's backward pass at step-like sizes against a float64 adjoint:
+// dX by the phases of the stride (stride 1: the flipped kernel; stride 2: one sub-kernel per phase,
+// 1x1 ones reading dY in place; pad > k-1), dW as a GEMM over the padded rows (kd >= 16) or by dot
+// products (kd < 16), odd sides, chunk and lane counts that do not divide the batch.
+static void check_conv_large(std::mt19937& g) {
+  auto ri = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(g); };
+  const struct {
+    int k, stride, pad, cin_lo, cin_hi;
+  } cases[] = {{3, 1, 1, 2, 19}, {3, 1, 1, 1, 1}, {5, 1, 2, 2, 13}, {3, 2, 1, 2, 19}, {3, 2, 1, 1, 1},
+               {1, 2, 0, 2, 9},  {1, 2, 0, 16, 40}, {1, 1, 0, 16, 33}, {3, 1, 0, 3, 9}, {1, 1, 1, 17, 20},
+               {5, 2, 2, 2, 7}};
+  for (const auto& cs : cases) {
     ConvShape s;
-    s.k = rep == 2 ? 5 : rep == 4 ? 1 : 3;
-    s.pad = s.k / 2;
-    s.stride = rep >= 3 ? 2 : 1;  // stride 2: the phase planes (3x3 and the 1x1 shortcut)
-    s.cin = ri(2, 19);
+    s.k = cs.k;
+    s.pad = cs.pad;
+    s.stride = cs.stride;
+    s.cin = ri(cs.cin_lo, cs.cin_hi);
     s.cout = ri(3, 21);
     s.n = ri(5, 11);
     s.h = ri(9, 24) | 1;
@@ -288,12 +345,14 @@ static void check_conv_stride1_large(std::mt19937& g) {
                   dxr[xi] += gy * w[wi];
                 }
           }
-    char what[96];
-    std::snprintf(what, sizeof what, "conv large k%lld s%lld %lldx%lldx%lld->%lld n%lld fwd", (long long)s.k,
-                  (long long)s.stride, (long long)s.cin, (long long)s.h, (long long)s.w, (long long)s.cout, (long long)s.n);
+    char what[112];
+    std::snprintf(what, sizeof what, "conv large k%lld s%lld p%lld %lldx%lldx%lld->%lld n%lld fwd", (long long)s.k,
+                  (long long)s.stride, (long long)s.pad, (long long)s.cin, (long long)s.h, (long long)s.w,
+                  (long long)s.cout, (long long)s.n);
     expect_close(what, y, conv_ref(s, tod(x), tod(w)), 1e-5, 1e-5);
     expect_close("  conv large dx (float64 adjoint)", dx, dxr, 1e-5, 1e-5);
-    expect_close("  conv large dw (float64 adjoint)", dw, dwr, 1e-5, 1e-5);
+    std::snprintf(what, sizeof what, "  conv large dw (float64 adjoint; %s)", s.kdim() >= 16 ? "rows GEMM" : "dot products");
+    expect_close(what, dw, dwr, 1e-5, 1e-5);
   }
 }
 
@@ -501,7 +560,8 @@ int main() {
     std::mt19937 g = fresh_rng();
     check_gemm_nt_rows(g);
     check_gemm_b_rows(g);
-    check_conv_stride1_large(g);
+    check_gemm_a_rows(g);
+    check_conv_large(g);
   }
   check_bn();
   check_linear_gap_mlp();
