@@ -304,14 +304,15 @@ static void check_gemm_a_rows(std::mt19937& g) {
 // Every path of the convolution's backward pass at step-like sizes against a float64 adjoint:
 // dX by the phases of the stride (stride 1: the flipped kernel; stride 2: one sub-kernel per phase,
 // 1x1 ones reading dY in place; pad > k-1), dW as a GEMM over the padded rows (kd >= 16) or by dot
-// products (kd < 16), odd sides, chunk and lane counts that do not divide the batch.
+// products (kd < 16), stride-2 padding with even and odd pads (which column parity goes to which
+// phase), odd sides, chunk and lane counts that do not divide the batch.
 static void check_conv_large(std::mt19937& g) {
   auto ri = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(g); };
   const struct {
     int k, stride, pad, cin_lo, cin_hi;
   } cases[] = {{3, 1, 1, 2, 19}, {3, 1, 1, 1, 1}, {5, 1, 2, 2, 13}, {3, 2, 1, 2, 19}, {3, 2, 1, 1, 1},
                {1, 2, 0, 2, 9},  {1, 2, 0, 16, 40}, {1, 1, 0, 16, 33}, {3, 1, 0, 3, 9}, {1, 1, 1, 17, 20},
-               {5, 2, 2, 2, 7}};
+               {5, 2, 2, 2, 7},  {1, 2, 1, 2, 9},  {3, 2, 0, 2, 9}};
   for (const auto& cs : cases) {
     ConvShape s;
     s.k = cs.k;
