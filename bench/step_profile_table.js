@@ -14,8 +14,9 @@ if (!runs.length) {
 }
 
 // Which part of the step a layer label belongs to.
+// (A fused "conv+bn" layer counts as conv forward, its BN passes included.)
 const PHASES = [
-  ['conv forward', /^conv fwd/],
+  ['conv forward', /^conv(\+bn)?(\+relu)? fwd/],
   ['conv backward (dW + dX)', /^conv bwd/],
   ['BN forward (+ReLU)', /^bn(\+relu)? fwd/],
   ['BN backward (+ReLU mask)', /^bn(\+relu)? bwd/],
@@ -64,7 +65,7 @@ const convRate = runs.map((r) => {
   let flop = 0, t = 0;
   for (const l of r.layers) {
     if (!/^conv/.test(l.what)) continue;
-    const products = /^conv fwd/.test(l.what) ? 1 : /dW only/.test(l.what) ? 1 : 2;
+    const products = / fwd /.test(l.what) || /dW only/.test(l.what) ? 1 : 2;
     flop += 2 * r.batch * convMacs(l.what) * products * l.callsPerStep;
     t += l.ms;
   }
@@ -73,7 +74,8 @@ const convRate = runs.map((r) => {
 if (runs.every((r) => r.gemm1024Gflops)) {
   console.log(`\nConvolution work in the step: ${convRate.map((c) => `${c.gflops.toFixed(0)} GFLOP/s = ` +
     `${(100 * c.share).toFixed(0)}%`).join(' -> ')} of the GEMM core's 1024^3 rate on one thread ` +
-    `(${runs.map((r) => r.gemm1024Gflops.toFixed(0)).join(' / ')} GFLOP/s, same run).`);
+    `(${runs.map((r) => r.gemm1024Gflops.toFixed(0)).join(' / ')} GFLOP/s, same run)` +
+    (runs.some((r) => r.layers.some((l) => /^conv\+bn/.test(l.what))) ? '; a fused conv+BN layer counts its BN passes as conv time.' : '.'));
 }
 
 console.log('\nBy layer (calls per step; the forward runs 3 times per step: keys, and 2 query views; the backward twice):\n');

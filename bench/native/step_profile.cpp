@@ -109,6 +109,13 @@ class TimingOps final : public Ops {
     time(std::string(relu ? "bn+relu fwd " : "bn fwd ") + bn_name(s),
          [&] { in_->bn_forward_train(s, x, gamma, beta, y, mean, invstd, rm, rv, momentum, relu); });
   }
+  void conv_bn_forward_train(const nn::ConvShape& cs, const float* x, const float* w, float* pre,
+                             const nn::BnShape& bs, const float* gamma, const float* beta, float* y, float* mean,
+                             float* invstd, float* rm, float* rv, float momentum, bool relu) override {
+    note(cs);
+    time(std::string(relu ? "conv+bn+relu fwd " : "conv+bn fwd ") + conv_name(cs),
+         [&] { in_->conv_bn_forward_train(cs, x, w, pre, bs, gamma, beta, y, mean, invstd, rm, rv, momentum, relu); });
+  }
   void bn_forward_eval(const nn::BnShape& s, const float* x, const float* gamma, const float* beta, const float* rm,
                        const float* rv, float* y, bool relu) override {
     time("bn eval " + bn_name(s), [&] { in_->bn_forward_eval(s, x, gamma, beta, rm, rv, y, relu); });
@@ -129,6 +136,9 @@ class TimingOps final : public Ops {
   }
   void add(float* y, const float* x, int64_t count) override {
     time("add (residual grad) " + count_name(count), [&] { in_->add(y, x, count); });
+  }
+  void add_relu_backward(float* y, const float* x, const float* relu_out, int64_t count) override {
+    time("add+relu bwd (residual grad) " + count_name(count), [&] { in_->add_relu_backward(y, x, relu_out, count); });
   }
   void gap_forward(const float* x, int64_t c, int64_t n, int64_t hw, float* feat) override {
     time("gap fwd", [&] { in_->gap_forward(x, c, n, hw, feat); });

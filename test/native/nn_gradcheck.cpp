@@ -1,7 +1,10 @@
 // Gradient checks of the encoder's layers against float64 references: each layer's fp32
 // forward against a naive float64 forward, its fp32 backward against central finite
-// differences of that float64 forward (loss = sum(y * R) for a random R). Random shapes with
-// odd sizes; exits non-zero on the first failure. Run by test/model_layers.test.ts.
+// differences of that float64 forward (loss = sum(y * R) for a random R), or at step-like sizes
+// against a float64 adjoint; the fused passes (BN statistics from the convolution's output copy,
+// the residual gradient through a ReLU) against float64 or bit for bit against their unfused
+// form. Random shapes with odd sizes; exits non-zero after counting the failures. Run by
+// test/model_layers.test.ts.
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -443,6 +446,92 @@ static void check_bn() {
   }
 }
 
+// ---- the fused passes: BN statistics from the convolution's output copy, the residual gradient ---------
+// conv_forward's per-image moments against float64 sums of its own output, and batch norm from them
+// against the float64 reference on that output (stride 1 and 2, odd sides, several split-BN
+// groups; conv outputs shifted off zero so the one-pass variance is exercised); the output itself
+// bit-identical with and without the moments. Fresh seed (shared with the checks above).
+static void check_conv_bn_moments(std::mt19937& g) {
+  auto ri = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(g); };
+  const int strides[] = {1, 2, 1, 2};
+  for (int rep = 0; rep < 4; ++rep) {
+    ConvShape s;
+    s.k = rep == 3 ? 1 : 3;
+    s.pad = s.k / 2;
+    s.stride = strides[rep];
+    s.cin = ri(1, 9);
+    s.cout = ri(2, 11);
+    const int64_t groups = ri(1, 3);
+    s.n = groups * ri(1, 4);
+    s.h = ri(7, 19) | 1;
+    s.w = ri(7, 18);
+    const int64_t hw = s.ho() * s.wo();
+    const size_t ny = size_t(s.cout * s.n * hw);
+    V x = randg(g, size_t(s.cin * s.n * s.h * s.w)), w = randg(g, size_t(s.cout * s.kdim()));
+    for (auto& v : x) v += 3.0f;  // a mean well away from zero: the variance is a difference of sums
+    V y(ny), y_plain(ny);
+    std::vector<double> mom(size_t(s.cout * s.n * 2));
+    conv_forward(s, x.data(), w.data(), y.data(), Precision::fp32, mom.data());
+    conv_forward(s, x.data(), w.data(), y_plain.data());
+    D mref(mom.size(), 0.0);
+    for (int64_t co = 0; co < s.cout; ++co)
+      for (int64_t i = 0; i < s.n; ++i)
+        for (int64_t p = 0; p < hw; ++p) {
+          const double v = y[size_t((co * s.n + i) * hw + p)];
+          mref[size_t((co * s.n + i) * 2)] += v;
+          mref[size_t((co * s.n + i) * 2 + 1)] += v * v;
+        }
+    double err = 0, scale = 0;
+    for (size_t i = 0; i < mom.size(); ++i) err = std::fmax(err, std::fabs(mom[i] - mref[i])), scale = std::fmax(scale, std::fabs(mref[i]));
+    char what[112];
+    std::snprintf(what, sizeof what, "conv moments k%lld s%lld %lldx%lldx%lld->%lld n%lld (float64 sums)", (long long)s.k,
+                  (long long)s.stride, (long long)s.cin, (long long)s.h, (long long)s.w, (long long)s.cout, (long long)s.n);
+    const bool ok = err <= 1e-12 * scale && y == y_plain;
+    std::printf("%s %-48s max err %.3g (ref scale %.3g), output bit-identical %s\n", ok ? "ok  " : "FAIL", what, err, scale,
+                y == y_plain ? "yes" : "NO");
+    if (!ok) ++failures;
+    const BnShape b{s.cout, s.n, hw, groups, 1e-5f};
+    V gm = randg(g, size_t(s.cout)), bt = randg(g, size_t(s.cout)), out(ny), mean(size_t(s.cout * groups)),
+      invstd(mean.size()), rm(size_t(s.cout), 0.0f), rv(size_t(s.cout), 1.0f);
+    bn_forward_train(b, y.data(), gm.data(), bt.data(), out.data(), mean.data(), invstd.data(), rm.data(), rv.data(), 0.1f,
+                     rep & 1, mom.data());
+    D means(mean.size()), vars(mean.size());
+    D ref = bn_ref(b, tod(y), tod(gm), tod(bt), &means, &vars);
+    if (rep & 1)
+      for (auto& e : ref) e = e > 0 ? e : 0;
+    expect_close("  BN from the conv's moments (float64 on its output)", out, ref, 1e-5, 1e-5);
+    expect_close("  BN from moments: group means", mean, means, 1e-6, 1e-6);
+    D rv_ref(size_t(s.cout));
+    for (int64_t c = 0; c < s.cout; ++c) {
+      double av = 0;
+      for (int64_t gr = 0; gr < groups; ++gr) av += 0.9 + 0.1 * vars[size_t(c * groups + gr)];
+      rv_ref[size_t(c)] = av / double(groups);
+    }
+    expect_close("  BN from moments: running var (unbiased)", rv, rv_ref, 1e-5, 1e-6);
+  }
+}
+
+// The residual gradient through the previous block's ReLU in one pass: the same bits as the add
+// followed by the ReLU's backward (and accumulate as a plain add), on lengths around the slab size.
+static void check_residual_grad(std::mt19937& g) {
+  auto ri = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(g); };
+  for (int rep = 0; rep < 3; ++rep) {
+    const int64_t n = rep == 0 ? ri(1, 40) : ri(30000, 140000);
+    V y = randg(g, size_t(n)), x = randg(g, size_t(n)), ro = randg(g, size_t(n));
+    for (auto& v : ro) v = v > 0.3f ? v : 0.0f;  // a ReLU's output: zeros and positives
+    V want = y, got = y, sum = y;
+    for (int64_t i = 0; i < n; ++i) want[size_t(i)] = ro[size_t(i)] > 0 ? y[size_t(i)] + x[size_t(i)] : 0.0f;
+    add_relu_backward(got.data(), x.data(), ro.data(), n);
+    accumulate(sum.data(), x.data(), n);
+    bool same = got == want;
+    for (int64_t i = 0; i < n; ++i) same = same && sum[size_t(i)] == y[size_t(i)] + x[size_t(i)];
+    char what[96];
+    std::snprintf(what, sizeof what, "residual grad add+ReLU backward n%lld (bit-identical to add, mask)", (long long)n);
+    std::printf("%s %s\n", same ? "ok  " : "FAIL", what);
+    if (!same) ++failures;
+  }
+}
+
 // ---- linear, GAP and the MLP projection head --------------------------------------------------------
 static D linear_ref(const D& x, int64_t n, int64_t in, int64_t out, const D& w, const D& b) {
   D y(size_t(n * out));
@@ -563,6 +652,8 @@ int main() {
     check_gemm_b_rows(g);
     check_gemm_a_rows(g);
     check_conv_large(g);
+    check_conv_bn_moments(g);
+    check_residual_grad(g);
   }
   check_bn();
   check_linear_gap_mlp();

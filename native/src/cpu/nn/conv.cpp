@@ -479,11 +479,60 @@ void weight_grad_chunk(const ConvShape& s, const float* x, const float* dy, int6
   }
 }
 
+typedef double d2 __attribute__((vector_size(16)));
+
+// A row of outputs copied out of the grid, its sum and sum of squares taken on the way (float64,
+// in a fixed order: two lanes per half of a 4-float vector, then the tail).
+struct Moments {
+  d2 s1{}, s2{};
+  double t1 = 0, t2 = 0;
+  void copy(const float* src, float* dst, int64_t n) {
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+      const f4 v = load4(src + i);
+      store4(dst + i, v);
+      const d2 lo = __builtin_convertvector(__builtin_shufflevector(v, v, 0, 1), d2);
+      const d2 hi = __builtin_convertvector(__builtin_shufflevector(v, v, 2, 3), d2);
+      s1 += lo + hi;
+      s2 += lo * lo + hi * hi;
+    }
+    for (; i < n; ++i) {
+      dst[i] = src[i];
+      t1 += src[i];
+      t2 += double(src[i]) * double(src[i]);
+    }
+  }
+  void store(double* out) const {
+    out[0] = (s1[0] + s1[1]) + t1;
+    out[1] = (s2[0] + s2[1]) + t2;
+  }
+};
+
+// The chunk's valid outputs from the grid into y. With `moments`, each output channel's and
+// image's sum and sum of squares go to moments[(co * n + image) * 2 + {0, 1}] (conv.h).
+void keep_outputs(const ConvShape& s, const Padded& p, const float* grid, int64_t n0, int64_t nb, float* y,
+                  double* moments) {
+  const int64_t ho = s.ho(), wo = s.wo(), pix = ho * wo, total = s.n * pix;
+  for (int64_t co = 0; co < s.cout; ++co)
+    for (int64_t i = 0; i < nb; ++i) {
+      float* dst = y + co * total + (n0 + i) * pix;
+      const float* src = grid + co * p.q + i * p.grid;
+      if (!moments) {
+        for (int64_t oy = 0; oy < ho; ++oy)
+          std::memcpy(dst + oy * wo, src + oy * p.ws, sizeof(float) * size_t(wo));
+        continue;
+      }
+      Moments m;
+      for (int64_t oy = 0; oy < ho; ++oy) m.copy(src + oy * p.ws, dst + oy * wo, wo);
+      m.store(moments + (co * s.n + n0 + i) * 2);
+    }
+}
+
 }  // namespace
 
-void conv_forward(const ConvShape& s, const float* x, const float* w, float* y, Precision prec) {
+void conv_forward(const ConvShape& s, const float* x, const float* w, float* y, Precision prec, double* moments) {
   const Chunks ch = plan(s, pool_threads());
-  const int64_t pix = s.ho() * s.wo(), total = s.n * pix, kd = s.kdim();
+  const int64_t kd = s.kdim();
   parallel_for(ch.count, [&](int64_t t, int) {
     const int64_t n0 = t * ch.images, nb = std::min(ch.images, s.n - n0);
     const int64_t nr = gemm_nr();
@@ -500,12 +549,7 @@ void conv_forward(const ConvShape& s, const float* x, const float* w, float* y, 
       g.b_rows = rows;
       g.precision = prec;  // bf16: the kernel packs (and rounds) the rows it reads here
       gemm(g);
-      const int64_t ho = s.ho(), wo = s.wo();
-      for (int64_t co = 0; co < s.cout; ++co)
-        for (int64_t i = 0; i < nb; ++i)
-          for (int64_t oy = 0; oy < ho; ++oy)
-            std::memcpy(y + co * total + (n0 + i) * pix + oy * wo, grid + co * p.q + i * p.grid + oy * p.ws,
-                        sizeof(float) * size_t(wo));
+      keep_outputs(s, p, grid, n0, nb, y, moments);
     }
   });
 }
