@@ -31,14 +31,15 @@ const cols = (xs) => `| ${xs.join(' | ')} |`;
 const head = runs.length > 1 ? ['before ms', 'after ms', 'after / before'] : ['ms', 'share'];
 
 function row(label, values, total) {
-  if (runs.length > 1) return cols([label, ms(values[0]), ms(values[1]), values[0] ? (values[1] / values[0]).toFixed(2) : '–']);
+  const ratio = values[0] && values[1] !== undefined ? (values[1] / values[0]).toFixed(2) : '–';
+  if (runs.length > 1) return cols([label, ms(values[0]), ms(values[1]), ratio]);
   return cols([label, ms(values[0]), `${((100 * values[0]) / total).toFixed(1)}%`]);
 }
 
 const r0 = runs[0];
 console.log(`Width ${r0.width}, batch ${r0.batch}, views ${r0.views.join('/')}, ${r0.precision}, GEMM variant ${r0.gemm}: ` +
   `one step with the pool at 1 thread, CPU time of that thread, medians of ${r0.steps} steps` +
-  (runs.length > 1 ? ' per run' : '') + '. Measured on a busy machine (single-thread CPU time, not wall time).\n');
+  (runs.length > 1 ? ' per run' : '') + ' (single-thread CPU time, not wall time).\n');
 
 const byPhase = runs.map((r) => {
   const p = {};
@@ -50,6 +51,11 @@ console.log(cols(['---', ...head.map(() => '---:')]));
 for (const [name] of [...PHASES, ['other']]) {
   const v = byPhase.map((p) => p[name] || 0);
   if (v.some((x) => x > 0)) console.log(row(name, v, r0.stepMs));
+}
+if (runs.some((r) => r.layers.some((l) => /^conv\+bn/.test(l.what)))) {
+  // A fused conv+BN layer has no BN forward of its own: compare the two together.
+  const both = byPhase.map((p) => (p['conv forward'] || 0) + (p['BN forward (+ReLU)'] || 0));
+  console.log(row('conv + BN forward together', both, r0.stepMs));
 }
 console.log(row('**step**', runs.map((r) => r.stepMs), r0.stepMs));
 
