@@ -1,5 +1,6 @@
 // Builds and runs the native checks: test/native/nn_gradcheck.cpp (GEMM variants, convolution,
-// split batch norm, linear, GAP, the projection MLP and the whole encoder, each against float64
+// split batch norm (also from the convolution's moments), the fused residual gradient, linear, GAP,
+// the projection MLP and the whole encoder, each against float64
 // references and finite differences), test/native/nn_bf16_check.cpp (the bf16 GEMM and the layers
 // on it against float64 with bounds from bf16 rounding, and their determinism across thread
 // counts; skipped, saying so, where the CPU has no AVX512-BF16) and test/native/model_api.cpp
@@ -65,8 +66,10 @@ test('native layer gradient checks pass', () => {
   const out = runProgram('nn_gradcheck');
   expect(out).toContain('all passed');
   for (const what of ['gemm', 'conv k1', 'conv k3', 'conv k5', 'split-BN', 'running var', 'linear dW', 'GAP dx',
-    'MLP head dW1', 'encoder backward', 'gemm_nt_rows', 'gemm b_rows', 'conv large k3 s1', 'conv large k3 s2',
-    'conv large dw (float64 adjoint)'])
+    'MLP head dW1', 'encoder backward', 'gemm_nt_rows', 'gemm b_rows', 'gemm a_rows', 'conv large k3 s1', 'conv large k3 s2',
+    'conv large k1 s2', 'conv large k1 s1 p1', 'conv large dx (float64 adjoint)', 'dw (float64 adjoint; rows GEMM)',
+    'dw (float64 adjoint; dot products)', 'conv moments k3 s2', 'BN from the conv\'s moments', 'BN from moments: running var',
+    'residual grad add+ReLU backward'])
     expect(out).toContain(what);
   expect(out).not.toContain('FAIL');
 }, 600000);

@@ -1,7 +1,10 @@
 // Gradient checks of the encoder's layers against float64 references: each layer's fp32
 // forward against a naive float64 forward, its fp32 backward against central finite
-// differences of that float64 forward (loss = sum(y * R) for a random R). Random shapes with
-// odd sizes; exits non-zero on the first failure. Run by test/model_layers.test.ts.
+// differences of that float64 forward (loss = sum(y * R) for a random R), or at step-like sizes
+// against a float64 adjoint; the fused passes (BN statistics from the convolution's output copy,
+// the residual gradient through a ReLU) against float64 or bit for bit against their unfused
+// form. Random shapes with odd sizes; exits non-zero after counting the failures. Run by
+// test/model_layers.test.ts.
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -131,7 +134,7 @@ static void check_conv() {
     s.pad = rint_(0, 2);
     s.cin = rint_(1, 5);
     s.cout = rint_(1, 7);
-    if (rep == 0) s.stride = 1, s.pad = 2;  // pad > k-1 at stride 1: the col2im path of dX
+    if (rep == 0) s.stride = 1, s.pad = 2;  // pad > k-1 at stride 1
     if (rep == 1) s.stride = 1, s.pad = 1;  // stride 1: dX as a transposed convolution
     s.n = 3;
     s.h = rint_(int(std::max<int64_t>(s.k, 5)), 9) | 1;  // odd sizes
@@ -253,14 +256,72 @@ static void check_gemm_b_rows(std::mt19937& g) {
   }
 }
 
-static void check_conv_stride1_large(std::mt19937& g) {
+// GemmArgs::a_rows (A's rows read in place, as the conv's weight gradient does) for every variant,
+// with B plain or pre-packed (GemmArgs::b_packed): odd shapes across MC/KC/NC blocks and the short
+// and narrow edge tiles (M, N not multiples of the register tile), A rows overlapping slices.
+static void check_gemm_a_rows(std::mt19937& g) {
   auto ri = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(g); };
-  for (int rep = 0; rep < 5; ++rep) {
+  using Fn = void (*)(const GemmArgs&);
+  const struct {
+    const char* name;
+    Fn fn;
+    int nr;
+    bool ok;
+  } variants[] = {{"generic", generic::gemm, generic::nr(), true},
+                  {"avx2", avx2::gemm, avx2::nr(), bool(__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))},
+                  {"avx512", avx512::gemm, avx512::nr(),
+                   bool(__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw"))}};
+  for (int rep = 0; rep < 6; ++rep) {
+    const bool big = rep >= 4;
+    const int m = big ? ri(130, 300) : ri(1, 41), n = big ? ri(2050, 2200) : ri(1, 70), k = big ? ri(257, 700) : ri(1, 300);
+    const bool acc = rep & 1, packed = rep & 2;
+    V src = randg(g, size_t(k + 3 * m + 7)), b = randg(g, size_t(k * n)), c0 = randg(g, size_t(m * n));
+    std::vector<const float*> rows(static_cast<size_t>(m));
+    for (int i = 0; i < m; ++i) rows[size_t(i)] = src.data() + ri(0, 3 * m + 7);  // overlapping, as a conv's
+    D ref(size_t(m * n));
+    for (int i = 0; i < m; ++i)
+      for (int j = 0; j < n; ++j) {
+        double sum = acc ? c0[size_t(i * n + j)] : 0.0;
+        for (int p = 0; p < k; ++p) sum += double(rows[size_t(i)][p]) * double(b[size_t(p * n + j)]);
+        ref[size_t(i * n + j)] = sum;
+      }
+    for (const auto& v : variants) {
+      if (!v.ok) continue;
+      // B as [ceil(n / nr)][k][nr] panels, zero past n
+      V panels(size_t((n + v.nr - 1) / v.nr * v.nr) * size_t(k), 0.0f);
+      for (int p = 0; p < k; ++p)
+        for (int j = 0; j < n; ++j) panels[size_t((j / v.nr) * k * v.nr + p * v.nr + j % v.nr)] = b[size_t(p * n + j)];
+      V c = c0;
+      GemmArgs ga{m, n, k, nullptr, 0, 0, b.data(), n, 1, c.data(), n, acc};
+      ga.a_rows = rows.data();
+      if (packed) ga.b_packed = panels.data();
+      v.fn(ga);
+      char what[112];
+      std::snprintf(what, sizeof what, "gemm a_rows %dx%dx%d acc=%d B %s (%s)", m, n, k, acc, packed ? "packed" : "plain",
+                    v.name);
+      expect_close(what, c, ref, 1e-5, 1e-4);
+    }
+  }
+}
+
+// Every path of the convolution's backward pass at step-like sizes against a float64 adjoint:
+// dX by the phases of the stride (stride 1: the flipped kernel; stride 2: one sub-kernel per phase,
+// 1x1 ones reading dY in place; pad > k-1), dW as a GEMM over the padded rows (kd >= 16) or by dot
+// products (kd < 16), stride-2 padding with even and odd pads (which column parity goes to which
+// phase), odd sides, chunk and lane counts that do not divide the batch.
+static void check_conv_large(std::mt19937& g) {
+  auto ri = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(g); };
+  const struct {
+    int k, stride, pad, cin_lo, cin_hi;
+  } cases[] = {{3, 1, 1, 2, 19}, {3, 1, 1, 1, 1}, {5, 1, 2, 2, 13}, {3, 2, 1, 2, 19}, {3, 2, 1, 1, 1},
+               {1, 2, 0, 2, 9},  {1, 2, 0, 16, 40}, {1, 1, 0, 16, 33}, {3, 1, 0, 3, 9}, {1, 1, 1, 17, 20},
+               {5, 2, 2, 2, 7},  {1, 2, 1, 2, 9},  {3, 2, 0, 2, 9}};
+  for (const auto& cs : cases) {
     ConvShape s;
-    s.k = rep == 2 ? 5 : rep == 4 ? 1 : 3;
-    s.pad = s.k / 2;
-    s.stride = rep >= 3 ? 2 : 1;  // stride 2: the phase planes (3x3 and the 1x1 shortcut)
-    s.cin = ri(2, 19);
+    s.k = cs.k;
+    s.pad = cs.pad;
+    s.stride = cs.stride;
+    s.cin = ri(cs.cin_lo, cs.cin_hi);
     s.cout = ri(3, 21);
     s.n = ri(5, 11);
     s.h = ri(9, 24) | 1;
@@ -288,12 +349,14 @@ static void check_conv_stride1_large(std::mt19937& g) {
                   dxr[xi] += gy * w[wi];
                 }
           }
-    char what[96];
-    std::snprintf(what, sizeof what, "conv large k%lld s%lld %lldx%lldx%lld->%lld n%lld fwd", (long long)s.k,
-                  (long long)s.stride, (long long)s.cin, (long long)s.h, (long long)s.w, (long long)s.cout, (long long)s.n);
+    char what[112];
+    std::snprintf(what, sizeof what, "conv large k%lld s%lld p%lld %lldx%lldx%lld->%lld n%lld fwd", (long long)s.k,
+                  (long long)s.stride, (long long)s.pad, (long long)s.cin, (long long)s.h, (long long)s.w,
+                  (long long)s.cout, (long long)s.n);
     expect_close(what, y, conv_ref(s, tod(x), tod(w)), 1e-5, 1e-5);
     expect_close("  conv large dx (float64 adjoint)", dx, dxr, 1e-5, 1e-5);
-    expect_close("  conv large dw (float64 adjoint)", dw, dwr, 1e-5, 1e-5);
+    std::snprintf(what, sizeof what, "  conv large dw (float64 adjoint; %s)", s.kdim() >= 16 ? "rows GEMM" : "dot products");
+    expect_close(what, dw, dwr, 1e-5, 1e-5);
   }
 }
 
@@ -380,6 +443,92 @@ static void check_bn() {
         ye_ref[j] = gd[size_t(c)] * (xd[j] - rm[size_t(c)]) / std::sqrt(double(rv[size_t(c)]) + 1e-5) + bd[size_t(c)];
       }
     expect_close("  BN eval (running statistics)", ye, ye_ref, 1e-5, 1e-5);
+  }
+}
+
+// ---- the fused passes: BN statistics from the convolution's output copy, the residual gradient ---------
+// conv_forward's per-image moments against float64 sums of its own output, and batch norm from them
+// against the float64 reference on that output (stride 1 and 2, odd sides, several split-BN
+// groups; conv outputs shifted off zero so the one-pass variance is exercised); the output itself
+// bit-identical with and without the moments. Fresh seed (shared with the checks above).
+static void check_conv_bn_moments(std::mt19937& g) {
+  auto ri = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(g); };
+  const int strides[] = {1, 2, 1, 2};
+  for (int rep = 0; rep < 4; ++rep) {
+    ConvShape s;
+    s.k = rep == 3 ? 1 : 3;
+    s.pad = s.k / 2;
+    s.stride = strides[rep];
+    s.cin = ri(1, 9);
+    s.cout = ri(2, 11);
+    const int64_t groups = ri(1, 3);
+    s.n = groups * ri(1, 4);
+    s.h = ri(7, 19) | 1;
+    s.w = ri(7, 18);
+    const int64_t hw = s.ho() * s.wo();
+    const size_t ny = size_t(s.cout * s.n * hw);
+    V x = randg(g, size_t(s.cin * s.n * s.h * s.w)), w = randg(g, size_t(s.cout * s.kdim()));
+    for (auto& v : x) v += 3.0f;  // a mean well away from zero: the variance is a difference of sums
+    V y(ny), y_plain(ny);
+    std::vector<double> mom(size_t(s.cout * s.n * 2));
+    conv_forward(s, x.data(), w.data(), y.data(), Precision::fp32, mom.data());
+    conv_forward(s, x.data(), w.data(), y_plain.data());
+    D mref(mom.size(), 0.0);
+    for (int64_t co = 0; co < s.cout; ++co)
+      for (int64_t i = 0; i < s.n; ++i)
+        for (int64_t p = 0; p < hw; ++p) {
+          const double v = y[size_t((co * s.n + i) * hw + p)];
+          mref[size_t((co * s.n + i) * 2)] += v;
+          mref[size_t((co * s.n + i) * 2 + 1)] += v * v;
+        }
+    double err = 0, scale = 0;
+    for (size_t i = 0; i < mom.size(); ++i) err = std::fmax(err, std::fabs(mom[i] - mref[i])), scale = std::fmax(scale, std::fabs(mref[i]));
+    char what[112];
+    std::snprintf(what, sizeof what, "conv moments k%lld s%lld %lldx%lldx%lld->%lld n%lld (float64 sums)", (long long)s.k,
+                  (long long)s.stride, (long long)s.cin, (long long)s.h, (long long)s.w, (long long)s.cout, (long long)s.n);
+    const bool ok = err <= 1e-12 * scale && y == y_plain;
+    std::printf("%s %-48s max err %.3g (ref scale %.3g), output bit-identical %s\n", ok ? "ok  " : "FAIL", what, err, scale,
+                y == y_plain ? "yes" : "NO");
+    if (!ok) ++failures;
+    const BnShape b{s.cout, s.n, hw, groups, 1e-5f};
+    V gm = randg(g, size_t(s.cout)), bt = randg(g, size_t(s.cout)), out(ny), mean(size_t(s.cout * groups)),
+      invstd(mean.size()), rm(size_t(s.cout), 0.0f), rv(size_t(s.cout), 1.0f);
+    bn_forward_train(b, y.data(), gm.data(), bt.data(), out.data(), mean.data(), invstd.data(), rm.data(), rv.data(), 0.1f,
+                     rep & 1, mom.data());
+    D means(mean.size()), vars(mean.size());
+    D ref = bn_ref(b, tod(y), tod(gm), tod(bt), &means, &vars);
+    if (rep & 1)
+      for (auto& e : ref) e = e > 0 ? e : 0;
+    expect_close("  BN from the conv's moments (float64 on its output)", out, ref, 1e-5, 1e-5);
+    expect_close("  BN from moments: group means", mean, means, 1e-6, 1e-6);
+    D rv_ref(size_t(s.cout));
+    for (int64_t c = 0; c < s.cout; ++c) {
+      double av = 0;
+      for (int64_t gr = 0; gr < groups; ++gr) av += 0.9 + 0.1 * vars[size_t(c * groups + gr)];
+      rv_ref[size_t(c)] = av / double(groups);
+    }
+    expect_close("  BN from moments: running var (unbiased)", rv, rv_ref, 1e-5, 1e-6);
+  }
+}
+
+// The residual gradient through the previous block's ReLU in one pass: the same bits as the add
+// followed by the ReLU's backward (and accumulate as a plain add), on lengths around the slab size.
+static void check_residual_grad(std::mt19937& g) {
+  auto ri = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(g); };
+  for (int rep = 0; rep < 3; ++rep) {
+    const int64_t n = rep == 0 ? ri(1, 40) : ri(30000, 140000);
+    V y = randg(g, size_t(n)), x = randg(g, size_t(n)), ro = randg(g, size_t(n));
+    for (auto& v : ro) v = v > 0.3f ? v : 0.0f;  // a ReLU's output: zeros and positives
+    V want = y, got = y, sum = y;
+    for (int64_t i = 0; i < n; ++i) want[size_t(i)] = ro[size_t(i)] > 0 ? y[size_t(i)] + x[size_t(i)] : 0.0f;
+    add_relu_backward(got.data(), x.data(), ro.data(), n);
+    accumulate(sum.data(), x.data(), n);
+    bool same = got == want;
+    for (int64_t i = 0; i < n; ++i) same = same && sum[size_t(i)] == y[size_t(i)] + x[size_t(i)];
+    char what[96];
+    std::snprintf(what, sizeof what, "residual grad add+ReLU backward n%lld (bit-identical to add, mask)", (long long)n);
+    std::printf("%s %s\n", same ? "ok  " : "FAIL", what);
+    if (!same) ++failures;
   }
 }
 
@@ -501,7 +650,10 @@ int main() {
     std::mt19937 g = fresh_rng();
     check_gemm_nt_rows(g);
     check_gemm_b_rows(g);
-    check_conv_stride1_large(g);
+    check_gemm_a_rows(g);
+    check_conv_large(g);
+    check_conv_bn_moments(g);
+    check_residual_grad(g);
   }
   check_bn();
   check_linear_gap_mlp();

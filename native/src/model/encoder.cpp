@@ -12,15 +12,17 @@ void conv_bn(Ops& ops, const ConvSpec& cs, const BnSpec& bs, const float* params
              int64_t h, int64_t w, const BnMode& mode, Buf& pre, Buf& mean, Buf& invstd, Buf& out, bool relu) {
   const nn::ConvShape s = shape(cs, n, h, w);
   const int64_t hw = s.ho() * s.wo(), count = cs.cout * n * hw;
-  ops.conv_forward(s, x, params + cs.w, ops.sized(pre, count));
+  float* c = ops.sized(pre, count);
   float* y = ops.sized(out, count);
   const nn::BnShape b{bs.c, n, hw, mode.train ? mode.groups : 1, mode.eps};
   if (mode.train) {
-    ops.bn_forward_train(b, pre.data(), params + bs.gamma, params + bs.beta, y, ops.sized(mean, bs.c * b.groups),
-                         ops.sized(invstd, bs.c * b.groups), mode.update_running ? stats + bs.mean : nullptr,
-                         mode.update_running ? stats + bs.var : nullptr, mode.momentum, relu);
+    ops.conv_bn_forward_train(s, x, params + cs.w, c, b, params + bs.gamma, params + bs.beta, y,
+                              ops.sized(mean, bs.c * b.groups), ops.sized(invstd, bs.c * b.groups),
+                              mode.update_running ? stats + bs.mean : nullptr,
+                              mode.update_running ? stats + bs.var : nullptr, mode.momentum, relu);
   } else {
-    ops.bn_forward_eval(b, pre.data(), params + bs.gamma, params + bs.beta, stats + bs.mean, stats + bs.var, y, relu);
+    ops.conv_forward(s, x, params + cs.w, c);
+    ops.bn_forward_eval(b, c, params + bs.gamma, params + bs.beta, stats + bs.mean, stats + bs.var, y, relu);
   }
 }
 
@@ -98,7 +100,9 @@ void encoder_backward(Ops& ops, const Arch& a, const float* params, const Trace&
     const float* x = i == 0 ? t.a0.data() : t.blocks[i - 1].out.data();
     const int64_t out_count = b.conv2.cout * n * bt.ho * bt.wo, in_count = b.conv1.cin * n * bt.h * bt.w;
     float* d = g.cur.data();
-    ops.relu_backward(bt.out.data(), d, d, out_count);  // the ReLU after the residual add
+    // The ReLU after the residual add: the last block's here; the others' are folded into the
+    // residual add of the block after them (below).
+    if (i + 1 == a.blocks.size()) ops.relu_backward(bt.out.data(), d, d, out_count);
     float* tmp = ops.sized(g.s, out_count);
     float* dx_sc = nullptr;
     if (b.down) {
@@ -113,7 +117,10 @@ void encoder_backward(Ops& ops, const Arch& a, const float* params, const Trace&
     bn_conv_backward(ops, b.conv1, b.bn1, params, x, n, bt.h, bt.w, t.groups, bt.c1, bt.m1, bt.i1, da, bt.a1.data(), da, dx,
                      grads);
     const float* skip = b.down ? dx_sc : d;  // identity shortcut: the gradient passes unchanged
-    ops.add(dx, skip, in_count);
+    if (i > 0)
+      ops.add_relu_backward(dx, skip, x, in_count);  // x: the previous block's output, after its ReLU
+    else
+      ops.add(dx, skip, in_count);  // (the stem's ReLU is masked inside its BN's backward)
     std::swap(g.cur, g.next);
   }
   float* d = g.cur.data();

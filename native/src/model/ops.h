@@ -72,6 +72,15 @@ class Ops {
   virtual void bn_forward_train(const nn::BnShape& s, const float* x, const float* gamma, const float* beta, float* y,
                                 float* mean, float* invstd, float* running_mean, float* running_var, float momentum,
                                 bool relu) = 0;
+  // conv_forward into `pre`, then bn_forward_train of it (fused ReLU with `relu`). A back end may
+  // take the statistics while the convolution writes its output (the CPU does).
+  virtual void conv_bn_forward_train(const nn::ConvShape& cs, const float* x, const float* w, float* pre,
+                                     const nn::BnShape& bs, const float* gamma, const float* beta, float* y,
+                                     float* mean, float* invstd, float* running_mean, float* running_var,
+                                     float momentum, bool relu) {
+    conv_forward(cs, x, w, pre);
+    bn_forward_train(bs, pre, gamma, beta, y, mean, invstd, running_mean, running_var, momentum, relu);
+  }
   virtual void bn_forward_eval(const nn::BnShape& s, const float* x, const float* gamma, const float* beta,
                                const float* running_mean, const float* running_var, float* y, bool relu) = 0;
   virtual void bn_backward(const nn::BnShape& s, const float* x, const float* gamma, const float* mean,
@@ -82,6 +91,11 @@ class Ops {
   virtual void add_relu_forward(const float* a, const float* b, float* y, int64_t count) = 0;
   // y += x.
   virtual void add(float* y, const float* x, int64_t count) = 0;
+  // y = (y + x) * (relu_out > 0): add, then relu_backward in place. A back end may fuse the two.
+  virtual void add_relu_backward(float* y, const float* x, const float* relu_out, int64_t count) {
+    add(y, x, count);
+    relu_backward(relu_out, y, y, count);
+  }
   virtual void gap_forward(const float* x, int64_t c, int64_t n, int64_t hw, float* feat) = 0;
   virtual void gap_backward(const float* dfeat, int64_t c, int64_t n, int64_t hw, float* dx) = 0;
   virtual void linear_forward(const float* x, int64_t n, int64_t in, int64_t out, const float* w, const float* b,

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 #include <new>
+#include <vector>
 
 #include "../cpu/nn/bn.h"
 #include "../cpu/nn/conv.h"
@@ -70,6 +71,15 @@ class CpuOps final : public Ops {
                         bool relu) override {
     nn::bn_forward_train(s, x, gamma, beta, y, mean, invstd, running_mean, running_var, momentum, relu);
   }
+  void conv_bn_forward_train(const nn::ConvShape& cs, const float* x, const float* w, float* pre,
+                             const nn::BnShape& bs, const float* gamma, const float* beta, float* y, float* mean,
+                             float* invstd, float* running_mean, float* running_var, float momentum,
+                             bool relu) override {
+    moments_.resize(size_t(cs.cout * cs.n * 2));
+    nn::conv_forward(cs, x, w, pre, layers_, moments_.data());
+    nn::bn_forward_train(bs, pre, gamma, beta, y, mean, invstd, running_mean, running_var, momentum, relu,
+                         moments_.data());
+  }
   void bn_forward_eval(const nn::BnShape& s, const float* x, const float* gamma, const float* beta,
                        const float* running_mean, const float* running_var, float* y, bool relu) override {
     nn::bn_forward_eval(s, x, gamma, beta, running_mean, running_var, y, relu);
@@ -85,8 +95,9 @@ class CpuOps final : public Ops {
   void add_relu_forward(const float* a, const float* b, float* y, int64_t count) override {
     nn::add_relu_forward(a, b, y, count);
   }
-  void add(float* y, const float* x, int64_t count) override {
-    for (int64_t j = 0; j < count; ++j) y[j] += x[j];
+  void add(float* y, const float* x, int64_t count) override { nn::accumulate(y, x, count); }
+  void add_relu_backward(float* y, const float* x, const float* relu_out, int64_t count) override {
+    nn::add_relu_backward(y, x, relu_out, count);
   }
   void gap_forward(const float* x, int64_t c, int64_t n, int64_t hw, float* feat) override {
     nn::gap_forward(x, c, n, hw, feat);
@@ -134,6 +145,7 @@ class CpuOps final : public Ops {
  private:
   int32_t precision_;
   nn::Precision layers_;  // of the convolution and linear GEMMs (BN, head and SGD are fp32)
+  std::vector<double> moments_;  // conv_bn_forward_train's per-image statistics
 };
 
 }  // namespace

@@ -16,9 +16,12 @@ using clsa::nn::BnShape;
 // non-null they are updated as torch's SplitBatchNorm does: every group updates its own copy
 // with `momentum` (unbiased variance) and the copies are averaged, i.e.
 // r = (1 - momentum) r + momentum * mean_g(stat_g).
-// With `relu` the output is max(y, 0) (the fused BN + ReLU of a conv block).
+// With `relu` the output is max(y, 0) (the fused BN + ReLU of a conv block). With `moments`
+// ([c][n][2]: each channel's and image's sum and sum of squares of x, as conv_forward gives them)
+// the statistics come from those instead of two passes over x.
 void bn_forward_train(const BnShape& s, const float* x, const float* gamma, const float* beta, float* y, float* mean,
-                      float* invstd, float* running_mean, float* running_var, float momentum, bool relu = false);
+                      float* invstd, float* running_mean, float* running_var, float momentum, bool relu = false,
+                      const double* moments = nullptr);
 // Evaluation mode: the running statistics, no split.
 void bn_forward_eval(const BnShape& s, const float* x, const float* gamma, const float* beta, const float* running_mean,
                      const float* running_var, float* y, bool relu = false);

@@ -76,8 +76,9 @@ const char* gemm_bf16_unsupported_reason() { return bf16_unavailable(); }
 void gemm(const GemmArgs& g) {
   if (g.precision == Precision::fp32) return variant().fn(g);
 #if defined(__x86_64__)
-  // (b_packed holds the fp32 panels' layout, which the bf16 kernel does not read.)
-  if (gemm_bf16_supported() && !g.b_packed) return avx512bf16::gemm(g);
+  // (b_packed holds the fp32 panels' layout, and a_rows are fp32 rows the bf16 kernel would have
+  // to round for every column panel: neither is read there.)
+  if (gemm_bf16_supported() && !g.b_packed && !g.a_rows) return avx512bf16::gemm(g);
 #endif
   if (g.m > 0 && g.n > 0) poison(g.c, g.m, g.n, g.ldc);
 }

@@ -31,12 +31,16 @@ struct GemmArgs {
   // ignored. Each row must stay readable up to n rounded up to gemm_nr() (the last panel's loads
   // run past n; those columns are dropped). For operands whose rows are slices of another array.
   const float* const* b_rows = nullptr;
-  // bf16: b_packed is not accepted (its layout is the fp32 panels'); b and b_rows are.
+  // Optional: A's row i is a_rows[i][0 .. k), read in place (no packing); then a, rsa, csa are
+  // ignored. For the weight gradient of a convolution, whose A rows are the shifted rows of the
+  // padded input: packing them would cost as much as the products when N (the channels) is small.
+  const float* const* a_rows = nullptr;
+  // bf16: b_packed and a_rows are not accepted (the fp32 kernel's operand forms); b and b_rows are.
   Precision precision = Precision::fp32;
 };
 
 // Single-threaded: safe to call from inside a parallel_for task. Precision::bf16 runs the bf16
-// variant; without gemm_bf16_supported() (or with b_packed) C is set to NaN instead.
+// variant; without gemm_bf16_supported() (or with b_packed or a_rows) C is set to NaN instead.
 void gemm(const GemmArgs& g);
 // Splits C into blocks over the worker pool. Must not be called from inside a parallel_for task.
 void gemm_parallel(const GemmArgs& g);

@@ -76,52 +76,85 @@ void pack_b(int64_t kc, int64_t nc, const float* b, int64_t rsb, int64_t csb, fl
   }
 }
 
-// brow(p): the NR floats of B's row p for this tile: a packed panel's row (pack_b or the caller's
-// layout) or a slice of a row given by pointer (GemmArgs::b_rows).
-template <class BRow>
-inline void micro_t(int64_t kc, const float* __restrict a, BRow brow, float* c, int64_t ldc, int mr, int nr,
-                    bool acc_c) {
-  vf acc[MR][NV];
+// The MRT x (NVT vectors) tile of C (+)= A B over kc steps. a(p, r): A's element for tile row r at
+// step p (a packed panel's, or a row's read in place); brow(p): the tile's columns of B's row p (a
+// packed panel's row, or a slice of a row given by pointer). MRT < MR and NVT < NV are the short
+// and narrow tiles of the last row and column panels: a GEMM with N = 16 on AVX-512 (the weight
+// gradient of a 16-channel convolution) would otherwise spend half its multiply-adds on padding
+// columns, one with M = 9 (the stem's, K = 1 x 3 x 3) 7/16 of them on padding rows. Every element's
+// sum runs over p in the same order whatever the tile, so the tile changes no bit of the result.
+template <int MRT, int NVT, class AEl, class BRow>
+inline void micro_t(int64_t kc, AEl a, BRow brow, float* c, int64_t ldc, int mr, int nr, bool acc_c) {
+  vf acc[MRT][NVT];
 #pragma GCC unroll 8
-  for (int r = 0; r < MR; ++r)
+  for (int r = 0; r < MRT; ++r)
 #pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v) acc[r][v] = vf{};
+    for (int v = 0; v < NVT; ++v) acc[r][v] = vf{};
   for (int64_t p = 0; p < kc; ++p) {
-    vf bv[NV];
+    vf bv[NVT];
 #pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v) bv[v] = loadu(brow(p) + v * VW);
+    for (int v = 0; v < NVT; ++v) bv[v] = loadu(brow(p) + v * VW);
 #pragma GCC unroll 8
-    for (int r = 0; r < MR; ++r) {
-      const vf av = a[p * MR + r] - vf{};  // x - 0 folds to a plain broadcast (x + 0 does not: -0)
+    for (int r = 0; r < MRT; ++r) {
+      const vf av = a(p, r) - vf{};  // x - 0 folds to a plain broadcast (x + 0 does not: -0)
 #pragma GCC unroll 4
-      for (int v = 0; v < NV; ++v) acc[r][v] += av * bv[v];
+      for (int v = 0; v < NVT; ++v) acc[r][v] += av * bv[v];
     }
   }
-  if (mr == MR && nr == NR) {
+  if (mr == MRT && nr == NVT * VW) {
 #pragma GCC unroll 8
-    for (int r = 0; r < MR; ++r)
+    for (int r = 0; r < MRT; ++r)
 #pragma GCC unroll 4
-      for (int v = 0; v < NV; ++v) {
+      for (int v = 0; v < NVT; ++v) {
         float* dst = c + r * ldc + v * VW;
         storeu(dst, acc_c ? loadu(dst) + acc[r][v] : acc[r][v]);
       }
     return;
   }
-  float tmp[MR][NR];
-  for (int r = 0; r < MR; ++r)
-    for (int v = 0; v < NV; ++v) storeu(&tmp[r][v * VW], acc[r][v]);
+  float tmp[MRT][NVT * VW];
+  for (int r = 0; r < MRT; ++r)
+    for (int v = 0; v < NVT; ++v) storeu(&tmp[r][v * VW], acc[r][v]);
   for (int r = 0; r < mr; ++r)
     for (int j = 0; j < nr; ++j) c[r * ldc + j] = acc_c ? c[r * ldc + j] + tmp[r][j] : tmp[r][j];
 }
 
-void micro(int64_t kc, const float* __restrict a, const float* __restrict b, float* c, int64_t ldc, int mr, int nr,
-           bool acc_c) {
-  micro_t(kc, a, [b](int64_t p) { return b + p * NR; }, c, ldc, mr, nr, acc_c);
+// The tile with the fewest vectors that holds nr columns, and the fewest rows among 1, 2, 4, ...
+// (then MR) that holds mr.
+template <int MRT, int NVT = 1, class AEl, class BRow>
+inline void micro_cols(int64_t kc, AEl a, BRow brow, float* c, int64_t ldc, int mr, int nr, bool acc_c) {
+  if constexpr (NVT < NV) {
+    if (nr > NVT * VW) return micro_cols<MRT, NVT + 1>(kc, a, brow, c, ldc, mr, nr, acc_c);
+  }
+  micro_t<MRT, NVT>(kc, a, brow, c, ldc, mr, nr, acc_c);
+}
+template <int MRT = 1, class AEl, class BRow>
+inline void micro_any(int64_t kc, AEl a, BRow brow, float* c, int64_t ldc, int mr, int nr, bool acc_c) {
+  if constexpr (MRT < MR) {
+    if (mr > MRT) return micro_any<std::min(2 * MRT, MR)>(kc, a, brow, c, ldc, mr, nr, acc_c);
+  }
+  micro_cols<MRT>(kc, a, brow, c, ldc, mr, nr, acc_c);
 }
 
-void micro_rows(int64_t kc, const float* __restrict a, const float* const* rows, int64_t j0, float* c, int64_t ldc,
-                int mr, int nr, bool acc_c) {
-  micro_t(kc, a, [rows, j0](int64_t p) { return rows[p] + j0; }, c, ldc, mr, nr, acc_c);
+// A operands of a tile: a packed panel (pack_a), or MR rows read in place (GemmArgs::a_rows; rows
+// past the edge repeat the last valid one, and their results are dropped).
+struct PackedA {
+  const float* __restrict a;
+  float operator()(int64_t p, int r) const { return a[p * MR + r]; }
+};
+struct RowsA {
+  const float* rows[MR];
+  float operator()(int64_t p, int r) const { return rows[r][p]; }
+};
+
+template <class AEl>
+void micro(int64_t kc, AEl a, const float* __restrict b, float* c, int64_t ldc, int mr, int nr, bool acc_c) {
+  micro_any(kc, a, [b](int64_t p) { return b + p * NR; }, c, ldc, mr, nr, acc_c);
+}
+
+template <class AEl>
+void micro_rows(int64_t kc, AEl a, const float* const* rows, int64_t j0, float* c, int64_t ldc, int mr, int nr,
+                bool acc_c) {
+  micro_any(kc, a, [rows, j0](int64_t p) { return rows[p] + j0; }, c, ldc, mr, nr, acc_c);
 }
 
 }  // namespace
@@ -137,7 +170,7 @@ void gemm(const GemmArgs& g) {
   const int64_t kcap = std::min(KC, g.k);
   const int64_t mcap = (std::min(MC, g.m) + MR - 1) / MR * MR;
   const int64_t ncap = (std::min(NC, g.n) + NR - 1) / NR * NR;
-  if (pa.size() < size_t(mcap * kcap)) pa.resize(size_t(mcap * kcap));
+  if (!g.a_rows && pa.size() < size_t(mcap * kcap)) pa.resize(size_t(mcap * kcap));
   const bool packed = g.b_packed || g.b_rows;
   if (!packed && pb.size() < size_t(ncap * kcap)) pb.resize(size_t(ncap * kcap));
   for (int64_t jc = 0; jc < g.n; jc += NC) {
@@ -148,18 +181,25 @@ void gemm(const GemmArgs& g) {
       if (!packed) pack_b(kc, nc, g.b + pc * g.rsb + jc * g.csb, g.rsb, g.csb, pb.data());
       for (int64_t ic = 0; ic < g.m; ic += MC) {
         const int64_t mc = std::min(MC, g.m - ic);
-        pack_a(mc, kc, g.a + ic * g.rsa + pc * g.csa, g.rsa, g.csa, pa.data());
+        if (!g.a_rows) pack_a(mc, kc, g.a + ic * g.rsa + pc * g.csa, g.rsa, g.csa, pa.data());
         for (int64_t jr = 0; jr < nc; jr += NR) {
           const int nr = int(std::min<int64_t>(NR, nc - jr));
           for (int64_t ir = 0; ir < mc; ir += MR) {
             const int mr = int(std::min<int64_t>(MR, mc - ir));
             float* cp = g.c + (ic + ir) * g.ldc + jc + jr;
-            if (g.b_rows) {
-              micro_rows(kc, pa.data() + ir * kc, g.b_rows + pc, jc + jr, cp, g.ldc, mr, nr, acc);
-              continue;
+            auto tile = [&](auto a) {
+              if (g.b_rows) return micro_rows(kc, a, g.b_rows + pc, jc + jr, cp, g.ldc, mr, nr, acc);
+              const float* bp =
+                  g.b_packed ? g.b_packed + ((jc + jr) / NR) * g.k * NR + pc * NR : pb.data() + jr * kc;
+              micro(kc, a, bp, cp, g.ldc, mr, nr, acc);
+            };
+            if (g.a_rows) {
+              RowsA a;
+              for (int r = 0; r < MR; ++r) a.rows[r] = g.a_rows[ic + ir + std::min(r, mr - 1)] + pc;
+              tile(a);
+            } else {
+              tile(PackedA{pa.data() + ir * kc});
             }
-            const float* bp = g.b_packed ? g.b_packed + ((jc + jr) / NR) * g.k * NR + pc * NR : pb.data() + jr * kc;
-            micro(kc, pa.data() + ir * kc, bp, cp, g.ldc, mr, nr, acc);
           }
         }
       }

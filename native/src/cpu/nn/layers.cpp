@@ -18,6 +18,10 @@ void for_slabs(int64_t count, F&& f) {
   parallel_for(tasks, [&](int64_t t, int) { f(t * kSlab, std::min(count, (t + 1) * kSlab)); });
 }
 
+void accumulate_slab(float* y, const float* x, int64_t count) {
+  for (int64_t i = 0; i < count; ++i) y[i] += x[i];
+}
+
 }  // namespace
 
 void relu_forward(const float* x, float* y, int64_t count) {
@@ -51,6 +55,27 @@ void add_relu_forward(const float* a, const float* b, float* y, int64_t count) {
       const float v = a[i] + b[i];
       y[i] = v > 0.0f ? v : 0.0f;
     }
+  });
+}
+
+void accumulate(float* y, const float* x, int64_t count) {
+  for_slabs(count, [&](int64_t lo, int64_t hi) { accumulate_slab(y + lo, x + lo, hi - lo); });
+}
+
+void add_relu_backward(float* y, const float* x, const float* relu_out, int64_t count) {
+  // One pass through registers, eight at a time (the mask as a vector select, see above).
+  typedef float f8 __attribute__((vector_size(32)));
+  for_slabs(count, [&](int64_t lo, int64_t hi) {
+    int64_t i = lo;
+    for (; i + 8 <= hi; i += 8) {
+      f8 yv, xv, ro;
+      std::memcpy(&yv, y + i, sizeof yv);
+      std::memcpy(&xv, x + i, sizeof xv);
+      std::memcpy(&ro, relu_out + i, sizeof ro);
+      const f8 v = ro > 0.0f ? yv + xv : f8{};
+      std::memcpy(y + i, &v, sizeof v);
+    }
+    for (; i < hi; ++i) y[i] = relu_out[i] > 0.0f ? y[i] + x[i] : 0.0f;
   });
 }
 

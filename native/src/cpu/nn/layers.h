@@ -15,6 +15,11 @@ void relu_backward(const float* y, const float* dy, float* dx, int64_t count);
 void relu_backward_serial(const float* y, const float* dy, float* dx, int64_t count);
 // y = max(a + b, 0) (y may alias a or b): the end of a residual block.
 void add_relu_forward(const float* a, const float* b, float* y, int64_t count);
+// y += x.
+void accumulate(float* y, const float* x, int64_t count);
+// y = (y + x) * (relu_out > 0): a residual block's input gradient (its body's plus the skip's)
+// through the previous block's output ReLU, in one pass.
+void add_relu_backward(float* y, const float* x, const float* relu_out, int64_t count);
 
 // NCHW [n][c][hw] -> CNHW [c][n][hw].
 void nchw_to_cnhw(const float* in, int64_t n, int64_t c, int64_t hw, float* out);
