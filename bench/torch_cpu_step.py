@@ -8,7 +8,8 @@ materialised logits, SGD momentum 0.9 + weight decay, enqueue) on the CPU with a
 
 Protocol: one JSON object per line on stdin, one JSON reply per line on stdout.
   {"cmd": "hello", "threads": 2}                         -> versions, threads in effect
-  {"cmd": "setup", "width", "batch", "channels", "key", "weak": [..], "strong": [..], "queue"}
+  {"cmd": "setup", "width", "batch", "channels", "key", "weak": [..], "strong": [..], "queue", "autocast": false}
+                                                         autocast: the step under torch.autocast("cpu", bfloat16)
   {"cmd": "step"}                                        -> {"seconds", "phases": {...}, "loss"}
   {"cmd": "sgemm", "size": 2048, "reps": 3}              -> torch.mm and numpy GFLOP/s (best of reps)
 """
@@ -51,7 +52,11 @@ def main():
                                        in_ch=int(msg["channels"]))
             b, c = int(msg["batch"]), int(msg["channels"])
             img = lambda s: torch.randn(b, c, s, s)  # noqa: E731
-            state.update(q=q, kenc=kenc, queue=queue, opt=opt, ptr=0, key=img(int(msg["key"])),
+            amp = bool(msg.get("autocast", False))
+            if amp and not hasattr(torch, "autocast"):
+                reply({"error": f"torch {torch.__version__} has no torch.autocast"})
+                continue
+            state.update(amp=amp, q=q, kenc=kenc, queue=queue, opt=opt, ptr=0, key=img(int(msg["key"])),
                          weak=[img(s) for s in msg["weak"]], strong=[img(s) for s in msg["strong"]])
             reply({"ok": True, "parameters": sum(p.numel() for p in q.parameters())})
         elif cmd == "step":
@@ -64,8 +69,10 @@ def main():
                 phases[name] = now - last[0]
                 last[0] = now
 
-            loss, s["ptr"] = step(s["q"], s["kenc"], s["queue"], s["ptr"], s["opt"], s["key"], s["weak"], s["strong"],
-                                  mark=mark)
+            # autocast covers the whole step: the backward runs in the dtypes the forward recorded.
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=s["amp"]):
+                loss, s["ptr"] = step(s["q"], s["kenc"], s["queue"], s["ptr"], s["opt"], s["key"], s["weak"], s["strong"],
+                                      mark=mark)
             reply({"seconds": time.perf_counter() - t0, "cpuSeconds": time.process_time() - c0, "phases": phases, "loss": float(loss)})
         elif cmd == "sgemm":
             n, reps = int(msg.get("size", 2048)), int(msg.get("reps", 3))

@@ -149,7 +149,7 @@ def clsa_twin(torch):
         opt.step()
         with torch.no_grad():
             idx = (torch.arange(n, device=dev) + ptr) % queue.shape[0]
-            queue[idx] = keys
+            queue[idx] = keys.to(queue.dtype)  # bf16 under autocast
         mark("update")
         return loss, (ptr + n) % queue.shape[0]
 
