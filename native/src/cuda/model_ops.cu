@@ -43,6 +43,12 @@ class CudaOps final : public Ops {
   void download(float* host, const float* src, int64_t count) override {
     check(cuda::device_copy(index_, host, src, bytes(count), CLSA_COPY_DEVICE_TO_HOST, nullptr));
   }
+  const float* resident(const float* p, int64_t count, Buf& staging) override {
+    if (on_device(p)) return p;
+    float* s = sized(staging, count);
+    upload(s, p, count);
+    return s;
+  }
   void sync() override { check(cuda::synchronize(index_, nullptr)); }
   void bind() override { check(cuda::use_device(index_)); }
 

@@ -59,6 +59,9 @@ class Ops {
   virtual void copy(float* dst, const float* src, int64_t count) = 0;
   virtual void upload(float* dst, const float* host, int64_t count) = 0;
   virtual void download(float* host, const float* src, int64_t count) = 0;
+  // `count` floats at p in this back end's memory: p itself when it is there already (any host
+  // pointer on the CPU), else a copy uploaded into `staging` (a GPU's collectives take its memory).
+  virtual const float* resident(const float* p, int64_t count, Buf& staging) { return p; }
   // Waits for every call made so far (CUDA) and surfaces asynchronous errors.
   virtual void sync() {}
   // Makes this back end current on the calling thread (CUDA: the model's GPU); every C API
