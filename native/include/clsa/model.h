@@ -197,7 +197,12 @@ CLSA_API clsa_status clsa_model_set_counters(clsa_model* model, const clsa_model
  * counters is compared across ranks; replicas that differ fail that step (after its update) with
  * CLSA_ERR_COMM on every rank, naming the buffer and the ranks.
  * The communicator must outlive its use by the model; one model per communicator at a time. The
- * MPI back end moves host memory: it serves CPU models (CLSA_ERR_UNSUPPORTED for a CUDA model). */
+ * MPI back end moves host memory: it serves CPU models (CLSA_ERR_UNSUPPORTED for a CUDA model).
+ * The NCCL back end moves device memory: it serves CUDA models on the communicator's GPU
+ * (CLSA_ERR_UNSUPPORTED for a CPU model, CLSA_ERR_INVALID_ARGUMENT for another GPU); the step's
+ * collectives are enqueued on the model's stream, host views are uploaded before they are
+ * gathered, and the few host values exchanged (configuration, counters, hashes, loss statistics)
+ * pass through a small device buffer. */
 CLSA_API clsa_status clsa_model_set_comm(clsa_model* model, clsa_comm* comm, int64_t check_every);
 
 #ifdef __cplusplus
