@@ -106,9 +106,9 @@ class Ops {
   virtual void linear_backward(const float* x, int64_t n, int64_t in, int64_t out, const float* w, const float* dy,
                                float* dx, float* dw, float* db) = 0;
 
-  // NCHW images (host memory, or this back end's) -> CNHW activations, row i = image perm[i]
-  // when perm (host memory, n indices) is given.
-  virtual void gather_images(const float* images, int64_t n, int64_t c, int64_t hw, const int64_t* perm,
+  // `rows` NCHW images (host memory, or this back end's) -> n CNHW activation rows, row i = image
+  // perm[i] when perm (host memory, n indices below rows) is given, else image i (rows >= n).
+  virtual void gather_images(const float* images, int64_t rows, int64_t n, int64_t c, int64_t hw, const int64_t* perm,
                              float* out) = 0;
   // dst[perm[i]] = src[i] for n rows of d floats (perm in host memory).
   virtual void scatter_rows(const float* src, int64_t n, int64_t d, const int64_t* perm, float* dst) = 0;

@@ -101,7 +101,7 @@ clsa_status step(clsa_model& m, const clsa_step_views& v, float lr, clsa_step_re
       images = m.all_images.data();
     }
     encoder_forward(ops, a, m.key.data(), m.key_stats.data(), images, n, im.h, im.w, m.perm.data() + first, train, true,
-                    m.key_trace);
+                    m.key_trace, ng);
     const float* z = m.key_trace.z.data();
     if (world > 1) {
       CLSA_TRY(gather(z, ops.sized(m.all_z, ng * d), n * d));
