@@ -133,7 +133,8 @@ clsa_status open_library(const char* requested, void** dl, std::string* opened) 
   const char* why = dlerror();
   std::string reason = why ? why : "unknown loader error";
   std::string looked;
-  if (library == kDefaultLibrary) {
+  const bool named = (requested && *requested) || (env && *env);
+  if (!named) {  // a named library is that file alone
     for (const std::string& f : candidate_files(&looked)) {
       if ((*dl = dlopen(f.c_str(), RTLD_NOW | RTLD_LOCAL))) {
         *opened = f;
