@@ -100,7 +100,7 @@ bool bind(void* dl, const char* name, F*& out) {
   return out != nullptr;
 }
 
-// The candidates' expansions (globbed), as tried, and the patterns as written for the error.
+// The files the candidate patterns match (globbed); *looked lists the patterns, $VARs expanded, for the error.
 std::vector<std::string> candidate_files(std::string* looked) {
   std::vector<std::string> files;
   for (const char* pattern : kCandidates) {

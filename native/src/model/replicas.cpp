@@ -198,6 +198,8 @@ extern "C" clsa_status clsa_model_set_comm(clsa_model* m, clsa_comm* comm, int64
     m->all_images.reset();
     m->all_z.reset();
     m->candidates.reset();
+    m->image_staging.reset();
+    m->host_staging.reset();
     return CLSA_OK;
   }
   clsa_comm_info info;
