@@ -174,7 +174,7 @@ export function openDistributed(option: DistributedOption, name = 'distributed',
       // Nothing left to tell anyone: the process is ending either way.
     }
   });
-  // CPU ranks share the cores for their steps, GPU ranks for their augmentation.
+  // CPU ranks share the cores for their steps, GPU ranks for their host-side work (data, kNN).
   if (comm.localSize > 1) {
     const cores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
     setCpuThreads(Math.max(1, Math.floor(cores / comm.localSize)));
