@@ -44,7 +44,7 @@ export { augmentPreview, writeAugmentPreview } from './preview';
 export type { PreviewOptions } from './preview';
 export { ClsaModel, cosineLr, ARCHS } from './model';
 export { openDistributed, Communicator, DISTRIBUTED_OPTIONS, DEFAULT_CHECK_EVERY, launcherWorldSize } from './distributed';
-export type { DistributedOption } from './distributed';
+export type { DistributedOption, DistributedTarget } from './distributed';
 export type { Arch, LossReduction, ModelConfig, ModelPrecision, ResolvedModelConfig, StepViews, StepResult, ModelState, ViewTensor } from './model';
 export { saveModelFiles, loadModelFiles, MODEL_CONFIG_FILE, MODEL_WEIGHTS_FILE, MODEL_FORMAT_VERSION } from './modelfile';
 export type { ModelFiles } from './modelfile';

@@ -357,7 +357,7 @@ export class ClsaModel {
    * running statistics averaged, the same keys enqueued on every rank. The step's loss terms are the
    * global batch's. Every `checkEvery` steps (default DEFAULT_CHECK_EVERY; 0 = never) the replicas'
    * state is hashed and compared, and a step whose replicas differ rejects on every rank.
-   * The MPI back end serves models on the CPU.
+   * The MPI back end serves models on the CPU, NCCL models on the GPU it was opened on.
    */
   async attach(comm: Communicator, options: { checkEvery?: number } = {}): Promise<void> {
     const h = this.claim('attach');
@@ -365,8 +365,12 @@ export class ClsaModel {
     if (typeof options !== 'object' || options === null)
       throw new TypeError(`attach(comm, options): expected { checkEvery? } but got ${describe(options)}`);
     const checkEvery = checkInt('attach(options.checkEvery)', options.checkEvery ?? DEFAULT_CHECK_EVERY, 0, 2 ** 31 - 1);
-    if (this.config.device !== 'cpu')
-      throw new RangeError(`attach(comm): the MPI back end serves models on the CPU, but this model's config.device is '${this.config.device}' (GPU ranks need the NCCL back end, not implemented yet)`);
+    if (comm.backend === 'mpi' && this.config.device !== 'cpu')
+      throw new RangeError(`attach(comm): the MPI back end serves models on the CPU, but this model's config.device is '${this.config.device}'; GPU models need a communicator from openDistributed('nccl')`);
+    if (comm.backend === 'nccl' && this.config.device !== 'cuda')
+      throw new RangeError(`attach(comm): the NCCL back end serves models on a GPU, but this model's config.device is '${this.config.device}'; CPU models need a communicator from openDistributed('mpi')`);
+    if (comm.backend === 'nccl' && this.config.deviceIndex !== comm.deviceIndex)
+      throw new RangeError(`attach(comm): the NCCL communicator runs on GPU ${comm.deviceIndex}, but this model's config.deviceIndex is ${this.config.deviceIndex}; one GPU per rank: create the model with deviceIndex ${comm.deviceIndex}`);
     this.busy = true;
     try {
       await h.setComm(comm.handle, checkEvery);

@@ -9,7 +9,7 @@
 import { augmentBatch, augmentBatchDevice, AugmentedView, CropPreset, resolveView, ViewSpec } from './augment';
 import { Dataset, DatasetSource, isMemorySplits, LoadOptions, loadSource, memoryDataset, NoTestSplitError } from './data';
 import { DEVICE_NAMES, DeviceName, DeviceTensor, isDeviceTensor, resolveDevice } from './device';
-import { Communicator, DEFAULT_CHECK_EVERY, DISTRIBUTED_OPTIONS, DistributedOption, openDistributed } from './distributed';
+import { Communicator, DEFAULT_CHECK_EVERY, DISTRIBUTED_OPTIONS, DistributedOption, ncclUnavailable, openDistributed } from './distributed';
 import { Encoder, ImageNormalization, imageStatistics, toEncoderInput } from './encoder';
 import { Arch, ARCHS, ClsaModel, cpuPrecisionError, LOSS_REDUCTIONS, LossReduction, ModelConfig, ModelPrecision, ModelState, resolveConfig, StepResult } from './model';
 import { FormatError } from './errors';
@@ -119,19 +119,21 @@ export interface TrainOptions {
    * computes the same step. */
   splitBN?: number;
   /**
-   * Data-parallel training over MPI (docs/distributed.md): 'auto' (default: MPI when Open MPI's
-   * mpirun started this process with more than one rank, else one process), 'mpi' or 'none'.
+   * Data-parallel training (docs/distributed.md): 'auto' (default: when Open MPI's mpirun started
+   * this process with more than one rank, NCCL if the model trains on the GPU (device 'cuda') and
+   * every rank loads libnccl.so.2, else MPI; one process otherwise), 'mpi' (CPU ranks), 'nccl'
+   * (GPU ranks, one GPU each: deviceIndex, default the rank's local rank) or 'none'.
    * Every rank runs trainClsa with the same options and data; each takes its rows of every global
    * batch (the images and augmentations one process would give those rows) and the replicas stay
    * identical, so each rank's result is the same model. Rank 0 alone writes checkpoints and runs
    * the kNN monitor (the others' history has no knnAccuracy). A resumed run reads its checkpoint
-   * on every rank. Ranks train on the CPU.
+   * on every rank.
    */
   distributed?: DistributedOption;
   /** 'auto' (default: the CPU until backend().cudaVerified.step, see ModelConfig.device), 'cpu' or 'cuda'. A resumed
    * run stays on its checkpoint's device unless this is given. */
   device?: DeviceName;
-  /** GPU ordinal for 'cuda' (default 0). */
+  /** GPU ordinal for 'cuda' (default 0; under NCCL, the rank's local rank). */
   deviceIndex?: number;
   /** 'fp32' (default); 'bf16' on a CPU with AVX512-BF16 (backend().cpuBf16: bf16 products with fp32
    * accumulation in the convolutions and linear layers); 'tf32', 'bf16', 'fp16' on CUDA (see
@@ -188,7 +190,8 @@ export class AbortError extends Error {
   constructor(message = 'training was aborted') { super(message); }
 }
 
-function resolve(o: TrainOptions, train: Dataset, norm: ImageNormalization, ranks: number, resumed: boolean): Resolved {
+function resolve(o: TrainOptions, train: Dataset, norm: ImageNormalization, comm: Communicator | undefined, resumed: boolean): Resolved {
+  const ranks = comm?.size ?? 1;
   const n = train.images.shape[0];
   const channels = train.images.shape[3];
   if (channels !== 1 && channels !== 3)
@@ -207,13 +210,17 @@ function resolve(o: TrainOptions, train: Dataset, norm: ImageNormalization, rank
   const baseLr = checkNumber('options.lr', o.lr ?? 0.06, (x) => x > 0, 'a number > 0');
   const warmupEpochs = checkNumber('options.warmupEpochs', o.warmupEpochs ?? 0, (x) => x >= 0 && x <= epochs, `a number in [0, options.epochs = ${epochs}]`);
   const seed = checkInt('options.seed', o.seed ?? 0, 0, 2 ** 32 - 1);
-  const deviceIndex = checkInt('options.deviceIndex', o.deviceIndex ?? 0, 0, 15);
+  // An NCCL rank's GPU is its communicator's (its local rank unless options.deviceIndex said).
+  const deviceIndex = checkInt('options.deviceIndex', o.deviceIndex ?? comm?.deviceIndex ?? 0, 0, 15);
   const device = resolveDevice('options.device', checkEnum('options.device', o.device ?? 'auto', DEVICE_NAMES), deviceIndex);
   const precision = checkEnum('options.precision', o.precision ?? 'fp32', ['fp32', 'tf32', 'bf16', 'fp16'] as const);
   const cpuWhy = device === 'cpu' ? cpuPrecisionError('options.precision', precision) : undefined;
   if (cpuWhy) throw new RangeError(cpuWhy);
-  if (ranks > 1 && device !== 'cpu')
-    throw new RangeError(`options.device: ranks over MPI train on the CPU (GPU ranks need the NCCL back end, not implemented yet), so expected 'cpu' or 'auto' with ${ranks} ranks but got '${o.device ?? 'auto'}' (resolved to '${device}')`);
+  const noNccl = ncclUnavailable();
+  if (comm?.backend === 'mpi' && device !== 'cpu')
+    throw new RangeError(`options.device: ranks over MPI train on the CPU, so expected 'cpu' or 'auto' with ${ranks} ranks but got '${o.device ?? 'auto'}' (resolved to '${device}'); GPU ranks need options.distributed 'nccl'${noNccl ? ` ('auto' did not take NCCL: ${noNccl})` : ''}`);
+  if (comm?.backend === 'nccl' && device !== 'cuda')
+    throw new RangeError(`options.device: NCCL ranks train on GPUs, so expected 'cuda' with ${ranks} ranks but got '${o.device ?? 'auto'}' (resolved to '${device}'); CPU ranks need options.distributed 'mpi'`);
   const evaluate = o.evaluate === false ? false : {
     every: checkInt('options.evaluate.every', o.evaluate?.every ?? 1, 1),
     k: checkInt('options.evaluate.k', o.evaluate?.k ?? 200, 1),
@@ -366,9 +373,13 @@ export async function trainClsa(userOptions: TrainOptions = {}): Promise<TrainRe
   const signal = options.signal;
   const throwIfAborted = () => { if (signal?.aborted) throw new AbortError(); };
   throwIfAborted();
-  // Before any data is loaded: a missing MPI library is an error about options.distributed, at once.
-  const comm: Communicator | undefined = openDistributed(
-    checkEnum('options.distributed', options.distributed ?? 'auto', DISTRIBUTED_OPTIONS), 'options.distributed');
+  // Before any data is loaded: a missing MPI (or NCCL) library is an error about options.distributed,
+  // at once. The back end follows the device: 'auto' takes NCCL for a model on the GPU.
+  const distributed = checkEnum('options.distributed', options.distributed ?? 'auto', DISTRIBUTED_OPTIONS);
+  const gpu = options.device === 'cuda' ||
+    (distributed === 'auto' && (options.device ?? 'auto') === 'auto' && resolveDevice('options.device', 'auto', options.deviceIndex ?? 0) === 'cuda');
+  const comm: Communicator | undefined = openDistributed(distributed, 'options.distributed',
+    { device: gpu ? 'cuda' : 'cpu', deviceIndex: options.deviceIndex });
   const ranks = comm?.size ?? 1, rank = comm?.rank ?? 0, lead = rank === 0;
   const { train, validation, evalSet, evalSplit } = await loadSplits(options);
   const dataPrint = { train: fingerprint(train), validation: validation && fingerprint(validation) };
@@ -380,9 +391,11 @@ export async function trainClsa(userOptions: TrainOptions = {}): Promise<TrainRe
       checkResume(options.resume, resumed.meta, recordable(options), dataPrint);
   }
   const norm = resumed?.meta.normalization ?? imageStatistics(train.images);
-  const r = resolve(options, train, norm, ranks, resumed !== undefined);
-  // A resumed run stays on its checkpoint's device unless options.device says otherwise.
-  const model = resumed ? modelFromCheckpoint(options, resumed.state) : ClsaModel.create(r.model);
+  const r = resolve(options, train, norm, comm, resumed !== undefined);
+  // A resumed run stays on its checkpoint's device unless options.device says otherwise; an NCCL
+  // rank's model goes on its communicator's GPU.
+  const model = resumed ? modelFromCheckpoint({ ...options, deviceIndex: options.deviceIndex ?? comm?.deviceIndex }, resumed.state)
+    : ClsaModel.create(r.model);
   if (comm) {
     try {
       await model.attach(comm, { checkEvery: DEFAULT_CHECK_EVERY });

@@ -1,8 +1,8 @@
 #!/bin/sh
-# Installs Open MPI from Debian (openmpi-bin: mpirun; libopenmpi-dev: libmpi.so.40 and mpi.h) for
-# data-parallel training on CPU ranks (docs/distributed.md). clsa loads libmpi.so.40 at run time,
-# so single-process training and the package itself do not need it; the distributed tests skip
-# (visibly) without mpirun.
+# Installs Open MPI from Debian (openmpi-bin: mpirun; libopenmpi-dev: libmpi.so.40, mpi.h and mpicc) for
+# data-parallel training on CPU ranks, and NCCL's bootstrap on GPU ranks (docs/distributed.md). clsa
+# loads libmpi.so.40 at run time, so single-process training and the package itself do not need it;
+# the distributed tests skip (visibly) without mpirun, the NCCL stand-in tests without mpicc.
 set -eu
 if command -v mpirun >/dev/null 2>&1 && ldconfig -p 2>/dev/null | grep -q 'libmpi\.so\.40 '; then
   echo "openmpi: already installed ($(mpirun --version 2>/dev/null | head -n 1))"

@@ -82,6 +82,25 @@ describeEmu(`CUDA kernels under the host emulator${why}`, () => {
     }, 600000);
   }
 
+  // The CUDA step on 2 ranks over the NCCL back end (checks/nccl_step.cpp), NCCL being the host-memory
+  // stand-in of test/fake-nccl (the emulator's device memory is host memory): needs Open MPI's mpirun
+  // and mpicc, which builds the stand-in; without them the test is skipped and its name says why.
+  const mpiWhy = !which('mpirun') ? 'mpirun not found on the PATH (scripts/install-openmpi.sh)'
+    : !which('mpicc') ? 'mpicc not found on the PATH (it builds the NCCL stand-in: apt-get install libopenmpi-dev)' : '';
+  (mpiWhy ? test.skip : test)(`nccl_step: the CUDA step on 2 ranks over NCCL (host stand-in) against one emulated process${mpiWhy ? ` [skipped: ${mpiWhy}]` : ''}`, () => {
+    const fake = path.join(build, 'libnccl.so.2');
+    const cc = run('mpicc', ['-shared', '-fPIC', '-Wall', '-o', fake, path.join(root, 'test', 'fake-nccl', 'fake_nccl.c')]);
+    if (cc.status !== 0) throw new Error(`mpicc failed\n${cc.out}`);
+    // Both ranks draw the same global batches: one data seed for both.
+    const seed = String(Math.floor(Math.random() * 2 ** 31));
+    const r = run('mpirun', ['--allow-run-as-root', '--oversubscribe', '--bind-to', 'none', '-np', '2',
+      path.join(build, 'emu_nccl_step'), '--seed', seed], { CLSA_NCCL_LIBRARY: fake });
+    if (r.status !== 0) throw new Error(`mpirun -np 2 emu_nccl_step --seed ${seed} failed (status ${r.status}, signal ${r.signal})\n${r.out.slice(-30000)}`);
+    const passed = [...r.out.matchAll(/emu_nccl_step: PASS: 0 of (\d+) checks failed/g)].map((m) => Number(m[1]));
+    expect(passed).toHaveLength(2);  // both ranks
+    expect(Math.min(...passed)).toBeGreaterThan(0);
+  }, 600000);
+
   test('every __global__ function in native/src/cuda, and every instantiation of one, was launched by the checks above', () => {
     const r = run('node', [path.join(emuDir, 'kernel_coverage.js'), launchLog]);
     if (r.status !== 0) throw new Error(r.out);

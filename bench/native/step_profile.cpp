@@ -155,9 +155,9 @@ class TimingOps final : public Ops {
     time("linear bwd " + std::to_string(i) + "->" + std::to_string(o),
          [&] { in_->linear_backward(x, n, i, o, w, dy, dx, dw, db); });
   }
-  void gather_images(const float* images, int64_t n, int64_t c, int64_t hw, const int64_t* perm,
+  void gather_images(const float* images, int64_t rows, int64_t n, int64_t c, int64_t hw, const int64_t* perm,
                      float* out) override {
-    time("gather images", [&] { in_->gather_images(images, n, c, hw, perm, out); });
+    time("gather images", [&] { in_->gather_images(images, rows, n, c, hw, perm, out); });
   }
   void scatter_rows(const float* src, int64_t n, int64_t d, const int64_t* perm, float* dst) override {
     time("scatter rows", [&] { in_->scatter_rows(src, n, d, perm, dst); });

@@ -85,7 +85,7 @@ export function registerTrain(program: Command): void {
     .option('--loss-reduction <how>', "sum (the reference: the crops' terms added) | mean (each sum divided by its number of terms; a departure, for multi-crop)")
     .option('--queue-size <n>', 'queue rows K (default: scaled to the data)', intOption('--queue-size', 1, 1 << 26))
     .option('--device <device>', 'auto | cpu | cuda', 'auto')
-    .option('--distributed <how>', "auto (MPI when started by Open MPI's mpirun with several ranks: each trains its share of every batch) | mpi | none", 'auto')
+    .option('--distributed <how>', "auto (when started by Open MPI's mpirun with several ranks, each trains its share of every batch: over NCCL with --device cuda where libnccl.so.2 loads, else MPI) | mpi | nccl | none", 'auto')
     .option('--precision <p>', "fp32 (default) | bf16 (on the CPU where `clsa info` says bf16 yes: bf16 products, fp32 accumulation) | tf32 | fp16 (CUDA)")
     .option('--limit <n>', 'train on N images of the training split (after the validation split; drawn per class, or the first N with --validation-rows last)',
       intOption('--limit', 8, 1 << 30))
@@ -119,7 +119,8 @@ export function registerTrain(program: Command): void {
       if (!(DISTRIBUTED_OPTIONS as string[]).includes(o.distributed))
         throw new CliError(`--distributed: expected ${DISTRIBUTED_OPTIONS.join(', ')} but got "${o.distributed}"`);
       // Before any data is loaded: ranks learn who they are, and only rank 0 speaks and writes.
-      const comm = openDistributed(o.distributed as DistributedOption, '--distributed');
+      // The back end follows the device: 'auto' takes NCCL for --device cuda (GPU ranks).
+      const comm = openDistributed(o.distributed as DistributedOption, '--distributed', { device: resolveDevice('--device', o.device as DeviceName) });
       const lead = !comm || comm.rank === 0;
       if (comm && lead && !o.quiet)
         process.stderr.write(`clsa: data-parallel over ${comm.size} ranks (${comm.version}); rank 0 reports\n`);

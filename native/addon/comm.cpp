@@ -10,7 +10,9 @@
 namespace clsa_addon {
 namespace {
 
-// A Float32Array (CLSA_COMM_FLOAT32) or a BigUint64Array (CLSA_COMM_UINT64) in host memory.
+// A Float32Array (CLSA_COMM_FLOAT32) or a BigUint64Array (CLSA_COMM_UINT64) in host memory. An
+// NCCL communicator takes device memory: lib/distributed.ts sends host arrays over MPI instead,
+// and only the tests hand these to NCCL's stand-in (test/fake-nccl), which works on the host.
 struct HostArray {
   void* data;
   int64_t length;
@@ -56,7 +58,7 @@ class NativeComm : public Napi::ObjectWrap<NativeComm> {
     return f;
   }
 
-  // new NativeComm({ backend: 1, library?: string, deviceIndex: number })
+  // new NativeComm({ backend: 1 (MPI) | 2 (NCCL), library?: string, deviceIndex: number (NCCL, < 0: the local rank) })
   explicit NativeComm(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeComm>(info) {
     Napi::Env env = info.Env();
     Napi::Object o = info[0].As<Napi::Object>();
@@ -85,6 +87,7 @@ class NativeComm : public Napi::ObjectWrap<NativeComm> {
     if (s != CLSA_OK) ThrowStatus(env, s);
     Napi::Object o = Napi::Object::New(env);
     o.Set("backend", ci.backend == CLSA_COMM_MPI ? "mpi" : "nccl");
+    o.Set("deviceIndex", ci.device_index);
     o.Set("rank", ci.rank);
     o.Set("size", ci.size);
     o.Set("localRank", ci.local_rank);

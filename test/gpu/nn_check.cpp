@@ -439,9 +439,24 @@ void check_layout(int64_t n, int64_t c, int64_t hw, int skew) {
     }
     dout.poison();
     const std::string nm = base + (use_perm ? " perm" : "");
-    if (ok_call(cnn::gather_cnhw(din.p, n, c, hw, use_perm ? dperm.p : nullptr, dout.p, g_stream), group,
+    if (ok_call(cnn::gather_cnhw(din.p, n, n, c, hw, use_perm ? dperm.p : nullptr, dout.p, g_stream), group,
                 nm + " gather_cnhw"))
       compare(group, nm + " gather_cnhw", ref, dout.down(), 0);
+  }
+  // A rank's slice: the last m rows of the permutation, indices over all n images (its share of
+  // the gathered key views).
+  if (n >= 2) {
+    const int64_t m = n / 2;
+    V ref(size_t(m * c * hw));
+    for (int64_t ch = 0; ch < c; ++ch)
+      for (int64_t i = 0; i < m; ++i)
+        std::memcpy(&ref[size_t((ch * m + i) * hw)], &in[size_t((perm[size_t(n - m + i)] * c + ch) * hw)], sizeof(float) * size_t(hw));
+    dout.poison();
+    if (ok_call(cnn::gather_cnhw(din.p, n, m, c, hw, dperm.p + (n - m), dout.p, g_stream), group, base + " slice gather_cnhw")) {
+      V got = dout.down();
+      got.resize(ref.size());
+      compare(group, base + " slice of a permutation gather_cnhw", ref, got, 0);
+    }
   }
   // scatter_rows: rows of d = c*hw floats
   const int64_t d = c * hw;

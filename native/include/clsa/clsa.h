@@ -335,7 +335,7 @@ CLSA_API clsa_status clsa_queue_enqueue(int32_t device, int32_t device_index, fl
 #include "eval.h"
 /* The augmentation pipelines (weak, strong/RandAugment, multi-crop). */
 #include "augment.h"
-/* Communicators for data-parallel training (MPI, loaded at run time). */
+/* Communicators for data-parallel training (MPI or NCCL, loaded at run time). */
 #include "comm.h"
 /* The model: encoder, momentum encoder, queue, one native call per training step. */
 #include "model.h"

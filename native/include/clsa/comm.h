@@ -17,9 +17,18 @@
  *   (MPI_THREAD_SERIALIZED: the calls come from whichever thread runs a step, one at a time)
  *   unless the process has initialised MPI itself, and sets MPI_ERRORS_RETURN on the world so
  *   that a failed collective returns a status instead of aborting the process.
- * - CLSA_COMM_NCCL: reserved for GPU ranks (libnccl.so.2, one GPU per rank, bootstrapped over
- *   MPI; buffers are device pointers of `device_index`, collectives enqueued on `stream`, a
- *   cudaStream_t). Not implemented yet: clsa_comm_create returns CLSA_ERR_UNSUPPORTED.
+ * - CLSA_COMM_NCCL: NCCL 2.10 or later, for GPU ranks, one GPU per rank. The library is
+ *   `options.library`, else $CLSA_NCCL_LIBRARY, else "libnccl.so.2" on the loader's search path,
+ *   then where CUDA (/usr/local/cuda/lib64) and PyTorch's nvidia-nccl wheel (site-packages of
+ *   $VIRTUAL_ENV, $CONDA_PREFIX, ~/.local, /usr/local/lib/python3.*) keep it. It is bootstrapped
+ *   over the MPI back end (opened as above, from $CLSA_MPI_LIBRARY or libmpi.so.40, so Open MPI is
+ *   needed too and the ranks are started by mpirun): rank 0's ncclGetUniqueId is broadcast over
+ *   MPI, then every rank calls ncclCommInitRank on `device_index` (< 0: its local rank) with the
+ *   MPI world's size and rank. Buffers are device pointers of that GPU; collectives are enqueued
+ *   on `stream`, a cudaStream_t (NULL: the legacy default stream, the one the CUDA model uses).
+ *   MEAN is ncclAvg. The barrier is MPI's: it meets the host threads and does not wait for
+ *   enqueued collectives. clsa_comm_finalize destroys the NCCL communicator, then finalises MPI;
+ *   clsa_comm_abort is ncclCommAbort, then MPI_Abort.
  *
  * Collectives are blocking for the MPI back end (the results are in place when the call returns)
  * and stream-ordered for NCCL. Every rank must make the same collective calls in the same order
@@ -45,13 +54,14 @@ typedef enum clsa_comm_op { CLSA_COMM_SUM = 0, CLSA_COMM_MEAN = 1 } clsa_comm_op
 
 typedef struct clsa_comm_options {
   int32_t backend;       /* clsa_comm_backend */
-  int32_t device_index;  /* NCCL: the rank's GPU (typically its local rank); ignored by MPI */
+  int32_t device_index;  /* NCCL: the rank's GPU, < 0 = its local rank (the usual choice); ignored by MPI */
   const char* library;   /* the back end's shared library (a path or a soname); NULL = the default above */
 } clsa_comm_options;
 
 typedef struct clsa_comm_info {
   int32_t backend;       /* clsa_comm_backend */
   int32_t device;        /* clsa_device the buffers of the collectives live on */
+  int32_t device_index;  /* NCCL: the GPU the communicator was created on; 0 for MPI */
   int32_t rank, size;    /* this process's rank in the world, and the world's size */
   int32_t local_rank, local_size; /* among the ranks sharing this machine (MPI_COMM_TYPE_SHARED) */
   char library[512];     /* the library loaded, as it was given to dlopen */
@@ -61,10 +71,13 @@ typedef struct clsa_comm_info {
 typedef struct clsa_comm clsa_comm;
 
 /* Opens the back end (dlopen), initialises it if needed and describes the world. Collective in
- * spirit: every rank of the job creates its communicator before the first collective.
- * Errors: CLSA_ERR_INVALID_ARGUMENT (NULL pointers, an unknown backend), CLSA_ERR_UNSUPPORTED
- * (the library is missing or is not Open MPI; NCCL), CLSA_ERR_INTERNAL (MPI refused to start;
- * its message is included). */
+ * spirit (for NCCL in fact: every rank gets a communicator, or every rank fails, naming the rank
+ * that could not load NCCL or use its GPU): every rank of the job creates its communicator before
+ * the first collective.
+ * Errors: CLSA_ERR_INVALID_ARGUMENT (NULL pointers, an unknown backend, a device_index this
+ * process has no GPU for), CLSA_ERR_UNSUPPORTED (the library is missing, is not Open MPI, or is
+ * NCCL older than 2.10), CLSA_ERR_COMM (MPI refused to start, or ncclCommInitRank failed; their
+ * message is included). */
 CLSA_API clsa_status clsa_comm_create(const clsa_comm_options* options, clsa_comm** comm);
 /* Frees the handle. MPI stays initialised (it cannot be initialised twice in a process): call
  * clsa_comm_finalize once at the end of the job. NULL is a no-op. */
@@ -73,7 +86,8 @@ CLSA_API clsa_status clsa_comm_get_info(const clsa_comm* comm, clsa_comm_info* i
 
 /* recv[i] = op over ranks of send[i], i < count, on every rank. send == recv reduces in place.
  * Errors: CLSA_ERR_INVALID_ARGUMENT (NULL buffers, count outside 0 .. 2^31-1, dtype not
- * FLOAT32, unknown op, a stream for MPI), CLSA_ERR_INTERNAL (the library failed; its message). */
+ * FLOAT32, unknown op, a stream for MPI; NCCL's ncclInvalidArgument/ncclInvalidUsage, e.g. a host
+ * pointer), CLSA_ERR_COMM (the library failed: the call, the rank and the library's message). */
 CLSA_API clsa_status clsa_comm_all_reduce(clsa_comm* comm, const void* send, void* recv, int64_t count,
                                           int32_t dtype, int32_t op, void* stream);
 /* recv[r * count + i] = rank r's send[i]: recv holds size * count elements, in rank order.

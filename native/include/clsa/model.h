@@ -39,6 +39,10 @@
 extern "C" {
 #endif
 
+/* clsa_comm (comm.h) by its struct tag: comm.h includes clsa.h, which includes this header, so
+ * when comm.h is included first its typedef is not yet visible here. */
+struct clsa_comm;
+
 typedef enum clsa_arch {
   CLSA_ARCH_RESNET_MINI = 0, /* widths w, 2w, 4w (w = 32), 1 block per stage, strides 1/2/2 */
   CLSA_ARCH_RESNET18 = 1     /* widths w .. 8w (w = 64), [2,2,2,2] blocks, strides 1/2/2/2 */
@@ -197,8 +201,13 @@ CLSA_API clsa_status clsa_model_set_counters(clsa_model* model, const clsa_model
  * counters is compared across ranks; replicas that differ fail that step (after its update) with
  * CLSA_ERR_COMM on every rank, naming the buffer and the ranks.
  * The communicator must outlive its use by the model; one model per communicator at a time. The
- * MPI back end moves host memory: it serves CPU models (CLSA_ERR_UNSUPPORTED for a CUDA model). */
-CLSA_API clsa_status clsa_model_set_comm(clsa_model* model, clsa_comm* comm, int64_t check_every);
+ * MPI back end moves host memory: it serves CPU models (CLSA_ERR_UNSUPPORTED for a CUDA model).
+ * The NCCL back end moves device memory: it serves CUDA models on the communicator's GPU
+ * (CLSA_ERR_UNSUPPORTED for a CPU model, CLSA_ERR_INVALID_ARGUMENT for another GPU); the step's
+ * collectives are enqueued on the model's stream, host views are uploaded before they are
+ * gathered, and the few host values exchanged (configuration, counters, hashes, loss statistics)
+ * pass through a small device buffer. */
+CLSA_API clsa_status clsa_model_set_comm(clsa_model* model, struct clsa_comm* comm, int64_t check_every);
 
 #ifdef __cplusplus
 } /* extern "C" */

@@ -1,4 +1,4 @@
-// The C API of clsa/comm.h: argument checks, then the back end (mpi.cpp) moves the bytes.
+// The C API of clsa/comm.h: argument checks, then the back end (mpi.cpp, nccl.cpp) moves the bytes.
 #include <climits>
 #include <cstring>
 #include <memory>
@@ -50,17 +50,16 @@ clsa_status clsa_comm_create(const clsa_comm_options* options, clsa_comm** out) 
   if (!out) return fail(CLSA_ERR_INVALID_ARGUMENT, "comm: expected a pointer to receive the handle but got NULL");
   *out = nullptr;
   if (!options) return fail(CLSA_ERR_INVALID_ARGUMENT, "options: expected a clsa_comm_options but got NULL");
-  if (options->backend == CLSA_COMM_NCCL)
-    return fail(CLSA_ERR_UNSUPPORTED,
-                "options->backend: the NCCL back end (CLSA_COMM_NCCL, GPU ranks) is not implemented yet; CLSA_COMM_MPI "
-                "(CPU ranks) is (docs/distributed.md)");
-  if (options->backend != CLSA_COMM_MPI)
+  if (options->backend != CLSA_COMM_MPI && options->backend != CLSA_COMM_NCCL)
     return fail(CLSA_ERR_INVALID_ARGUMENT, "options->backend: expected CLSA_COMM_MPI (1) or CLSA_COMM_NCCL (2) but got %d",
                 options->backend);
   try {
     std::unique_ptr<clsa_comm> c(new clsa_comm());
     std::memset(&c->info, 0, sizeof c->info);
-    CLSA_TRY(comm::open_mpi(options->library, &c->info, &c->backend));
+    if (options->backend == CLSA_COMM_MPI)
+      CLSA_TRY(comm::open_mpi(options->library, &c->info, &c->backend));
+    else
+      CLSA_TRY(comm::open_nccl(*options, &c->info, &c->backend));
     *out = c.release();
     return CLSA_OK;
   } catch (const std::bad_alloc&) {
@@ -94,7 +93,7 @@ clsa_status clsa_comm_all_reduce(clsa_comm* comm, const void* send, void* recv, 
   if (!send || !recv)
     return fail(CLSA_ERR_INVALID_ARGUMENT, "%s: %s: expected %lld floats but got NULL", fn, send ? "recv" : "send",
                 (long long)count);
-  return comm->backend->all_reduce(send, recv, count, dtype, op);
+  return comm->backend->all_reduce(send, recv, count, dtype, op, stream);
 }
 
 clsa_status clsa_comm_all_gather(clsa_comm* comm, const void* send, void* recv, int64_t count, int32_t dtype, void* stream) {
@@ -108,7 +107,7 @@ clsa_status clsa_comm_all_gather(clsa_comm* comm, const void* send, void* recv, 
   if (!send || !recv)
     return fail(CLSA_ERR_INVALID_ARGUMENT, "%s: %s: expected %lld elements but got NULL", fn, send ? "recv" : "send",
                 (long long)(send ? count * comm->info.size : count));
-  return comm->backend->all_gather(send, recv, count, dtype);
+  return comm->backend->all_gather(send, recv, count, dtype, stream);
 }
 
 clsa_status clsa_comm_broadcast(clsa_comm* comm, void* buf, int64_t count, int32_t dtype, int32_t root, void* stream) {
@@ -122,7 +121,7 @@ clsa_status clsa_comm_broadcast(clsa_comm* comm, void* buf, int64_t count, int32
     return fail(CLSA_ERR_INVALID_ARGUMENT, "%s: root: expected a rank in 0 .. %d but got %d", fn, comm->info.size - 1, root);
   if (count == 0) return CLSA_OK;
   if (!buf) return fail(CLSA_ERR_INVALID_ARGUMENT, "%s: buf: expected %lld elements but got NULL", fn, (long long)count);
-  return comm->backend->broadcast(buf, count, dtype, root);
+  return comm->backend->broadcast(buf, count, dtype, root, stream);
 }
 
 clsa_status clsa_comm_barrier(clsa_comm* comm) {

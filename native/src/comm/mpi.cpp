@@ -171,7 +171,7 @@ class MpiBackend : public Backend {
  public:
   explicit MpiBackend(Mpi& m) : m_(m) {}
 
-  clsa_status all_reduce(const void* send, void* recv, int64_t count, int32_t dtype, int32_t op) override {
+  clsa_status all_reduce(const void* send, void* recv, int64_t count, int32_t dtype, int32_t op, void*) override {
     std::lock_guard<std::mutex> lock(m_.mutex);
     CLSA_TRY(alive());
     const int rc = m_.Allreduce(send == recv ? kInPlace : send, recv, int(count), type(dtype), m_.sum, m_.world);
@@ -185,7 +185,7 @@ class MpiBackend : public Backend {
     return CLSA_OK;
   }
 
-  clsa_status all_gather(const void* send, void* recv, int64_t count, int32_t dtype) override {
+  clsa_status all_gather(const void* send, void* recv, int64_t count, int32_t dtype, void*) override {
     std::lock_guard<std::mutex> lock(m_.mutex);
     CLSA_TRY(alive());
     const bool in_place = send == static_cast<const char*>(recv) + size_t(m_.rank) * size_t(count) * dtype_size(dtype);
@@ -193,7 +193,7 @@ class MpiBackend : public Backend {
     return rc == kSuccess ? CLSA_OK : mpi_error(m_, rc, "MPI_Allgather");
   }
 
-  clsa_status broadcast(void* buf, int64_t count, int32_t dtype, int32_t root) override {
+  clsa_status broadcast(void* buf, int64_t count, int32_t dtype, int32_t root, void*) override {
     std::lock_guard<std::mutex> lock(m_.mutex);
     CLSA_TRY(alive());
     const int rc = m_.Bcast(buf, int(count), type(dtype), root, m_.world);

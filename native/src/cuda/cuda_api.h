@@ -10,6 +10,8 @@ namespace clsa::cuda {
 void backend_query(clsa_backend_info* info);
 // CLSA_OK when device `index` exists and is usable, else CLSA_ERR_NO_DEVICE with a message.
 clsa_status check_device(int32_t index);
+// Makes `index` the calling thread's current device (comm/nccl.cpp: NCCL binds a communicator to it).
+clsa_status use_device(int32_t index);
 
 clsa_status device_alloc(int32_t index, size_t bytes, void** ptr);
 clsa_status device_free(int32_t index, void* ptr);

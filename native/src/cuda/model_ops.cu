@@ -43,6 +43,12 @@ class CudaOps final : public Ops {
   void download(float* host, const float* src, int64_t count) override {
     check(cuda::device_copy(index_, host, src, bytes(count), CLSA_COPY_DEVICE_TO_HOST, nullptr));
   }
+  const float* resident(const float* p, int64_t count, Buf& staging) override {
+    if (on_device(p)) return p;
+    float* s = sized(staging, count);
+    upload(s, p, count);
+    return s;
+  }
   void sync() override { check(cuda::synchronize(index_, nullptr)); }
   void bind() override { check(cuda::use_device(index_)); }
 
@@ -93,15 +99,15 @@ class CudaOps final : public Ops {
     check(cnn::linear_backward(x, n, in, out, w, dy, dx, dw, db, layer_precision(), nullptr));
   }
 
-  void gather_images(const float* images, int64_t n, int64_t c, int64_t hw, const int64_t* perm,
+  void gather_images(const float* images, int64_t rows, int64_t n, int64_t c, int64_t hw, const int64_t* perm,
                      float* out) override {
-    const int64_t count = n * c * hw;
+    const int64_t count = rows * c * hw;
     if (!on_device(images)) {  // host images: one upload into a staging buffer
       float* st = sized(staging_, count);
       upload(st, images, count);
       images = st;
     }
-    check(cnn::gather_cnhw(images, n, c, hw, perm ? device_perm(perm, n) : nullptr, out, nullptr));
+    check(cnn::gather_cnhw(images, rows, n, c, hw, perm ? device_perm(perm, n) : nullptr, out, nullptr));
   }
   void scatter_rows(const float* src, int64_t n, int64_t d, const int64_t* perm, float* dst) override {
     check(cnn::scatter_rows(src, n, d, device_perm(perm, n), dst, nullptr));

@@ -41,14 +41,14 @@ void bn_conv_backward(Ops& ops, const ConvSpec& cs, const BnSpec& bs, const floa
 }  // namespace
 
 void encoder_forward(Ops& ops, const Arch& a, const float* params, float* stats, const float* images, int64_t n, int64_t h,
-                     int64_t w, const int64_t* perm, const BnMode& mode, bool project, Trace& t) {
+                     int64_t w, const int64_t* perm, const BnMode& mode, bool project, Trace& t, int64_t image_rows) {
   t.n = n;
   t.h = h;
   t.w = w;
   t.groups = mode.groups;
   const int64_t c = a.in_channels, hw = h * w;
   float* x = ops.sized(t.x, c * n * hw);
-  ops.gather_images(images, n, c, hw, perm, x);
+  ops.gather_images(images, image_rows > 0 ? image_rows : n, n, c, hw, perm, x);
   conv_bn(ops, a.stem, a.stem_bn, params, stats, x, n, h, w, mode, t.c0, t.m0, t.i0, t.a0, true);
   t.blocks.resize(a.blocks.size());
   const float* cur = t.a0.data();

@@ -34,10 +34,11 @@ struct BnMode {
 };
 
 // Runs the encoder on images [n][c][h][w] (NCHW floats, host or the Ops' memory). With `perm`
-// (host memory), encoded row i is input image perm[i]. With `project` the MLP runs too (t.z),
-// else it stops at t.feat.
+// (host memory), encoded row i is input image perm[i] of `image_rows` images (0: n; more when the
+// rows are a slice of a permuted larger batch, as a rank's share of the gathered key views). With
+// `project` the MLP runs too (t.z), else it stops at t.feat.
 void encoder_forward(Ops& ops, const Arch& a, const float* params, float* stats, const float* images, int64_t n, int64_t h,
-                     int64_t w, const int64_t* perm, const BnMode& mode, bool project, Trace& t);
+                     int64_t w, const int64_t* perm, const BnMode& mode, bool project, Trace& t, int64_t image_rows = 0);
 
 // Gradient scratch shared by the backward passes of a step.
 struct GradScratch {

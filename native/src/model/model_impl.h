@@ -28,11 +28,12 @@ struct clsa_model {
   std::vector<int64_t> perm;
   // Data parallel (clsa_model_set_comm): this replica's place in the job, and what crosses ranks in a
   // step: every rank's key-view images, the key encoder's rows of every rank, and the head's
-  // candidates beyond this rank's own keys (the other ranks' keys, then the queue).
+  // candidates beyond this rank's own keys (the other ranks' keys, then the queue). On a GPU (NCCL,
+  // device memory only) host images and small host arrays cross through the staging buffers.
   clsa_comm* comm = nullptr;
   int32_t rank = 0, world = 1;
   int64_t check_every = 0;
-  clsa::model::Buf all_images, all_z, candidates;
+  clsa::model::Buf all_images, all_z, candidates, image_staging, host_staging;
 };
 
 namespace clsa::model {
@@ -41,6 +42,13 @@ clsa_status embed(clsa_model& m, const clsa_images& im, float* features);
 clsa_status check_images(const clsa_model& m, const clsa_images& im, const char* name);
 // replicas.cpp: every rank's state hashed and compared (CLSA_ERR_COMM naming what differs).
 clsa_status check_replicas(clsa_model& m);
+// Collectives over small host arrays (loss statistics, counters, configurations, hashes) for a
+// model on either back end: NCCL moves device memory only, so a GPU model stages them through
+// m.host_staging. `comm` is passed in since clsa_model_set_comm uses them before attaching.
+clsa_status host_all_gather(clsa_model& m, clsa_comm* comm, const void* mine, void* all, int64_t count, int32_t dtype,
+                            int32_t world);
+clsa_status host_broadcast(clsa_model& m, clsa_comm* comm, void* buf, int64_t count, int32_t dtype);
+clsa_status host_average(clsa_model& m, float* x, int64_t count);
 // Floats in state buffer b (clsa_model_buffer), and the buffer itself.
 int64_t buffer_count(const clsa_model& m, int32_t b);
 Buf* buffer(clsa_model& m, int32_t b);

@@ -59,6 +59,9 @@ class Ops {
   virtual void copy(float* dst, const float* src, int64_t count) = 0;
   virtual void upload(float* dst, const float* host, int64_t count) = 0;
   virtual void download(float* host, const float* src, int64_t count) = 0;
+  // `count` floats at p in this back end's memory: p itself when it is there already (any host
+  // pointer on the CPU), else a copy uploaded into `staging` (a GPU's collectives take its memory).
+  virtual const float* resident(const float* p, int64_t count, Buf& staging) { return p; }
   // Waits for every call made so far (CUDA) and surfaces asynchronous errors.
   virtual void sync() {}
   // Makes this back end current on the calling thread (CUDA: the model's GPU); every C API
@@ -103,9 +106,9 @@ class Ops {
   virtual void linear_backward(const float* x, int64_t n, int64_t in, int64_t out, const float* w, const float* dy,
                                float* dx, float* dw, float* db) = 0;
 
-  // NCHW images (host memory, or this back end's) -> CNHW activations, row i = image perm[i]
-  // when perm (host memory, n indices) is given.
-  virtual void gather_images(const float* images, int64_t n, int64_t c, int64_t hw, const int64_t* perm,
+  // `rows` NCHW images (host memory, or this back end's) -> n CNHW activation rows, row i = image
+  // perm[i] when perm (host memory, n indices below rows) is given, else image i (rows >= n).
+  virtual void gather_images(const float* images, int64_t rows, int64_t n, int64_t c, int64_t hw, const int64_t* perm,
                              float* out) = 0;
   // dst[perm[i]] = src[i] for n rows of d floats (perm in host memory).
   virtual void scatter_rows(const float* src, int64_t n, int64_t d, const int64_t* perm, float* dst) = 0;

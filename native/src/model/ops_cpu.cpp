@@ -114,7 +114,7 @@ class CpuOps final : public Ops {
     nn::linear_backward(x, n, in, out, w, dy, dx, dw, db, layers_);
   }
 
-  void gather_images(const float* images, int64_t n, int64_t c, int64_t hw, const int64_t* perm,
+  void gather_images(const float* images, int64_t, int64_t n, int64_t c, int64_t hw, const int64_t* perm,
                      float* out) override {
     if (!perm) return nn::nchw_to_cnhw(images, n, c, hw, out);
     for (int64_t ch = 0; ch < c; ++ch)

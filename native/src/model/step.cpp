@@ -76,6 +76,8 @@ clsa_status step(clsa_model& m, const clsa_step_views& v, float lr, clsa_step_re
     r.seconds_comm += now() - t;
     return s;
   };
+  // Collectives on the model's stream (the CUDA back end's legacy default stream, NULL): NCCL's are
+  // enqueued, so on a GPU seconds_comm is the enqueueing and the waits land in the phase times.
   auto average = [&](float* x, int64_t count) {
     const double t = now();
     const clsa_status s = clsa_comm_all_reduce(m.comm, x, x, count, CLSA_COMM_FLOAT32, CLSA_COMM_MEAN, nullptr);
@@ -94,11 +96,12 @@ clsa_status step(clsa_model& m, const clsa_step_views& v, float lr, clsa_step_re
     const float* images = im.data;
     if (world > 1) {
       const int64_t per = n * im.c * im.h * im.w;
-      CLSA_TRY(gather(im.data, ops.sized(m.all_images, per * world), per));
+      // Host views of a GPU model are uploaded first: NCCL gathers device memory.
+      CLSA_TRY(gather(ops.resident(im.data, per, m.image_staging), ops.sized(m.all_images, per * world), per));
       images = m.all_images.data();
     }
     encoder_forward(ops, a, m.key.data(), m.key_stats.data(), images, n, im.h, im.w, m.perm.data() + first, train, true,
-                    m.key_trace);
+                    m.key_trace, ng);
     const float* z = m.key_trace.z.data();
     if (world > 1) {
       CLSA_TRY(gather(z, ops.sized(m.all_z, ng * d), n * d));
@@ -211,7 +214,10 @@ clsa_status step(clsa_model& m, const clsa_step_views& v, float lr, clsa_step_re
   if (world > 1) {
     // Means over equal shares of the batch: their mean is the global batch's, identical on every rank.
     float s[4] = {r.loss, r.nce_loss, r.ddm_loss, r.accuracy};
-    CLSA_TRY(average(s, 4));
+    const double t = now();
+    const clsa_status averaged = host_average(m, s, 4);  // host floats: staged on a GPU
+    r.seconds_comm += now() - t;
+    CLSA_TRY(averaged);
     r.loss = s[0];
     r.nce_loss = s[1];
     r.ddm_loss = s[2];

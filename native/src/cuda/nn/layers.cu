@@ -114,12 +114,12 @@ __device__ __forceinline__ void copy_row(const float* src, float* dst, int64_t l
 }
 
 // out[ch][i][:] = in[perm ? perm[i] : i][ch][:], row r = ch * n + i.
-__global__ void gather_cnhw_kernel(const float* __restrict__ in, int64_t n, int64_t c, int64_t hw,
+__global__ void gather_cnhw_kernel(const float* __restrict__ in, int64_t rows, int64_t n, int64_t c, int64_t hw,
                                    const int64_t* __restrict__ perm, float* __restrict__ out, bool vec) {
   for (int64_t r = blockIdx.x; r < c * n; r += gridDim.x) {
     const int64_t ch = r / n, i = r - ch * n;
     const int64_t si = perm ? perm[i] : i;
-    const bool valid = si >= 0 && si < n;
+    const bool valid = si >= 0 && si < rows;
     copy_row(in + ((valid ? si : 0) * c + ch) * hw, out + r * hw, hw, vec, valid);
   }
 }
@@ -225,14 +225,16 @@ clsa_status add_inplace(float* y, const float* x, int64_t count, void* stream) {
   return run_elementwise(AddF{y, x}, count, aligned16(x) && aligned16(y), stream, "add_inplace");
 }
 
-clsa_status gather_cnhw(const float* in, int64_t n, int64_t c, int64_t hw, const int64_t* perm, float* out,
+clsa_status gather_cnhw(const float* in, int64_t rows, int64_t n, int64_t c, int64_t hw, const int64_t* perm, float* out,
                         void* stream) {
   CLSA_TRY(check_dims(n, c, hw, "gather_cnhw"));
+  if (rows < n) return fail(CLSA_ERR_INVALID_ARGUMENT, "gather_cnhw: rows: expected at least n = %lld images but got %lld",
+                            (long long)n, (long long)rows);
   if (n * c * hw == 0) return CLSA_OK;
   if (!in || !out) return fail(CLSA_ERR_INVALID_ARGUMENT, "gather_cnhw: null pointer");
   const bool vec = hw % 4 == 0 && aligned16(in) && aligned16(out);
-  gather_cnhw_kernel<<<rows_grid(c * n), row_threads(hw, vec), 0, static_cast<cudaStream_t>(stream)>>>(in, n, c, hw,
-                                                                                                       perm, out, vec);
+  gather_cnhw_kernel<<<rows_grid(c * n), row_threads(hw, vec), 0, static_cast<cudaStream_t>(stream)>>>(in, rows, n, c,
+                                                                                                       hw, perm, out, vec);
   CLSA_CUDA_LAUNCH_CHECK("gather_cnhw");
   return CLSA_OK;
 }

@@ -51,9 +51,10 @@ clsa_status relu_backward(const float* y, const float* dy, float* dx, int64_t co
 clsa_status add_relu_forward(const float* a, const float* b, float* y, int64_t count, void* stream);
 // y[i] += x[i].
 clsa_status add_inplace(float* y, const float* x, int64_t count, void* stream);
-// out[ch][i][hw] = in[perm ? perm[i] : i][ch][hw]: NCHW images -> CNHW, optionally permuting the
-// batch (perm: n int64 indices in device memory).
-clsa_status gather_cnhw(const float* in, int64_t n, int64_t c, int64_t hw, const int64_t* perm, float* out,
+// out[ch][i][hw] = in[perm ? perm[i] : i][ch][hw], i < n: NCHW images (`rows` of them, rows >= n)
+// -> CNHW, optionally permuting the batch (perm: n int64 indices below rows, in device memory).
+// A rank's key encoder takes its n rows of the permutation of all ranks' rows.
+clsa_status gather_cnhw(const float* in, int64_t rows, int64_t n, int64_t c, int64_t hw, const int64_t* perm, float* out,
                         void* stream);
 // dst[perm[i]][:] = src[i][:] for rows of d floats (perm in device memory): un-permutes the keys.
 clsa_status scatter_rows(const float* src, int64_t n, int64_t d, const int64_t* perm, float* dst, void* stream);
