@@ -268,15 +268,29 @@ async function main() {
   };
   await sgemm('start');
   out.rows = [];
+  // With --save the file is rewritten after every configuration (atomically), so a run stopped
+  // early keeps what it measured.
+  const saveTo = opt('save', false);
+  const save = (doc, last) => {
+    if (!saveTo) return;
+    const file = saveTo === true ? path.join(__dirname, 'results', `cpu-step-${out.date.slice(0, 10)}.json`) : saveTo;
+    fs.writeFileSync(file + '.tmp', JSON.stringify(last ? doc : { ...doc, partial: true, loadEnd: load(), sgemm: sg,
+      sgemmCeiling: median(sg.map((r) => r.best)) }, null, 1));
+    fs.renameSync(file + '.tmp', file);
+    if (last) console.error(`saved ${file}`);
+  };
   const configs = [];
-  for (const crops of cropsList)
-    for (const shape of crops === 'single' ? shapesList : ['reference'])
-      for (const width of widths) for (const batch of batches) configs.push({ crops, shape, width, batch });
+  // Batch outermost: the small batches, quickest, first.
+  for (const batch of batches)
+    for (const crops of cropsList)
+      for (const shape of crops === 'single' ? shapesList : ['reference'])
+        for (const width of widths) configs.push({ crops, shape, width, batch });
   for (const { crops, shape, width, batch } of configs) {
     const row = await runConfig(twins, width, batch, crops, shape);
     out.rows.push(row);
     console.error(`${configName(row)}: ${Object.entries(row.sides).map(([n, s]) => `${n} ${s.msPerStep.toFixed(1)} ms` +
       (s.speedup ? ` (${s.speedup.toFixed(2)}x, paired ${s.pairedSpeedup.toFixed(2)}x)` : '')).join(', ')}; load ${row.loadEnd[0]}`);
+    save(out, false);
   }
   await sgemm('end');
   out.sgemm = sg;
@@ -285,13 +299,7 @@ async function main() {
   out.loadEnd = load();
   for (const t of Object.values(twins)) t.close();
   const json = JSON.stringify(out, null, 1);
-  const save = opt('save', false);
-  if (save) {
-    const file = save === true ? path.join(__dirname, 'results', `cpu-step-${out.date.slice(0, 10)}.json`) : save;
-    fs.writeFileSync(file + '.tmp', json);
-    fs.renameSync(file + '.tmp', file);
-    console.error(`saved ${file}`);
-  }
+  save(out, true);
   console.log(json);
 }
 
