@@ -216,7 +216,7 @@ function table(file) {
       lines.push(`| ${configName(r)} | ${n} | ${f(s.msPerStep)} | ${f(s.imagesPerSecond ?? r.batch / (s.msPerStep / 1e3), 0)} | ` +
         `${s.speedup ? `${f(s.speedup, 2)}x (${f(s.pairedSpeedup, 2)}x)` : '–'} | ${f(s.cpuMsPerStep)} | ${f(s.convGflopPerSecond)} | ` +
         `${f(100 * s.convGflopPerSecond / d.sgemmCeiling, 0)}% | ${r.loadEnd[0]} |`);
-  lines.push('', '| config | side | key fwd | query fwd | head | backward | update (ms, medians) |', '|---|---|---|---:|---:|---:|---:|---:|');
+  lines.push('', '| config | side | key fwd | query fwd | head | backward | update (ms, medians) |', '|---|---|---:|---:|---:|---:|---:|');
   for (const r of d.rows)
     for (const [n, s] of Object.entries(rowSides(r)))
       lines.push(`| ${configName(r)} | ${n} | ${PHASES.map((p) => f(s.phasesMs[p])).join(' | ')} |`);

@@ -260,7 +260,10 @@ static void check_conv() {
                   const size_t wi = size_t(((co * s.cin + ci) * s.k + ky) * s.k + kx);
                   fy.add(yi, x[xi], w[wi], xr[xi], wr[wi]);
                   fdx.add(xi, r[yi], w[wi], rr[yi], wr[wi]);
-                  fdw.add(wi, r[yi], x[xi], rr[yi], xr[xi]);
+                  // dW with 16 or more weights per output channel is an fp32 GEMM (conv.cpp,
+                  // weight_grad_transposed): held to fp32's bound on the unrounded operands.
+                  if (s.kdim() >= 16) fdw.add(wi, r[yi], x[xi], r[yi], x[xi]);
+                  else fdw.add(wi, r[yi], x[xi], rr[yi], xr[xi]);
                 }
           }
     char what[96];

@@ -437,8 +437,11 @@ void backward_data_chunk(const ConvShape& s, const float* wsub, const float* dy,
 }
 
 // Whether weight_grad_chunk sums dW transposed ([kd][cout], the C of the rows GEMM) or as [cout][kd].
-bool weight_grad_transposed(const ConvShape& s, Precision prec) {
-  return prec == Precision::fp32 && s.kdim() >= kRowsGemmMinK;
+// bf16 takes the fp32 form too: rounding the chunk to a bf16 copy and taking a dot product per
+// weight cost more than the fp32 GEMM over the rows in place (the bf16 step's backward was slower
+// than fp32's in the quiet benchmark of 2026-12-05), and dW in fp32 is the more accurate.
+bool weight_grad_transposed(const ConvShape& s, Precision) {
+  return s.kdim() >= kRowsGemmMinK;
 }
 
 // dW of images n0 .. n0+nb, added to lane_dw (laid out as weight_grad_transposed says): a sum over
@@ -462,9 +465,9 @@ void weight_grad_chunk(const ConvShape& s, const float* x, const float* dy, int6
     gemm(g);
     return;
   }
-  // dW[co][r] += dY[co] . (row r): for bf16 (both operands rounded once per chunk, as the rows
-  // overlap k*k times in the products), and for few weights per output channel (the stem's 9),
-  // where transposing dY for the GEMM above would cost more than its products.
+  // dW[co][r] += dY[co] . (row r): for few weights per output channel (the stem's 9), where
+  // transposing dY for the GEMM above would cost more than its products; in bf16 both operands
+  // are rounded once per chunk, as the rows overlap k*k times in the products.
   float* dg = scratch(t_grid, s.cout * p.q);
   dy_to_grid(s, p, dy, n0, nb, dg);
   if (prec == Precision::bf16) {
