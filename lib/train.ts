@@ -376,10 +376,12 @@ export async function trainClsa(userOptions: TrainOptions = {}): Promise<TrainRe
   // Before any data is loaded: a missing MPI (or NCCL) library is an error about options.distributed,
   // at once. The back end follows the device: 'auto' takes NCCL for a model on the GPU.
   const distributed = checkEnum('options.distributed', options.distributed ?? 'auto', DISTRIBUTED_OPTIONS);
+  // Checked here, under its own name, before the communicator (which takes it for an NCCL rank's GPU).
+  const deviceIndex = options.deviceIndex === undefined ? undefined : checkInt('options.deviceIndex', options.deviceIndex, 0, 15);
   const gpu = options.device === 'cuda' ||
-    (distributed === 'auto' && (options.device ?? 'auto') === 'auto' && resolveDevice('options.device', 'auto', options.deviceIndex ?? 0) === 'cuda');
+    (distributed === 'auto' && (options.device ?? 'auto') === 'auto' && resolveDevice('options.device', 'auto', deviceIndex ?? 0) === 'cuda');
   const comm: Communicator | undefined = openDistributed(distributed, 'options.distributed',
-    { device: gpu ? 'cuda' : 'cpu', deviceIndex: options.deviceIndex });
+    { device: gpu ? 'cuda' : 'cpu', deviceIndex });
   const ranks = comm?.size ?? 1, rank = comm?.rank ?? 0, lead = rank === 0;
   const { train, validation, evalSet, evalSplit } = await loadSplits(options);
   const dataPrint = { train: fingerprint(train), validation: validation && fingerprint(validation) };
