@@ -1,5 +1,6 @@
 #include "common.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -112,6 +113,22 @@ double rel_norm(const std::vector<float>& a, const std::vector<float>& ref) {
     n += double(ref[i]) * ref[i];
   }
   return n > 0 ? std::sqrt(e / n) : std::sqrt(e);
+}
+
+double rel_err(double a, double ref) { return std::isfinite(a) ? std::fabs(a - ref) / std::max(std::fabs(ref), 1e-30) : INFINITY; }
+
+void bound(const std::string& what, double err, double tol) {
+  char d[96];
+  std::snprintf(d, sizeof d, "err %.2e (bound %.0e)", err, tol);
+  record(err <= tol, what, d);
+}
+
+std::vector<float> model_buffer(clsa_model* m, int32_t b) {
+  int64_t count = 0;
+  clsa_model_buffer_size(m, b, &count);
+  std::vector<float> x(static_cast<size_t>(count));
+  clsa_model_get_buffer(m, b, x.data(), count);
+  return x;
 }
 
 }  // namespace emu_check

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "clsa/clsa.h"
+#include "clsa/model.h"
 #include "runtime_internal.h"
 
 namespace emu_check {
@@ -28,6 +29,12 @@ void same(const std::string& what, const std::vector<T>& ref, const std::vector<
 void ok(const std::string& what, clsa_status s);
 // |a - ref| / |ref| over the whole vector (2-norms); infinity where a has a non-finite value.
 double rel_norm(const std::vector<float>& a, const std::vector<float>& ref);
+// |a - ref| / |ref| of one value; infinity where a is not finite.
+double rel_err(double a, double ref);
+// err <= tol, recorded with both in the detail.
+void bound(const std::string& what, double err, double tol);
+// A model's state buffer `b` (CLSA_MODEL_BUFFER_*), copied to the host.
+std::vector<float> model_buffer(clsa_model* m, int32_t b);
 
 std::vector<float> randu(size_t n, float lo = -1.0f, float hi = 1.0f);
 

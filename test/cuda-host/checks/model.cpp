@@ -18,12 +18,6 @@ namespace {
 
 constexpr double kLossBound = 1e-4, kStateBound = 1e-3, kEmbedBound = 1e-3;
 
-double rel(double a, double ref) { return std::isfinite(a) ? std::fabs(a - ref) / std::max(std::fabs(ref), 1e-30) : INFINITY; }
-void bound(const std::string& what, double err, double tol) {
-  char d[96];
-  std::snprintf(d, sizeof d, "err %.2e (bound %.0e)", err, tol);
-  record(err <= tol, what, d);
-}
 
 struct Size {
   int64_t h, w;
@@ -55,14 +49,6 @@ void make_views(Views& out, int64_t n, int64_t c, Size key, const std::vector<Si
   out.v = {out.key, out.weak.data(), int64_t(out.weak.size()), out.strong.data(), int64_t(out.strong.size())};
 }
 
-V buffer(clsa_model* m, int32_t b) {
-  int64_t count = 0;
-  clsa_model_buffer_size(m, b, &count);
-  V x(static_cast<size_t>(count));
-  clsa_model_get_buffer(m, b, x.data(), count);
-  return x;
-}
-
 void parity(const std::string& label, int32_t arch, int32_t width, int64_t c, int64_t n, Size key,
             const std::vector<Size>& weak, const std::vector<Size>& strong, int steps) {
   clsa_model_config cfg;
@@ -83,14 +69,14 @@ void parity(const std::string& label, int32_t arch, int32_t width, int64_t c, in
     ok(label + " cpu step", clsa_model_step(cpu, &views.v, 0.05f, &rc));
     ok(label + " cuda step", clsa_model_step(gpu, &views.v, 0.05f, &rg));
     const std::string st = label + " step " + std::to_string(s + 1);
-    bound(st + " loss", rel(rg.loss, rc.loss), kLossBound);
-    bound(st + " nce", rel(rg.nce_loss, rc.nce_loss), kLossBound);
-    if (!strong.empty()) bound(st + " ddm", rel(rg.ddm_loss, rc.ddm_loss), kLossBound);
+    bound(st + " loss", rel_err(rg.loss, rc.loss), kLossBound);
+    bound(st + " nce", rel_err(rg.nce_loss, rc.nce_loss), kLossBound);
+    if (!strong.empty()) bound(st + " ddm", rel_err(rg.ddm_loss, rc.ddm_loss), kLossBound);
     bound(st + " accuracy", std::fabs(rg.accuracy - rc.accuracy), 2.0 / double(n));
   }
   for (int32_t b = 0; b < CLSA_MODEL_BUFFER_COUNT; ++b)
     bound(label + " after " + std::to_string(steps) + " steps: " + clsa_model_buffer_name(b),
-          rel_norm(buffer(gpu, b), buffer(cpu, b)), kStateBound);
+          rel_norm(model_buffer(gpu, b), model_buffer(cpu, b)), kStateBound);
   clsa_model_info info{};
   clsa_model_get_info(cpu, &info);
   Views e;
@@ -104,7 +90,7 @@ void parity(const std::string& label, int32_t arch, int32_t width, int64_t c, in
   clsa_model* twin = nullptr;
   ok(label + " twin", clsa_model_create(&cfg, &twin));
   for (int32_t b = 0; b < CLSA_MODEL_BUFFER_COUNT; ++b) {
-    const V x = buffer(gpu, b);
+    const V x = model_buffer(gpu, b);
     clsa_model_set_buffer(twin, b, x.data(), int64_t(x.size()));
   }
   clsa_model_counters counters{};
@@ -120,7 +106,7 @@ void parity(const std::string& label, int32_t arch, int32_t width, int64_t c, in
   clsa_step_result r1{}, r2{};
   ok(label + " host-view step", clsa_model_step(gpu, &views.v, 0.05f, &r1));
   ok(label + " device-view step", clsa_model_step(twin, &dviews.v, 0.05f, &r2));
-  bound(label + " host views vs device views (loss)", rel(r2.loss, r1.loss), 1e-6);
+  bound(label + " host views vs device views (loss)", rel_err(r2.loss, r1.loss), 1e-6);
   clsa_model_destroy(twin);
   clsa_model_destroy(cpu);
   clsa_model_destroy(gpu);

@@ -27,20 +27,6 @@ namespace {
 constexpr double kLossBound = 1e-5, kStateBound = 1e-4;
 constexpr int64_t kRowsPerRank = 4, kChannels = 3, kSide = 10;
 
-double rel(double a, double ref) { return std::isfinite(a) ? std::fabs(a - ref) / std::max(std::fabs(ref), 1e-30) : INFINITY; }
-void bound(const std::string& what, double err, double tol) {
-  char d[96];
-  std::snprintf(d, sizeof d, "err %.2e (bound %.0e)", err, tol);
-  record(err <= tol, what, d);
-}
-
-V buffer(clsa_model* m, int32_t b) {
-  int64_t count = 0;
-  clsa_model_buffer_size(m, b, &count);
-  V x(static_cast<size_t>(count));
-  clsa_model_get_buffer(m, b, x.data(), count);
-  return x;
-}
 
 clsa_model* model(int32_t split_bn) {
   clsa_model_config cfg;
@@ -101,12 +87,12 @@ int main(int argc, char** argv) {
 
   // Rank 1's model starts elsewhere: attach broadcasts rank 0's state (and compares configs).
   if (rank == 1) {
-    V p = buffer(dist, CLSA_MODEL_QUERY_PARAMS);
+    V p = model_buffer(dist, CLSA_MODEL_QUERY_PARAMS);
     p[0] += 1.0f;
     clsa_model_set_buffer(dist, CLSA_MODEL_QUERY_PARAMS, p.data(), int64_t(p.size()));
   }
   ok("clsa_model_set_comm (check every step)", clsa_model_set_comm(dist, comm, 1));
-  bound("attach: rank 0's parameters on every rank", rel_norm(buffer(dist, CLSA_MODEL_QUERY_PARAMS), buffer(one, CLSA_MODEL_QUERY_PARAMS)), 0);
+  bound("attach: rank 0's parameters on every rank", rel_norm(model_buffer(dist, CLSA_MODEL_QUERY_PARAMS), model_buffer(one, CLSA_MODEL_QUERY_PARAMS)), 0);
 
   const int steps = 3;
   for (int s = 0; s < steps; ++s) {
@@ -126,13 +112,13 @@ int main(int argc, char** argv) {
     const std::string st = "step " + std::to_string(s + 1);
     ok(st + " on 2 ranks", clsa_model_step(dist, &vd, 0.05f, &rd));
     ok(st + " in one process", clsa_model_step(one, &vo, 0.05f, &ro));
-    bound(st + " loss", rel(rd.loss, ro.loss), kLossBound);
-    bound(st + " nce", rel(rd.nce_loss, ro.nce_loss), kLossBound);
-    bound(st + " ddm", rel(rd.ddm_loss, ro.ddm_loss), kLossBound);
+    bound(st + " loss", rel_err(rd.loss, ro.loss), kLossBound);
+    bound(st + " nce", rel_err(rd.nce_loss, ro.nce_loss), kLossBound);
+    bound(st + " ddm", rel_err(rd.ddm_loss, ro.ddm_loss), kLossBound);
     bound(st + " accuracy", std::fabs(rd.accuracy - ro.accuracy), 2.0 / double(kRowsPerRank * world));
   }
   for (int32_t b = 0; b < CLSA_MODEL_BUFFER_COUNT; ++b)
-    bound("after " + std::to_string(steps) + " steps: " + clsa_model_buffer_name(b), rel_norm(buffer(dist, b), buffer(one, b)),
+    bound("after " + std::to_string(steps) + " steps: " + clsa_model_buffer_name(b), rel_norm(model_buffer(dist, b), model_buffer(one, b)),
           kStateBound);
   clsa_model_counters cd{}, co{};
   clsa_model_get_counters(dist, &cd);
