@@ -64,16 +64,26 @@ static D fd_grad(D x, const std::function<D(const D&)>& f, const D& r, double ep
 }
 
 // ---- GEMM ------------------------------------------------------------------------------------
+// Whether this CPU can run a variant: each is called directly, not through the dispatcher.
+static bool has_avx2() { return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"); }
+static bool has_avx512() { return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw"); }
+
+struct GemmVariant {
+  const char* name;
+  void (*fn)(const GemmArgs&);
+  int nr;  // the register tile's width, for B pre-packed as panels
+  bool ok;
+};
+// The GEMM core's instruction-set variants.
+static std::vector<GemmVariant> gemm_variants() {
+  return {{"generic", generic::gemm, generic::nr(), true},
+          {"avx2", avx2::gemm, avx2::nr(), has_avx2()},
+          {"avx512", avx512::gemm, avx512::nr(), has_avx512()}};
+}
+
 static void check_gemm() {
-  using Fn = void (*)(const GemmArgs&);
-  const struct {
-    const char* name;
-    Fn fn;
-    bool ok;
-  } variants[] = {{"dispatch", gemm, true},
-                  {"generic", generic::gemm, true},
-                  {"avx2", avx2::gemm, bool(__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))},
-                  {"avx512", avx512::gemm, bool(__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw"))}};
+  std::vector<GemmVariant> variants = gemm_variants();
+  variants.insert(variants.begin(), {"dispatch", gemm, int(gemm_nr()), true});
   for (int rep = 0; rep < 12; ++rep) {
     const bool big = rep >= 10;  // crosses every blocking boundary (MC, KC, NC)
     const int m = big ? rint_(130, 200) : rint_(1, 70), n = big ? rint_(2050, 2300) : rint_(1, 90),
@@ -187,9 +197,8 @@ static void check_gemm_nt_rows(std::mt19937& g) {
     bool ok;
   } variants[] = {{"dispatch", gemm_nt_rows, true},
                   {"generic", generic::gemm_nt_rows, true},
-                  {"avx2", avx2::gemm_nt_rows, bool(__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))},
-                  {"avx512", avx512::gemm_nt_rows,
-                   bool(__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw"))}};
+                  {"avx2", avx2::gemm_nt_rows, has_avx2()},
+                  {"avx512", avx512::gemm_nt_rows, has_avx512()}};
   for (int rep = 0; rep < 6; ++rep) {
     const int m = ri(1, 9), n = ri(1, 40), k = rep < 3 ? ri(1, 40) : ri(2100, 3300);
     const bool acc = rep & 1;
@@ -219,16 +228,7 @@ static void check_gemm_nt_rows(std::mt19937& g) {
 // shapes across MC/KC/NC blocks, rows overlapping slices of one array with slack after them.
 static void check_gemm_b_rows(std::mt19937& g) {
   auto ri = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(g); };
-  using Fn = void (*)(const GemmArgs&);
-  const struct {
-    const char* name;
-    Fn fn;
-    int nr;
-    bool ok;
-  } variants[] = {{"generic", generic::gemm, generic::nr(), true},
-                  {"avx2", avx2::gemm, avx2::nr(), bool(__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))},
-                  {"avx512", avx512::gemm, avx512::nr(),
-                   bool(__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw"))}};
+  const std::vector<GemmVariant> variants = gemm_variants();
   for (int rep = 0; rep < 4; ++rep) {
     const bool big = rep >= 2;
     const int m = big ? ri(130, 200) : ri(1, 30), n = big ? ri(2050, 2300) : ri(1, 90), k = big ? ri(257, 400) : ri(1, 40);
@@ -261,16 +261,7 @@ static void check_gemm_b_rows(std::mt19937& g) {
 // and narrow edge tiles (M, N not multiples of the register tile), A rows overlapping slices.
 static void check_gemm_a_rows(std::mt19937& g) {
   auto ri = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(g); };
-  using Fn = void (*)(const GemmArgs&);
-  const struct {
-    const char* name;
-    Fn fn;
-    int nr;
-    bool ok;
-  } variants[] = {{"generic", generic::gemm, generic::nr(), true},
-                  {"avx2", avx2::gemm, avx2::nr(), bool(__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))},
-                  {"avx512", avx512::gemm, avx512::nr(),
-                   bool(__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw"))}};
+  const std::vector<GemmVariant> variants = gemm_variants();
   for (int rep = 0; rep < 6; ++rep) {
     const bool big = rep >= 4;
     const int m = big ? ri(130, 300) : ri(1, 41), n = big ? ri(2050, 2200) : ri(1, 70), k = big ? ri(257, 700) : ri(1, 300);
