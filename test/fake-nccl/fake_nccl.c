@@ -45,12 +45,15 @@ static ncclResult_t injected(const char* fn) {
   return f[n] == ':' ? atoi(f + n + 1) : ncclInvalidUsage;
 }
 
-static ncclResult_t fail(ncclComm_t comm, ncclResult_t rc, const char* fn) {
-  if (comm) snprintf(comm->last_error, sizeof comm->last_error, "fake NCCL: %s failed on purpose", fn);
+/* A collective's injected failure, with the message ncclGetLastError gives for it. */
+static ncclResult_t injected_on(ncclComm_t comm, const char* fn) {
+  ncclResult_t rc = injected(fn);
+  if (rc && comm) snprintf(comm->last_error, sizeof comm->last_error, "fake NCCL: %s failed on purpose", fn);
   return rc;
 }
 
 static MPI_Datatype mpi_type(int t) { return t == ncclUint64 ? MPI_UINT64_T : t == ncclFloat32 ? MPI_FLOAT : MPI_DATATYPE_NULL; }
+static size_t type_bytes(int t) { return t == ncclUint64 ? 8 : 4; }
 
 API ncclResult_t ncclGetVersion(int* version) {
   const char* v = getenv("CLSA_FAKE_NCCL_VERSION");
@@ -104,9 +107,9 @@ API ncclResult_t ncclCommInitRank(ncclComm_t* comm, int nranks, ncclUniqueId id,
 
 API ncclResult_t ncclAllReduce(const void* send, void* recv, size_t count, int datatype, int op, ncclComm_t comm,
                                void* stream) {
-  ncclResult_t rc = injected("ncclAllReduce");
+  ncclResult_t rc = injected_on(comm, "ncclAllReduce");
   (void)stream;
-  if (rc) return fail(comm, rc, "ncclAllReduce");
+  if (rc) return rc;
   if (datatype != ncclFloat32 || (op != ncclSum && op != ncclAvg)) return ncclInvalidArgument;
   if (MPI_Allreduce(send == recv ? MPI_IN_PLACE : send, recv, (int)count, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD) != MPI_SUCCESS)
     return ncclSystemError;
@@ -116,11 +119,11 @@ API ncclResult_t ncclAllReduce(const void* send, void* recv, size_t count, int d
 }
 
 API ncclResult_t ncclAllGather(const void* send, void* recv, size_t count, int datatype, ncclComm_t comm, void* stream) {
-  ncclResult_t rc = injected("ncclAllGather");
+  ncclResult_t rc = injected_on(comm, "ncclAllGather");
   MPI_Datatype t = mpi_type(datatype);
-  size_t bytes = datatype == ncclUint64 ? 8 : 4;
+  size_t bytes = type_bytes(datatype);
   (void)stream;
-  if (rc) return fail(comm, rc, "ncclAllGather");
+  if (rc) return rc;
   if (t == MPI_DATATYPE_NULL) return ncclInvalidArgument;
   int in_place = (const char*)send == (const char*)recv + (size_t)comm->rank * count * bytes;
   return MPI_Allgather(in_place ? MPI_IN_PLACE : send, (int)count, t, recv, (int)count, t, MPI_COMM_WORLD) == MPI_SUCCESS
@@ -130,11 +133,11 @@ API ncclResult_t ncclAllGather(const void* send, void* recv, size_t count, int d
 
 API ncclResult_t ncclBroadcast(const void* send, void* recv, size_t count, int datatype, int root, ncclComm_t comm,
                                void* stream) {
-  ncclResult_t rc = injected("ncclBroadcast");
+  ncclResult_t rc = injected_on(comm, "ncclBroadcast");
   MPI_Datatype t = mpi_type(datatype);
-  size_t bytes = datatype == ncclUint64 ? 8 : 4;
+  size_t bytes = type_bytes(datatype);
   (void)stream;
-  if (rc) return fail(comm, rc, "ncclBroadcast");
+  if (rc) return rc;
   if (t == MPI_DATATYPE_NULL) return ncclInvalidArgument;
   if (comm->rank == root && send != recv) memcpy(recv, send, count * bytes);
   return MPI_Bcast(recv, (int)count, t, root, MPI_COMM_WORLD) == MPI_SUCCESS ? ncclSuccess : ncclSystemError;
