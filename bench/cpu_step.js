@@ -52,11 +52,7 @@ const torchBf16 = Boolean(opt('torch-bf16', false));
 const SIZE = 28, CHANNELS = 1;
 const PHASES = ['keyForward', 'queryForward', 'head', 'backward', 'update'];
 
-const median = (a) => {
-  const s = [...a].sort((x, y) => x - y);
-  return s.length ? (s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2) : NaN;
-};
-const load = () => os.loadavg().map((x) => Math.round(x * 100) / 100);
+const { median, loadAverage: load } = require('./stats');
 
 // The first Python that imports torch, or the reasons none did.
 function findTorchPython() {

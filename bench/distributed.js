@@ -21,11 +21,7 @@ const arg = (name, dflt) => {
   const i = argv.indexOf(`--${name}`);
   return i >= 0 ? argv[i + 1] : dflt;
 };
-const load = () => os.loadavg().map((x) => Math.round(x * 100) / 100);
-const median = (a) => {
-  const s = [...a].sort((x, y) => x - y);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
+const { median, loadAverage: load } = require('./stats');
 
 // A rank (or the single process): train, then rank 0 writes its epochs to `file`.
 async function rank(file, epochs, limit, ranks) {

@@ -39,7 +39,7 @@ const synthetic = opt('synthetic', false) === true;
 if (k > nIndex) throw new RangeError(`--k: expected at most --index (${nIndex}) but got ${k}`);
 const SIZE = 28;
 
-const load = () => os.loadavg().map((x) => Math.round(x * 100) / 100);
+const { loadAverage: load } = require('./stats');
 const seconds = (t0) => Number(((performance.now() - t0) / 1000).toFixed(3));
 
 /** `n` seeded 28x28 greyscale images with some structure (a bright band whose height and

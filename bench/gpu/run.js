@@ -309,7 +309,7 @@ function parityScan() {
 }
 
 // ---------------------------------------------------------------------------------------------
-const median = (a) => { const s = [...a].sort((x, y) => x - y); return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
+const { median } = require('../stats');
 
 function timing() {
   const N = 256, D = 128, K = 65536, SETS = 3;
