@@ -440,7 +440,7 @@ void backward_data_chunk(const ConvShape& s, const float* wsub, const float* dy,
 // bf16 takes the fp32 form too: rounding the chunk to a bf16 copy and taking a dot product per
 // weight cost more than the fp32 GEMM over the rows in place (the bf16 step's backward was slower
 // than fp32's in the quiet benchmark of 2026-12-05), and dW in fp32 is the more accurate.
-bool weight_grad_transposed(const ConvShape& s, Precision) {
+bool weight_grad_transposed(const ConvShape& s) {
   return s.kdim() >= kRowsGemmMinK;
 }
 
@@ -453,7 +453,7 @@ void weight_grad_chunk(const ConvShape& s, const float* x, const float* dy, int6
   const Padded p = padded_layout(s, nb, nr);
   float* xp = scratch(t_pad, s.cin * p.ph * p.ph * p.plane);
   pad_images(s, p, x, n0, nb, xp);
-  if (weight_grad_transposed(s, prec)) {
+  if (weight_grad_transposed(s)) {
     // dW^T[r][co] += (row r) x dY: the rows are A, read in place (the padded chunk is never
     // unfolded or repacked), and dY, k*k times smaller than them, is the packed B. (A dot product
     // per weight, as below, ends each in a horizontal sum, which cost as much as its products at 7x7.)
@@ -582,7 +582,7 @@ void conv_backward(const ConvShape& s, const float* x, const float* w, const flo
     }
   });
   // Lanes added in order; one task per output channel, so no core waits for this part.
-  const bool transposed = weight_grad_transposed(s, prec);
+  const bool transposed = weight_grad_transposed(s);
   const int64_t kd = s.kdim();
   parallel_for(s.cout, [&](int64_t co, int) {
     float* row = dw + co * kd;
